@@ -1,0 +1,30 @@
+//! Errors of the dataplane crate.
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    #[error("bpffs is not mounted at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)")]
+    BpffsMissing,
+    #[error("pin directory {path}: {source}")]
+    PinDirIo { path: PathBuf, source: std::io::Error },
+    #[error("loading eBPF object: {0}")]
+    ObjectLoad(#[from] aya::EbpfError),
+    #[error("eBPF program {name}: {source}")]
+    ProgramLoad { name: &'static str, source: aya::programs::ProgramError },
+    #[error("map {name}: {source}")]
+    MapAccess { name: &'static str, source: aya::maps::MapError },
+    #[error("interface {0} not found")]
+    InterfaceNotFound(String),
+    #[error("attaching XDP to {ifname}: {reason}")]
+    AttachFailed { ifname: String, reason: String },
+    #[error("group {group_id} has {count} members, at most {max} fit")]
+    GroupTooLarge { group_id: u32, count: usize, max: usize },
+    #[error("maglev space exhausted: need {needed} blocks, {free} free (raise maglev_blocks)")]
+    MaglevSpaceExhausted { needed: u32, free: u32 },
+    #[error("member id {0} out of range (member_ids capacity)")]
+    MemberIdOutOfRange(u32),
+    #[error("group id {0} out of range (groups capacity)")]
+    GroupIdOutOfRange(u32),
+    #[error("test run: {0}")]
+    TestRun(aya::programs::ProgramError),
+}

@@ -1,0 +1,1 @@
+//! Flow hash (twin of ebpf/include/flowhash.h). To be implemented.

@@ -1,0 +1,25 @@
+//! anycast6-dataplane: everything that touches the fast path.
+//!
+//! - [`abi`]: the Rust mirror of `ebpf/include/anycast6_abi.h`.
+//! - [`flowhash`]: the flow hash, identical to `ebpf/include/flowhash.h`.
+//! - [`maglev`]: Maglev table construction (weighted), table sizing.
+//! - [`objects`]: the compiled eBPF objects, embedded.
+//! - [`loader`]: load, pin under `/sys/fs/bpf/anycast6/v<ABI>/`, attach, resync, destroy.
+//! - [`fib`]: the FIB writer: publishes whole groups with one map update.
+//! - [`testrun`]: BPF_PROG_TEST_RUN of the programs on a frame.
+//! - [`types`]: the userspace view of groups, members and routes.
+
+pub mod abi;
+pub mod error;
+pub mod fib;
+pub mod flowhash;
+pub mod loader;
+pub mod maglev;
+pub mod objects;
+pub mod testrun;
+pub mod types;
+
+pub use error::DataplaneError;
+pub use fib::FibWriter;
+pub use loader::{AttachMode, Dataplane, DataplaneOptions};
+pub use types::*;

@@ -1,0 +1,1 @@
+//! Maglev tables. To be implemented.

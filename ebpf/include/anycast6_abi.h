@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * anycast6_abi.h -- THE ABI between the eBPF programs and userspace.
+ *
+ * Every map key/value, constant, action, member state and pass/drop reason
+ * shared by the XDP program (ebpf/) and the Rust side (dataplane/src/abi.rs)
+ * is defined here and only here. The Rust mirror pins every size and offset
+ * at compile time; change one side and the build of the other fails.
+ *
+ * Rules: fixed-width integers only, explicit padding, byte order in the name
+ * (`_be` = network order), no bool and no C enum inside shared structs.
+ * Bump A6_ABI_VERSION on any change: pins live under /sys/fs/bpf/anycast6/v<N>/
+ * so a new ABI never reuses an old pinned map.
+ */
+#ifndef ANYCAST6_ABI_H
+#define ANYCAST6_ABI_H
+
+#include <linux/types.h>
+
+#define A6_ABI_VERSION 1
+
+/* ---- names (maps are pinned by these names) ---------------------------- */
+/* Map names are at most 15 characters (BPF_OBJ_NAME_LEN - 1). */
+#define A6_MAP_FIB          a6_fib          /* HASH  a6_fib_key  -> a6_fib_val  */
+#define A6_MAP_FIB_PREFIX   a6_fib_prefix   /* LPM   a6_lpm_key  -> a6_fib_val  */
+#define A6_MAP_GROUPS       a6_groups       /* HASH  __u32 group -> a6_group    */
+#define A6_MAP_MAGLEV       a6_maglev       /* ARRAY __u32 block -> a6_maglev_block */
+#define A6_MAP_AFFINITY     a6_affinity     /* LRU   a6_flow_key -> a6_affinity */
+#define A6_MAP_TX_PORTS     a6_tx_ports     /* DEVMAP_HASH ifindex -> ifindex   */
+#define A6_MAP_STATS        a6_stats        /* PERCPU_ARRAY reason -> a6_counter */
+#define A6_MAP_GROUP_STATS  a6_group_stats  /* PERCPU_ARRAY group  -> a6_counter */
+#define A6_MAP_MEMBER_STATS a6_member_stats /* PERCPU_ARRAY member -> a6_counter */
+#define A6_MAP_PTB_RATE     a6_ptb_rate     /* PERCPU_ARRAY 0 -> a6_ratelimit   */
+#define A6_MAP_DECAP_ADDRS  a6_decap_addrs  /* HASH a6_fib_key -> __u32 (member side) */
+#define A6_MAP_DECAP_STATS  a6_decap_stats  /* PERCPU_ARRAY reason -> a6_counter */
+
+#define A6_PROG_XDP         anycast6_xdp
+#define A6_PROG_DECAP       anycast6_decap
+#define A6_PROG_HASH_PROBE  anycast6_hash_probe
+#define A6_CONFIG_GLOBAL    a6_cfg
+
+/* ---- capacities --------------------------------------------------------- */
+/* Layout capacities (change the ABI): */
+#define A6_MAX_MEMBERS      32   /* members per group (inline in a6_group)  */
+#define A6_MAGLEV_BLOCK     64   /* maglev entries per a6_maglev map element */
+#define A6_MAGLEV_MAX_LEN   65537 /* largest Maglev table (prime)            */
+#define A6_MAX_EXT_HDRS     8    /* extension headers walked before giving up */
+/* Default max_entries; the loader may override each at load time: */
+#define A6_DEF_FIB_ENTRIES      65536
+#define A6_DEF_PREFIX_ENTRIES   4096
+#define A6_DEF_GROUPS           16384
+#define A6_DEF_MAGLEV_BLOCKS    65536   /* 4 Mi entries */
+#define A6_DEF_AFFINITY_ENTRIES 262144
+#define A6_DEF_TX_PORTS         256
+#define A6_DEF_MEMBER_IDS       65536
+#define A6_DEF_DECAP_ADDRS      1024
+
+/* ---- member actions (a6_member.action) --------------------------------- */
+#define A6_ACT_REWRITE  1 /* rewrite Ethernet, decrement hop limit, redirect */
+#define A6_ACT_ENCAP    2 /* IPv6-in-IPv6 to a6_member.unicast, then redirect */
+#define A6_ACT_LOCAL    3 /* this node is the member: XDP_PASS                */
+
+/* ---- member states (a6_member.state) ----------------------------------- */
+#define A6_STATE_ACTIVE   1 /* in the Maglev table, keeps and gets flows       */
+#define A6_STATE_DRAINING 2 /* keeps its flows (affinity), gets no new ones     */
+#define A6_STATE_DOWN     3 /* unusable (e.g. neighbour unresolved): no flows   */
+
+/* ---- a6_fib_val.flags ---------------------------------------------------- */
+#define A6_FIB_F_PREFIX 1 /* entry came from the prefix trie (informational) */
+
+/* ---- reasons: index into the a6_stats map -------------------------------- */
+/* Forwarded */
+#define A6_R_FWD_REWRITE        0  /* redirected after Ethernet rewrite      */
+#define A6_R_FWD_ENCAP          1  /* redirected after IPv6-in-IPv6 encap    */
+#define A6_R_TX_PTB             2  /* ICMPv6 Packet Too Big sent back (XDP_TX) */
+/* Passed to the kernel (XDP_PASS) */
+#define A6_R_PASS_NOT_IPV6      3  /* ethertype is not IPv6                   */
+#define A6_R_PASS_MULTICAST     4  /* destination is multicast                */
+#define A6_R_PASS_NOT_ANYCAST   5  /* destination not in the FIB              */
+#define A6_R_PASS_ND            6  /* ICMPv6 ND/RS/RA/redirect to anycast dst */
+#define A6_R_PASS_HOP_LIMIT     7  /* hop limit <= 1: kernel sends Time Exceeded */
+#define A6_R_PASS_LOCAL         8  /* chosen member is this node              */
+#define A6_R_PASS_NO_MEMBER     9  /* group has no usable member              */
+#define A6_R_PASS_NO_GROUP      10 /* FIB points at a group id not present    */
+#define A6_R_PASS_NO_PORT       11 /* egress ifindex not in a6_tx_ports       */
+/* Dropped (XDP_DROP): malformed or unforwardable; never reaches a member */
+#define A6_R_DROP_TRUNC_ETH     12 /* shorter than an Ethernet header         */
+#define A6_R_DROP_TRUNC_VLAN    13 /* 802.1Q tag cut short                    */
+#define A6_R_DROP_TRUNC_IPV6    14 /* shorter than an IPv6 header             */
+#define A6_R_DROP_BAD_IPV6      15 /* version != 6 or payload length > frame  */
+#define A6_R_DROP_TRUNC_EXT     16 /* extension header cut short              */
+#define A6_R_DROP_EXT_CHAIN     17 /* more than A6_MAX_EXT_HDRS ext headers   */
+#define A6_R_DROP_TRUNC_L4      18 /* TCP/UDP/ICMPv6 header cut short (first fragment or whole) */
+#define A6_R_DROP_ADJUST        19 /* bpf_xdp_adjust_head/tail failed         */
+#define A6_R_DROP_PTB_RATE      20 /* Packet Too Big over the rate limit      */
+#define A6_R_DROP_BAD_FRAG      21 /* fragment header inconsistent             */
+#define A6_R_MAX                22
+
+/* ---- decap (member side) reasons: index into a6_decap_stats ------------ */
+#define A6_D_DECAP          0 /* tunnel stripped, inner packet to the kernel */
+#define A6_D_PASS_OTHER     1 /* not IPv6-in-IPv6: untouched               */
+#define A6_D_PASS_NOT_OURS  2 /* inner destination not a served anycast addr */
+#define A6_D_DROP_TRUNC     3 /* outer or inner header cut short           */
+#define A6_D_DROP_ADJUST    4 /* bpf_xdp_adjust_head failed                */
+#define A6_D_MAX            5
+
+/* ---- shared structs ------------------------------------------------------ */
+
+/* Exact-match FIB key: the /128 destination, network order. */
+struct a6_fib_key {
+	__u8 addr[16];
+}; /* 16 */
+
+/* LPM trie key (BPF_MAP_TYPE_LPM_TRIE layout: prefixlen first). */
+struct a6_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+}; /* 20 */
+
+struct a6_fib_val {
+	__u32 group_id;
+	__u32 flags; /* A6_FIB_F_* */
+}; /* 8 */
+
+/* One member (or next hop toward members) of a group. */
+struct a6_member {
+	__u8 unicast[16];   /* member unicast address (encap outer dst)       */
+	__u8 encap_src[16]; /* outer source for A6_ACT_ENCAP                   */
+	__u8 dmac[6];       /* next hop / on-link member MAC                   */
+	__u8 smac[6];       /* egress interface MAC                            */
+	__u32 ifindex;      /* egress interface (key in a6_tx_ports)           */
+	__u32 member_id;    /* stable id: a6_member_stats index, affinity value */
+	__u16 mtu;          /* egress MTU (bytes of IPv6 packet)               */
+	__u8 action;        /* A6_ACT_*                                         */
+	__u8 state;         /* A6_STATE_*                                       */
+	__u16 weight;       /* relative share of new flows                      */
+	__u16 _pad0;
+	__u32 _pad1;
+}; /* 64 */
+
+/*
+ * A group: the members of one anycast address at the best distance and the
+ * location of its Maglev table. Published by one update of a6_groups (a
+ * BPF_F_NO_PREALLOC hash, so a reader sees the old or the new value, never a
+ * mix); the Maglev table is written to fresh blocks before the publish.
+ */
+struct a6_group {
+	__u32 gen;           /* bumped on every publish of this group         */
+	__u32 maglev_block;  /* first a6_maglev element of the table          */
+	__u32 maglev_len;    /* table length M (prime), 0 = no active member  */
+	__u16 n_members;     /* valid entries in members[]                    */
+	__u16 flags;
+	struct a6_member members[A6_MAX_MEMBERS];
+}; /* 16 + 64 * 32 = 2064 */
+
+/* A6_MAGLEV_BLOCK consecutive Maglev entries, each an index into members[]. */
+struct a6_maglev_block {
+	__u8 idx[A6_MAGLEV_BLOCK];
+}; /* 64 */
+
+/*
+ * Flow key: what the flow hash and the affinity table see. For a packet
+ * with a Fragment header, sport/dport carry the fragment identification
+ * (high/low 16 bits, network order) and frag = 1, so every fragment of one
+ * datagram maps to the same member whatever order they arrive in.
+ */
+struct a6_flow_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport_be;
+	__u16 dport_be;
+	__u8 proto;    /* upper-layer protocol after the extension headers */
+	__u8 frag;     /* 1 if the packet carries a Fragment header         */
+	__u16 _pad;
+}; /* 40 */
+
+/* Affinity: which member a flow went to. */
+struct a6_affinity {
+	__u32 member_id;
+	__u32 group_id;
+	__u32 gen;  /* group generation when idx was valid               */
+	__u16 idx;  /* index into members[] at that generation          */
+	__u16 _pad;
+}; /* 16 */
+
+struct a6_counter {
+	__u64 packets;
+	__u64 bytes;
+}; /* 16 */
+
+/* Per-CPU token bucket for Packet Too Big generation. */
+struct a6_ratelimit {
+	__u64 window_start_ns;
+	__u64 sent;
+}; /* 16 */
+
+/*
+ * Load-time settings: a `volatile const` global (A6_CONFIG_GLOBAL) that the
+ * loader overrides. Zero values mean "default" where noted.
+ */
+struct a6_config {
+	__u32 abi_version;   /* must equal A6_ABI_VERSION                       */
+	__u32 hash_seed;     /* flow hash seed (same in C and Rust)             */
+	__u8 router_addr[16]; /* source of ICMPv6 Packet Too Big               */
+	__u32 ptb_per_sec;   /* per-CPU PTB budget per second (0 = 100)         */
+	__u32 flags;         /* reserved, 0                                     */
+}; /* 32 */
+
+#endif /* ANYCAST6_ABI_H */
