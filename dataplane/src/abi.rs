@@ -99,9 +99,10 @@ pub enum Reason {
     DropAdjust = 19,
     DropPtbRate = 20,
     DropBadFrag = 21,
+    DropTooBig = 22,
 }
 
-pub const REASON_MAX: u32 = 22;
+pub const REASON_MAX: u32 = 23;
 
 /// The XDP verdict a reason implies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +137,7 @@ impl Reason {
         Reason::DropAdjust,
         Reason::DropPtbRate,
         Reason::DropBadFrag,
+        Reason::DropTooBig,
     ];
 
     pub fn from_index(i: u32) -> Option<Reason> {
@@ -167,6 +169,7 @@ impl Reason {
             Reason::DropAdjust => "drop_adjust",
             Reason::DropPtbRate => "drop_ptb_ratelimit",
             Reason::DropBadFrag => "drop_bad_frag",
+            Reason::DropTooBig => "drop_too_big",
         }
     }
 

@@ -94,7 +94,8 @@
 #define A6_R_DROP_ADJUST        19 /* bpf_xdp_adjust_head/tail failed         */
 #define A6_R_DROP_PTB_RATE      20 /* Packet Too Big over the rate limit      */
 #define A6_R_DROP_BAD_FRAG      21 /* fragment header inconsistent             */
-#define A6_R_MAX                22
+#define A6_R_DROP_TOO_BIG       22 /* over egress MTU, no PTB allowed (ICMPv6 error, bad source) */
+#define A6_R_MAX                23
 
 /* ---- decap (member side) reasons: index into a6_decap_stats ------------ */
 #define A6_D_DECAP          0 /* tunnel stripped, inner packet to the kernel */
