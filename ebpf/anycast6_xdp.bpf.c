@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * anycast6 forwarding program (XDP).
+ *
+ *   parse L2/L3 -> FIB (/128 hash, then prefix trie) -> group
+ *   -> validate + walk extension headers -> flow key
+ *   -> member: affinity hit (member still usable) or Maglev(flow hash)
+ *   -> action: local (PASS) | rewrite + redirect | encap + redirect,
+ *      or ICMPv6 Packet Too Big back to the sender when over the MTU.
+ *
+ * Whatever the program does not own goes to the kernel (XDP_PASS); every
+ * verdict is counted under a named reason (a6_stats).
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "anycast6_abi.h"
+#include "maps.h"
+#include "parse.h"
+#include "encap.h"
+#include "flowhash.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Load-time settings; the loader overrides them (EbpfLoader::override_global). */
+volatile const struct a6_config a6_cfg = {
+	.abi_version = A6_ABI_VERSION,
+	.hash_seed = 0x5eed1234,
+	.ptb_per_sec = 100,
+};
+
+#define A6_PTB_DEFAULT_RATE 100
+#define A6_NS_PER_SEC 1000000000ull
+
+static __always_inline void a6_count(__u32 reason, __u64 bytes)
+{
+	struct a6_counter *c = bpf_map_lookup_elem(&a6_stats, &reason);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+static __always_inline void a6_count_in(void *map, __u32 idx, __u64 bytes)
+{
+	struct a6_counter *c = bpf_map_lookup_elem(map, &idx);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+static __always_inline int a6_verdict_of(__u32 reason)
+{
+	if (reason == A6_R_FWD_REWRITE || reason == A6_R_FWD_ENCAP)
+		return XDP_REDIRECT;
+	if (reason == A6_R_TX_PTB)
+		return XDP_TX;
+	if (reason <= A6_R_PASS_NO_PORT)
+		return XDP_PASS;
+	return XDP_DROP;
+}
+
+static __always_inline int a6_finish(__u32 reason, __u64 bytes)
+{
+	a6_count(reason, bytes);
+	return a6_verdict_of(reason);
+}
+
+static __always_inline int a6_usable(const struct a6_member *m)
+{
+	return m->state == A6_STATE_ACTIVE || m->state == A6_STATE_DRAINING;
+}
+
+/* Per-CPU budget of Packet Too Big messages per second. */
+static __always_inline int a6_ptb_allowed(void)
+{
+	__u32 zero = 0;
+	struct a6_ratelimit *rl = bpf_map_lookup_elem(&a6_ptb_rate, &zero);
+	__u64 now = bpf_ktime_get_ns();
+	__u32 budget = a6_cfg.ptb_per_sec ? a6_cfg.ptb_per_sec : A6_PTB_DEFAULT_RATE;
+
+	if (!rl)
+		return 0;
+	if (now - rl->window_start_ns >= A6_NS_PER_SEC) {
+		rl->window_start_ns = now;
+		rl->sent = 0;
+	}
+	if (rl->sent >= budget)
+		return 0;
+	rl->sent++;
+	return 1;
+}
+
+/*
+ * The packet is over the egress MTU. RFC 4443 2.4(e): no ICMPv6 error in
+ * answer to an ICMPv6 error, nor to a multicast or unspecified source.
+ */
+static __always_inline __u32 a6_too_big(struct xdp_md *ctx, struct a6_pkt *pkt,
+					struct ipv6hdr *ip6, __u32 mtu)
+{
+	__u8 src0 = ((__u8 *)&ip6->saddr)[0];
+	const __u32 *s = (const __u32 *)&ip6->saddr;
+
+	if (src0 == 0xff || (s[0] | s[1] | s[2] | s[3]) == 0)
+		return A6_R_DROP_TOO_BIG;
+	if (pkt->l4_proto == A6_NH_ICMPV6 && !pkt->later_frag && pkt->icmp_type < 128)
+		return A6_R_DROP_TOO_BIG;
+	if (!a6_ptb_allowed())
+		return A6_R_DROP_PTB_RATE;
+	__u8 ra[16];
+
+	__builtin_memcpy(ra, (const void *)a6_cfg.router_addr, 16);
+	int r = a6_build_ptb(ctx, pkt, mtu, ra);
+
+	return r < 0 ? A6_R_TX_PTB : (__u32)r;
+}
+
+/* Picks the member for this flow; NULL if the group has none usable. */
+static __always_inline const struct a6_member *
+a6_choose(struct a6_group *g, __u32 group_id, struct a6_pkt *pkt, __u32 *hash, int *hashed)
+{
+	struct a6_affinity *aff = bpf_map_lookup_elem(&a6_affinity, &pkt->key);
+	__u32 n = g->n_members;
+
+	if (aff && aff->group_id == group_id) {
+		if (aff->gen == g->gen && aff->idx < n && aff->idx < A6_MAX_MEMBERS) {
+			const struct a6_member *m = &g->members[aff->idx & (A6_MAX_MEMBERS - 1)];
+
+			if (m->member_id == aff->member_id && a6_usable(m))
+				return m;
+		} else {
+			/* The group was republished: find the member again by id. */
+			for (__u32 i = 0; i < A6_MAX_MEMBERS; i++) {
+				if (i >= n)
+					break;
+				const struct a6_member *m = &g->members[i];
+
+				if (m->member_id == aff->member_id) {
+					if (!a6_usable(m))
+						break;
+					aff->gen = g->gen;
+					aff->idx = (__u16)i;
+					return m;
+				}
+			}
+		}
+	}
+
+	/* New flow (or its member is gone): Maglev over the active members. */
+	__u32 len = g->maglev_len;
+
+	if (len == 0)
+		return NULL;
+	*hash = a6_flow_hash(&pkt->key, a6_cfg.hash_seed);
+	*hashed = 1;
+	__u32 pos = *hash % len;
+	__u32 blk = g->maglev_block + pos / A6_MAGLEV_BLOCK;
+	struct a6_maglev_block *b = bpf_map_lookup_elem(&a6_maglev, &blk);
+
+	if (!b)
+		return NULL;
+	__u32 idx = b->idx[pos % A6_MAGLEV_BLOCK];
+
+	if (idx >= n || idx >= A6_MAX_MEMBERS)
+		return NULL;
+	const struct a6_member *m = &g->members[idx & (A6_MAX_MEMBERS - 1)];
+
+	if (m->state != A6_STATE_ACTIVE)
+		return NULL;
+	struct a6_affinity nv = {
+		.member_id = m->member_id,
+		.group_id = group_id,
+		.gen = g->gen,
+		.idx = (__u16)idx,
+	};
+	bpf_map_update_elem(&a6_affinity, &pkt->key, &nv, BPF_ANY);
+	return m;
+}
+
+static __always_inline __u32 a6_process(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct a6_pkt pkt = {};
+	int r;
+
+	r = a6_parse_l2_l3(data, data_end, &pkt);
+	if (r >= 0)
+		return r;
+	struct ipv6hdr *ip6 = data + (pkt.l2_len & 0xff);
+
+	if ((void *)(ip6 + 1) > data_end)
+		return A6_R_DROP_TRUNC_IPV6;
+	if (ip6->version != 6)
+		return A6_R_DROP_BAD_IPV6;
+	if (ip6->daddr.in6_u.u6_addr8[0] == 0xff)
+		return A6_R_PASS_MULTICAST;
+
+	/* FIB: exact /128 first, then the anycast prefixes. */
+	struct a6_fib_val *fv = bpf_map_lookup_elem(&a6_fib, &ip6->daddr);
+
+	if (!fv) {
+		struct a6_lpm_key lk = {.prefixlen = 128};
+
+		__builtin_memcpy(lk.addr, &ip6->daddr, 16);
+		fv = bpf_map_lookup_elem(&a6_fib_prefix, &lk);
+		if (!fv)
+			return A6_R_PASS_NOT_ANYCAST;
+	}
+	__u32 group_id = fv->group_id;
+	struct a6_group *g = bpf_map_lookup_elem(&a6_groups, &group_id);
+
+	if (!g)
+		return A6_R_PASS_NO_GROUP;
+
+	r = a6_parse_owned(data, data_end, ip6, &pkt);
+	if (r >= 0)
+		return r;
+	if (pkt.l4_proto == A6_NH_ICMPV6 && !pkt.later_frag && pkt.icmp_type >= 133 &&
+	    pkt.icmp_type <= 137)
+		return A6_R_PASS_ND;
+
+	__u32 hash = 0;
+	int hashed = 0;
+	const struct a6_member *m = a6_choose(g, group_id, &pkt, &hash, &hashed);
+
+	if (!m)
+		return A6_R_PASS_NO_MEMBER;
+
+	__u64 bytes = data_end - data;
+
+	a6_count_in(&a6_group_stats, group_id, bytes);
+	a6_count_in(&a6_member_stats, m->member_id, bytes);
+
+	if (m->action == A6_ACT_LOCAL)
+		return A6_R_PASS_LOCAL;
+	if (ip6->hop_limit <= 1)
+		return A6_R_PASS_HOP_LIMIT;
+
+	__u32 ifindex = m->ifindex;
+
+	if (!bpf_map_lookup_elem(&a6_tx_ports, &ifindex))
+		return A6_R_PASS_NO_PORT;
+
+	if (m->action == A6_ACT_ENCAP) {
+		if (pkt.l3_len + A6_IP6_HLEN > m->mtu) {
+			/* XDP cannot fragment the outer packet; a packet of at
+			 * most the IPv6 minimum MTU cannot be asked to shrink. */
+			if (pkt.l3_len <= 1280 || m->mtu < 1280 + A6_IP6_HLEN)
+				return A6_R_DROP_TOO_BIG;
+			return a6_too_big(ctx, &pkt, ip6, m->mtu - A6_IP6_HLEN);
+		}
+		ip6->hop_limit--;
+		if (!hashed)
+			hash = a6_flow_hash(&pkt.key, a6_cfg.hash_seed);
+		r = a6_encap(ctx, &pkt, m, hash);
+		if (r >= 0)
+			return r;
+		bpf_redirect_map(&a6_tx_ports, ifindex, 0);
+		return A6_R_FWD_ENCAP;
+	}
+
+	if (pkt.l3_len > m->mtu)
+		return a6_too_big(ctx, &pkt, ip6, m->mtu);
+	ip6->hop_limit--;
+	r = a6_rewrite_l2(ctx, &pkt, m);
+	if (r >= 0)
+		return r;
+	bpf_redirect_map(&a6_tx_ports, ifindex, 0);
+	return A6_R_FWD_REWRITE;
+}
+
+SEC("xdp")
+int anycast6_xdp(struct xdp_md *ctx)
+{
+	__u64 len = (__u64)(ctx->data_end - ctx->data);
+	__u32 reason = a6_process(ctx);
+
+	return a6_finish(reason, len);
+}
