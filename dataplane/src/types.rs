@@ -4,12 +4,12 @@
 use std::net::Ipv6Addr;
 
 use ipnetwork::Ipv6Network;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::abi;
 
 /// What the fast path does with a packet for a member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Rewrite Ethernet to the member / next hop, decrement hop limit, redirect.
@@ -45,7 +45,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberState {
     Active,
@@ -79,7 +79,7 @@ impl MemberState {
 }
 
 /// One member (or next hop toward members) as installed in a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MemberSpec {
     /// Stable id chosen by the control plane: per-member counters and
     /// affinity entries refer to it. Unique across all groups.
