@@ -390,3 +390,17 @@ macro_rules! pod {
     )* };
 }
 pod!(FibKey, LpmKey, FibVal, Member, Group, MaglevBlock, FlowKey, Affinity, Counter, RateLimit, Config);
+
+/// Reasons serialise as their stable name (`"fwd_rewrite"`), the same
+/// string `anycast6ctl` prints and the fixtures use.
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
