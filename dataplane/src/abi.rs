@@ -398,9 +398,3 @@ impl serde::Serialize for Reason {
         s.serialize_str(self.name())
     }
 }
-
-impl serde::Serialize for Reason {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
