@@ -12,6 +12,7 @@
 pub mod abi;
 pub mod error;
 pub mod fib;
+pub mod fixtures;
 pub mod flowhash;
 pub mod loader;
 pub mod maglev;
