@@ -3,7 +3,9 @@
 use std::{env, path::PathBuf, process::Command};
 
 fn main() -> anyhow::Result<()> {
-    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("..").join("ebpf");
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?)
+        .join("..")
+        .join("ebpf");
     let out = PathBuf::from(env::var("OUT_DIR")?);
     let multiarch = Command::new("gcc")
         .arg("-print-multiarch")
@@ -35,7 +37,9 @@ fn main() -> anyhow::Result<()> {
             .arg("-o")
             .arg(&obj)
             .status()
-            .map_err(|e| anyhow::anyhow!("clang not found ({e}): apt-get install clang llvm libbpf-dev"))?;
+            .map_err(|e| {
+                anyhow::anyhow!("clang not found ({e}): apt-get install clang llvm libbpf-dev")
+            })?;
         if !status.success() {
             anyhow::bail!("clang failed on {}", path.display());
         }

@@ -389,7 +389,19 @@ macro_rules! pod {
         unsafe impl aya::Pod for $t {}
     )* };
 }
-pod!(FibKey, LpmKey, FibVal, Member, Group, MaglevBlock, FlowKey, Affinity, Counter, RateLimit, Config);
+pod!(
+    FibKey,
+    LpmKey,
+    FibVal,
+    Member,
+    Group,
+    MaglevBlock,
+    FlowKey,
+    Affinity,
+    Counter,
+    RateLimit,
+    Config
+);
 
 /// Reasons serialise as their stable name (`"fwd_rewrite"`), the same
 /// string `anycast6ctl` prints and the fixtures use.

@@ -6,19 +6,32 @@ pub enum DataplaneError {
     #[error("bpffs is not mounted at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)")]
     BpffsMissing,
     #[error("pin directory {path}: {source}")]
-    PinDirIo { path: PathBuf, source: std::io::Error },
+    PinDirIo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("loading eBPF object: {0}")]
     ObjectLoad(#[from] aya::EbpfError),
     #[error("eBPF program {name}: {source}")]
-    ProgramLoad { name: &'static str, source: aya::programs::ProgramError },
+    ProgramLoad {
+        name: &'static str,
+        source: aya::programs::ProgramError,
+    },
     #[error("map {name}: {source}")]
-    MapAccess { name: &'static str, source: aya::maps::MapError },
+    MapAccess {
+        name: &'static str,
+        source: aya::maps::MapError,
+    },
     #[error("interface {0} not found")]
     InterfaceNotFound(String),
     #[error("attaching XDP to {ifname}: {reason}")]
     AttachFailed { ifname: String, reason: String },
     #[error("group {group_id} has {count} members, at most {max} fit")]
-    GroupTooLarge { group_id: u32, count: usize, max: usize },
+    GroupTooLarge {
+        group_id: u32,
+        count: usize,
+        max: usize,
+    },
     #[error("maglev space exhausted: need {needed} blocks, {free} free (raise maglev_blocks)")]
     MaglevSpaceExhausted { needed: u32, free: u32 },
     #[error("member id {0} out of range (member_ids capacity)")]

@@ -14,7 +14,11 @@ impl FibWriter {
     /// builds the Maglev table over the active members, writes it to fresh
     /// blocks, bumps the generation, publishes, then releases the old
     /// blocks after a grace period. At most `abi::MAX_MEMBERS` members.
-    pub fn publish_group(&mut self, _group_id: u32, _members: &[MemberSpec]) -> Result<(), DataplaneError> {
+    pub fn publish_group(
+        &mut self,
+        _group_id: u32,
+        _members: &[MemberSpec],
+    ) -> Result<(), DataplaneError> {
         todo!()
     }
 

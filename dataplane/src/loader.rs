@@ -85,7 +85,11 @@ impl Dataplane {
     /// Attaches the program to `ifname` and pins the link as
     /// `<pin_dir>/link_<ifname>`. If a pinned link for it already exists,
     /// keeps it (returns its info). Also inserts ifindex into a6_tx_ports.
-    pub fn attach(&mut self, _ifname: &str, _mode: AttachMode) -> Result<AttachedIface, DataplaneError> {
+    pub fn attach(
+        &mut self,
+        _ifname: &str,
+        _mode: AttachMode,
+    ) -> Result<AttachedIface, DataplaneError> {
         todo!()
     }
 
