@@ -1,0 +1,242 @@
+//! Throwaway network namespaces and veth links.
+//!
+//! Namespaces are named `/run/netns/a6t-<test>-<pid>x<n>` and entered with
+//! `nsenter --net=` (commands) or setns(2) (threads of this process), never
+//! with `ip netns exec`: that remounts /sys, which hides bpffs, and anycast6d
+//! needs bpffs. Interface names only need to be unique inside their own
+//! namespace (veths are created directly in place), so they stay readable:
+//! `to-r1` in a member is its link to the router.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+use std::thread::{self, JoinHandle};
+
+use anyhow::{bail, Context, Result};
+
+use crate::sys;
+use crate::util::{self, run, PREFIX};
+
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// A network namespace, deleted on Drop (with whatever it still runs).
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Creates `a6t-<short>-<pid>x<n>`, brings `lo` up and turns duplicate
+    /// address detection off for every interface created in it later (tests
+    /// must not wait a second per address for DAD).
+    pub fn new(short: &str) -> Result<Netns> {
+        sweep_stale();
+        let name = util::unique_name(short);
+        run(Command::new("ip").args(["netns", "add", &name]))?;
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"])?;
+        for (k, v) in [
+            ("net.ipv6.conf.all.accept_dad", "0"),
+            ("net.ipv6.conf.default.accept_dad", "0"),
+            ("net.ipv6.conf.all.dad_transmits", "0"),
+            ("net.ipv6.conf.default.dad_transmits", "0"),
+            // Router advertisements from our routers must not add routes.
+            ("net.ipv6.conf.default.accept_ra", "0"),
+        ] {
+            ns.sysctl(k, v)?;
+        }
+        Ok(ns)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `/run/netns/<name>`, for `nsenter --net=` and setns(2).
+    pub fn path(&self) -> PathBuf {
+        Path::new(NETNS_DIR).join(&self.name)
+    }
+
+    /// `ip -n <name> <args>`; returns stdout.
+    pub fn ip(&self, args: &[&str]) -> Result<String> {
+        let mut full = vec!["-n", &self.name];
+        full.extend_from_slice(args);
+        util::run_str("ip", full)
+    }
+
+    /// A command that runs `program` inside the namespace through
+    /// `nsenter --net=` (nsenter execs it: the child's pid is the
+    /// program's, and bpffs stays visible).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net={}", self.path().display()))
+            .arg("--")
+            .arg(program);
+        c
+    }
+
+    /// Runs `program args` in the namespace; returns stdout.
+    pub fn exec(&self, program: &str, args: &[&str]) -> Result<String> {
+        let out = run(self.command(program).args(args))?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
+        self.exec("sysctl", &["-q", "-w", &format!("{key}={value}")])?;
+        Ok(())
+    }
+
+    /// IPv6 forwarding on (a router). Per interface too: `all` alone
+    /// does not flip interfaces that already exist on every kernel.
+    pub fn enable_forwarding(&self) -> Result<()> {
+        self.sysctl("net.ipv6.conf.all.forwarding", "1")?;
+        self.sysctl("net.ipv6.conf.default.forwarding", "1")
+    }
+
+    /// Adds an IPv6 address (`addr/len`) with no DAD.
+    pub fn add_addr(&self, dev: &str, cidr: &str) -> Result<()> {
+        self.ip(&["-6", "addr", "add", cidr, "dev", dev, "nodad"])?;
+        Ok(())
+    }
+
+    /// `ip -6 route add <dst> via <via>`.
+    pub fn add_route(&self, dst: &str, via: &str) -> Result<()> {
+        self.ip(&["-6", "route", "add", dst, "via", via])?;
+        Ok(())
+    }
+
+    /// Turns GRO on: a veth end that receives XDP_REDIRECTed frames drops
+    /// them silently unless it has GRO on or an XDP program of its own.
+    pub fn gro_on(&self, dev: &str) -> Result<()> {
+        self.exec("ethtool", &["-K", dev, "gro", "on"])?;
+        Ok(())
+    }
+
+    /// The MAC address of `dev` (read with `ip -j`: /sys under
+    /// `nsenter --net` still shows the host's devices).
+    pub fn mac(&self, dev: &str) -> Result<String> {
+        let out = self.ip(&["-j", "link", "show", "dev", dev])?;
+        let v: serde_json::Value = serde_json::from_str(&out)?;
+        v[0]["address"]
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("no MAC for {dev} in {}", self.name))
+    }
+
+    /// The ifindex of `dev` inside this namespace.
+    pub fn ifindex(&self, dev: &str) -> Result<u32> {
+        let out = self.ip(&["-j", "link", "show", "dev", dev])?;
+        let v: serde_json::Value = serde_json::from_str(&out)?;
+        v[0]["ifindex"]
+            .as_u64()
+            .map(|i| i as u32)
+            .with_context(|| format!("no ifindex for {dev} in {}", self.name))
+    }
+
+    /// One ICMPv6 echo to `addr` (fills the neighbour cache, proves reachability).
+    pub fn ping(&self, addr: &str) -> Result<()> {
+        self.exec("ping", &["-6", "-n", "-q", "-c", "1", "-W", "2", addr])?;
+        Ok(())
+    }
+
+    /// Runs `f` on a new thread that first enters this namespace (setns
+    /// moves only the calling thread): sockets it opens live here.
+    pub fn spawn<T, F>(&self, label: &str, f: F) -> JoinHandle<Result<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T> + Send + 'static,
+    {
+        let path = self.path();
+        let name = format!("{}@{}", label, self.name);
+        thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                sys::setns_net(&path).with_context(|| format!("setns into {}", path.display()))?;
+                f()
+            })
+            .expect("spawning a thread")
+    }
+
+    /// Runs `f` inside this namespace on a helper thread and waits for it.
+    pub fn run_in<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T> + Send + 'static,
+    {
+        match self.spawn("run_in", f).join() {
+            Ok(r) => r,
+            Err(_) => bail!("thread in {} panicked", self.name),
+        }
+    }
+
+    /// Pids of processes whose network namespace is this one.
+    fn pids(&self) -> Vec<u32> {
+        util::run_str("ip", ["netns", "pids", &self.name])
+            .map(|s| {
+                s.split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Everything still running in a namespace we created was started by
+        // this test (the name is unique to it); Child guards normally got
+        // there first.
+        for pid in self.pids() {
+            let _ = sys::kill(pid, libc::SIGKILL);
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// Creates a veth pair with one end in each namespace, both up.
+pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
+    a.ip(&[
+        "link",
+        "add",
+        a_if,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "netns",
+        b.name(),
+    ])?;
+    a.ip(&["link", "set", a_if, "up"])?;
+    b.ip(&["link", "set", b_if, "up"])?;
+    Ok(())
+}
+
+/// Deletes namespaces and bpffs directories left by test processes that
+/// no longer exist (a run killed with SIGKILL cannot clean up after itself).
+/// Only names made by [`util::unique_name`] whose pid is dead are touched.
+pub fn sweep_stale() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let stale =
+            |name: &str| util::pid_of_unique_name(name).is_some_and(|pid| !sys::pid_alive(pid));
+        if let Ok(rd) = std::fs::read_dir(NETNS_DIR) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(PREFIX) && stale(&name) {
+                    let _ = Command::new("ip").args(["netns", "del", &name]).output();
+                }
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(crate::BPFFS) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(PREFIX) && stale(&name) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    });
+}

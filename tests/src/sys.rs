@@ -1,0 +1,57 @@
+//! The few system calls the harness makes directly: everything else goes
+//! through `ip`, `ethtool`, `nsenter` and `sysctl` so a failing step can be
+//! replayed by hand from the logged command line.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// True when the effective user is root.
+pub fn is_root() -> bool {
+    #[allow(unsafe_code)]
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    uid == 0
+}
+
+/// Moves the calling thread (only it: a network namespace is per thread)
+/// into the network namespace bound at `path` (e.g. `/run/netns/NAME`).
+/// Sockets created afterwards by this thread live in that namespace.
+pub fn setns_net(path: &Path) -> io::Result<()> {
+    let f = File::open(path)?;
+    #[allow(unsafe_code)]
+    // SAFETY: the fd is valid for the duration of the call (owned by `f`),
+    // and CLONE_NEWNET only changes this thread's network namespace.
+    let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Sends `sig` to the process `pid` (one process, never a group).
+pub fn kill(pid: u32, sig: i32) -> io::Result<()> {
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    if pid <= 0 {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) with a positive pid signals exactly that process.
+    let r = unsafe { libc::kill(pid, sig) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// True if a process with this pid exists (signal 0 probe).
+pub fn pid_alive(pid: u32) -> bool {
+    match kill(pid, 0) {
+        Ok(()) => true,
+        Err(e) => e.raw_os_error() == Some(libc::EPERM),
+    }
+}

@@ -1,0 +1,117 @@
+//! Small helpers: root check, polling, unique names, running commands.
+
+use std::ffi::OsStr;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::sys;
+
+/// Every name the harness creates (namespaces, pin dirs, temp dirs) starts
+/// with this, followed by a short test name and a `<pid>x<n>` suffix, so
+/// parallel tests never collide and leftovers of a killed run can be found.
+pub const PREFIX: &str = "a6t-";
+
+/// Returns true when running as root. Otherwise prints a loud line to
+/// stderr and returns false: the caller returns early. `scripts/test.sh`
+/// refuses to run as non-root, so CI never skips these silently.
+pub fn require_root(test: &str) -> bool {
+    if sys::is_root() {
+        return true;
+    }
+    eprintln!("SKIPPED (needs root): {test}");
+    false
+}
+
+/// A name unique to this process and call: `a6t-<short>-<pid>x<n>`.
+/// `short` is cut to 6 characters so the whole stays short (bpffs and
+/// netns names have no 15-character limit, but they show up in `ip` output
+/// and logs, where short is kind).
+pub fn unique_name(short: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let short: String = short
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(6)
+        .collect();
+    format!("{PREFIX}{short}-{}x{n}", std::process::id())
+}
+
+/// The pid encoded in a name made by [`unique_name`], if any.
+pub fn pid_of_unique_name(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(PREFIX)?;
+    let (_, suffix) = rest.rsplit_once('-')?;
+    let (pid, n) = suffix.split_once('x')?;
+    n.parse::<u32>().ok()?;
+    pid.parse().ok()
+}
+
+/// Polls `cond` every 20 ms until it returns true or `timeout` passes.
+/// Returns whether it became true.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Like [`wait_until`], but an error naming `what` on timeout.
+pub fn wait_for(what: &str, timeout: Duration, cond: impl FnMut() -> bool) -> Result<()> {
+    if wait_until(timeout, cond) {
+        Ok(())
+    } else {
+        bail!("timed out after {timeout:?} waiting for {what}")
+    }
+}
+
+/// Human-readable command line, for error messages.
+pub fn cmdline(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// Runs a command to completion; an error carries the command line,
+/// status, stdout and stderr when it fails.
+pub fn run(cmd: &mut Command) -> Result<Output> {
+    let line = cmdline(cmd);
+    let out = cmd.output().with_context(|| format!("spawning `{line}`"))?;
+    if !out.status.success() {
+        bail!(
+            "`{line}` failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out)
+}
+
+/// Runs `program args...` and returns its stdout as a string.
+pub fn run_str<I, S>(program: &str, args: I) -> Result<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = run(Command::new(program).args(args))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// True if we are unwinding from a panic (a failing test): guards then
+/// print what they know before cleaning up.
+pub fn panicking() -> bool {
+    thread::panicking()
+}
