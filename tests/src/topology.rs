@@ -218,3 +218,60 @@ impl Topology {
         self.client.run_in(move || traffic::tcp_probe(dst, bytes))
     }
 }
+
+impl Topology {
+    /// Waits until a UDP flow to the anycast address is answered (the
+    /// daemon has attached and published its FIB). Source ports from
+    /// 60000 up are used for these probes, never by the tests' own flows.
+    pub fn wait_anycast_ready(&self, timeout: std::time::Duration) -> Result<()> {
+        let mut port = 60000u16;
+        let mut last = None;
+        let ok = crate::util::wait_until(timeout, || {
+            port = port.wrapping_add(1).max(60000);
+            match self.udp_census(port, 1) {
+                Ok(c) if c.unanswered == 0 => true,
+                Ok(c) => {
+                    last = Some(c.to_string());
+                    false
+                }
+                Err(e) => {
+                    last = Some(format!("{e:#}"));
+                    false
+                }
+            }
+        });
+        if ok {
+            Ok(())
+        } else {
+            anyhow::bail!("anycast address not answering after {timeout:?} (last: {last:?})")
+        }
+    }
+}
+
+/// Ids of every object pinned in `dir` (file name → map, program or link
+/// id), read with bpftool: what a restart must not change.
+pub fn pinned_ids(dir: &std::path::Path) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut ids = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let e = e?;
+        let path = e.path();
+        if path.is_dir() {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        let p = path.display().to_string();
+        let mut id = None;
+        for kind in ["map", "prog", "link"] {
+            if let Ok(out) = crate::util::run_str("bpftool", ["-j", kind, "show", "pinned", &p]) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) {
+                    if let Some(i) = v["id"].as_u64() {
+                        id = Some(format!("{kind} {i}"));
+                        break;
+                    }
+                }
+            }
+        }
+        ids.insert(name, id.unwrap_or_else(|| "unknown".into()));
+    }
+    Ok(ids)
+}

@@ -262,10 +262,9 @@ pub fn udp_ask(
                     }
                     // A late answer to an earlier try: keep waiting.
                 }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-                // ICMPv6 unreachable reported on the connected socket.
-                Err(e) if e.kind() == ErrorKind::ConnectionRefused => break,
-                Err(e) => return Err(e.into()),
+                // Timeout, or an ICMPv6 error (unreachable, refused)
+                // reported on the connected socket: no answer this try.
+                Err(_) => break,
             }
         }
     }
@@ -339,9 +338,9 @@ impl UdpStream {
                                 return Ok((seen, members));
                             }
                         }
-                        // An ICMPv6 error for one datagram: that datagram is lost.
-                        Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
-                        Err(e) => return Err(e.into()),
+                        // An ICMPv6 error for one datagram (unreachable,
+                        // refused): that datagram is lost, counted below.
+                        Err(_) => {}
                     }
                 }
             });
