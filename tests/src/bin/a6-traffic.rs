@@ -1,1 +1,108 @@
-fn main() {}
+//! Traffic endpoints for scripts/demo.sh (the tests use the same code in
+//! process): member servers that say who they are, and clients that report
+//! which member served each flow. Run inside a namespace with
+//! `nsenter --net=/run/netns/NAME a6-traffic ...`.
+
+use std::net::{Ipv6Addr, SocketAddrV6, TcpListener, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+
+use anycast6_tests::traffic;
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "anycast6 demo traffic: member servers and clients")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Answer every datagram with `<name>\n<payload>` (runs until killed).
+    UdpServer {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        bind: Ipv6Addr,
+        #[arg(long)]
+        port: u16,
+    },
+    /// Send `<name>\n`, then echo every byte (runs until killed).
+    TcpServer {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        bind: Ipv6Addr,
+        #[arg(long)]
+        port: u16,
+    },
+    /// One datagram per flow from distinct source ports; print which
+    /// member answered how many flows.
+    UdpFlows {
+        #[arg(long)]
+        src: Ipv6Addr,
+        #[arg(long)]
+        dst: Ipv6Addr,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value_t = 1000)]
+        flows: u16,
+        #[arg(long, default_value_t = 20000)]
+        sport_base: u16,
+    },
+    /// Send `bytes` over TCP, check the echo byte-exact, print the member.
+    TcpTransfer {
+        #[arg(long)]
+        dst: Ipv6Addr,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value_t = 8 << 20)]
+        bytes: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = AtomicU64::new(0);
+    match Cli::parse().cmd {
+        Cmd::UdpServer { name, bind, port } => {
+            let s = UdpSocket::bind(SocketAddrV6::new(bind, port, 0, 0))
+                .with_context(|| format!("bind [{bind}]:{port}"))?;
+            traffic::serve_udp(&s, &name, &stop, &served)
+        }
+        Cmd::TcpServer { name, bind, port } => {
+            let l = TcpListener::bind(SocketAddrV6::new(bind, port, 0, 0))
+                .with_context(|| format!("bind [{bind}]:{port}"))?;
+            traffic::serve_tcp(&l, &name, &stop, &served)
+        }
+        Cmd::UdpFlows {
+            src,
+            dst,
+            port,
+            flows,
+            sport_base,
+        } => {
+            let c = traffic::udp_flows(src, SocketAddrV6::new(dst, port, 0, 0), sport_base, flows)?;
+            println!("UDP: {} flows to [{dst}]:{port}", c.flows);
+            for (m, n) in &c.per_member {
+                println!("  {m:<4} {n:>6} flows  {:>5.1}%", 100.0 * c.share(m));
+            }
+            if c.unanswered > 0 {
+                println!("  unanswered {:>6}", c.unanswered);
+            }
+            Ok(())
+        }
+        Cmd::TcpTransfer { dst, port, bytes } => {
+            let t0 = std::time::Instant::now();
+            let m = traffic::tcp_probe(SocketAddrV6::new(dst, port, 0, 0), bytes)?;
+            let dt = t0.elapsed();
+            println!(
+                "TCP: {bytes} bytes to [{dst}]:{port} echoed back byte-exact by {m} in {dt:.2?} ({:.0} Mbit/s each way)",
+                bytes as f64 * 8.0 / dt.as_secs_f64() / 1e6
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit tests, dataplane fixtures
+# through BPF_PROG_TEST_RUN, and the topology tests (network namespaces,
+# XDP, real traffic). Needs root: privileged tests must run, not skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ $(id -u) -ne 0 ]]; then
+  cat >&2 <<'MSG'
+test.sh: must run as root.
+  The topology tests create network namespaces, attach XDP programs and pin
+  BPF maps; as non-root they would all be skipped. Run:  sudo scripts/test.sh
+MSG
+  exit 1
+fi
+
+# sudo may reset PATH: find the invoking user's Rust toolchain too.
+if ! command -v cargo >/dev/null 2>&1; then
+  for home in "$HOME" ${SUDO_USER:+"$(getent passwd "$SUDO_USER" | cut -d: -f6)"}; do
+    if [[ -x "$home/.cargo/bin/cargo" ]]; then
+      export PATH="$home/.cargo/bin:$PATH"
+      export CARGO_HOME="${CARGO_HOME:-$home/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$home/.rustup}"
+      break
+    fi
+  done
+fi
+
+scripts/setup.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+# The topology tests run anycast6d and anycast6ctl from target/debug.
+step "cargo build --workspace --bins"
+cargo build --workspace --bins
+step "cargo test --workspace"
+A6T_NO_BUILD=1 cargo test --workspace
