@@ -40,4 +40,29 @@ pub enum DataplaneError {
     GroupIdOutOfRange(u32),
     #[error("test run: {0}")]
     TestRun(aya::programs::ProgramError),
+    #[error("eBPF object has no program {0}")]
+    ProgramMissing(&'static str),
+    #[error("eBPF object has no map {0}")]
+    MapMissing(&'static str),
+    #[error("map {map} holds an invalid entry: {detail}")]
+    MapEntryInvalid { map: &'static str, detail: String },
+    #[error("tx port {ifindex}: {reason}")]
+    TxPortInvalid { ifindex: u32, reason: String },
+    #[error("pinned link {path}: {source}")]
+    LinkIo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("pinning link {path}: {source}")]
+    LinkPin {
+        path: PathBuf,
+        source: aya::pin::PinError,
+    },
+    #[error("querying XDP state of {ifname}: {source}")]
+    XdpQueryFailed {
+        ifname: String,
+        source: std::io::Error,
+    },
+    #[error("test run frame: {0}")]
+    TestRunFrameInvalid(String),
 }

@@ -1,49 +1,550 @@
-//! The FIB writer. (API fixed; bodies to be implemented.)
+//! The FIB writer: routes, groups (members + Maglev table) and tx ports in
+//! the pinned maps.
+//!
+//! A group is published with ONE update of `a6_groups`: its Maglev table is
+//! first written to fresh `a6_maglev` blocks, then the group value (members,
+//! table location, generation) replaces the old one, and the old blocks are
+//! quarantined for a grace period before reuse (see [`crate::blocks`]). The
+//! XDP program therefore sees the old group with the old table or the new
+//! group with the new table, never a mix.
 
-use crate::{error::DataplaneError, types::*};
+use std::{
+    collections::HashMap as StdHashMap,
+    net::Ipv6Addr,
+    os::fd::{AsFd, AsRawFd},
+    path::Path,
+    time::Instant,
+};
 
-pub struct FibWriter {}
+use aya::maps::{
+    lpm_trie::{Key as LpmKey, LpmTrie},
+    xdp::{DevMapHash, XdpMapError},
+    Array, HashMap, Map, MapData, MapError, PerCpuArray,
+};
+use ipnetwork::Ipv6Network;
+
+use crate::{
+    abi::{self, map},
+    blocks::{blocks_for, BlockAllocator, Shortage},
+    error::DataplaneError,
+    maglev,
+    types::*,
+};
+
+/// Where the writer gets its maps from: the freshly loaded object or the pins.
+pub(crate) trait MapSource {
+    fn take(&mut self, name: &'static str) -> Result<Map, DataplaneError>;
+}
+
+impl MapSource for aya::Ebpf {
+    fn take(&mut self, name: &'static str) -> Result<Map, DataplaneError> {
+        self.take_map(name).ok_or(DataplaneError::MapMissing(name))
+    }
+}
+
+pub(crate) struct PinSource<'a>(pub &'a Path);
+
+impl MapSource for PinSource<'_> {
+    fn take(&mut self, name: &'static str) -> Result<Map, DataplaneError> {
+        let data = MapData::from_pin(self.0.join(name)).map_err(|source| map_err(name, source))?;
+        Map::from_map_data(data).map_err(|source| map_err(name, source))
+    }
+}
+
+pub(crate) fn map_err(name: &'static str, source: MapError) -> DataplaneError {
+    DataplaneError::MapAccess { name, source }
+}
+
+fn is_enoent(e: &MapError) -> bool {
+    match e {
+        MapError::KeyNotFound | MapError::ElementNotFound => true,
+        MapError::SyscallError(s) => s.io_error.raw_os_error() == Some(libc::ENOENT),
+        _ => false,
+    }
+}
+
+/// Capacities of the maps as the kernel created them (pinned maps keep the
+/// size they were created with, whatever a later open asks for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapCapacities {
+    pub groups: u32,
+    pub member_ids: u32,
+    pub maglev_blocks: u32,
+}
+
+pub struct FibWriter {
+    fib: HashMap<MapData, abi::FibKey, abi::FibVal>,
+    prefix: LpmTrie<MapData, [u8; 16], abi::FibVal>,
+    groups: HashMap<MapData, u32, abi::Group>,
+    maglev: Array<MapData, abi::MaglevBlock>,
+    tx_ports: DevMapHash<MapData>,
+    stats: PerCpuArray<MapData, abi::Counter>,
+    group_stats: PerCpuArray<MapData, abi::Counter>,
+    member_stats: PerCpuArray<MapData, abi::Counter>,
+    caps: MapCapacities,
+    blocks: BlockAllocator,
+    /// Last generation published per group, also for deleted groups, so a
+    /// re-created group never reuses a generation live affinity entries hold.
+    last_gen: StdHashMap<u32, u32>,
+}
+
+macro_rules! typed {
+    ($src:expr, $name:expr) => {{
+        let name: &'static str = $name;
+        $src.take(name)?
+            .try_into()
+            .map_err(|source| map_err(name, source))?
+    }};
+}
 
 impl FibWriter {
+    pub(crate) fn from_source(src: &mut dyn MapSource) -> Result<FibWriter, DataplaneError> {
+        let fib: HashMap<MapData, abi::FibKey, abi::FibVal> = typed!(src, map::FIB);
+        let prefix: LpmTrie<MapData, [u8; 16], abi::FibVal> = typed!(src, map::FIB_PREFIX);
+        let groups: HashMap<MapData, u32, abi::Group> = typed!(src, map::GROUPS);
+        let maglev: Array<MapData, abi::MaglevBlock> = typed!(src, map::MAGLEV);
+        let tx_ports: DevMapHash<MapData> = typed!(src, map::TX_PORTS);
+        let stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::STATS);
+        let group_stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::GROUP_STATS);
+        let member_stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::MEMBER_STATS);
+        let caps = MapCapacities {
+            groups: group_stats.len(),
+            member_ids: member_stats.len(),
+            maglev_blocks: maglev.len(),
+        };
+        let mut w = FibWriter {
+            fib,
+            prefix,
+            groups,
+            maglev,
+            tx_ports,
+            stats,
+            group_stats,
+            member_stats,
+            caps,
+            blocks: BlockAllocator::new(caps.maglev_blocks, []),
+            last_gen: StdHashMap::new(),
+        };
+        w.resync()?;
+        Ok(w)
+    }
+
+    /// A writer over the maps pinned in `pin_dir`, without loading any
+    /// program (for tools that read or edit a running dataplane).
+    pub fn from_pins(pin_dir: &Path) -> Result<FibWriter, DataplaneError> {
+        Self::from_source(&mut PinSource(pin_dir))
+    }
+
+    /// Rebuilds the Maglev block allocator and the generations from the
+    /// installed groups, so nothing live is overwritten after a restart.
+    fn resync(&mut self) -> Result<(), DataplaneError> {
+        let mut used = Vec::new();
+        for item in self.groups.iter() {
+            let (id, g) = item.map_err(|e| map_err(map::GROUPS, e))?;
+            if g.maglev_len > 0 {
+                used.push((g.maglev_block, blocks_for(g.maglev_len)));
+            }
+            self.last_gen.insert(id, g.gen);
+        }
+        used.sort_unstable();
+        for w in used.windows(2) {
+            if w[0].0 + w[0].1 > w[1].0 {
+                tracing::error!(
+                    first = ?w[0],
+                    second = ?w[1],
+                    "installed groups share Maglev blocks; keeping both ranges reserved"
+                );
+            }
+        }
+        self.blocks = BlockAllocator::new(self.caps.maglev_blocks, used);
+        Ok(())
+    }
+
+    /// Capacities of the maps in the kernel.
+    pub fn capacities(&self) -> MapCapacities {
+        self.caps
+    }
+
+    /// Free Maglev blocks (now, and waiting out their grace period).
+    pub fn maglev_free(&self) -> (u32, u32) {
+        (self.blocks.free_blocks(), self.blocks.quarantined_blocks())
+    }
+
     /// Reads routes, groups and tx ports back from the maps.
     pub fn installed(&self) -> Result<InstalledFib, DataplaneError> {
-        todo!()
+        let mut routes = Vec::new();
+        for item in self.fib.iter() {
+            let (k, v) = item.map_err(|e| map_err(map::FIB, e))?;
+            routes.push((Route::Host(Ipv6Addr::from(k.addr)), v.group_id));
+        }
+        for item in self.prefix.iter() {
+            let (k, v) = item.map_err(|e| map_err(map::FIB_PREFIX, e))?;
+            let net =
+                Ipv6Network::new(Ipv6Addr::from(k.data()), k.prefix_len() as u8).map_err(|e| {
+                    DataplaneError::MapEntryInvalid {
+                        map: map::FIB_PREFIX,
+                        detail: e.to_string(),
+                    }
+                })?;
+            routes.push((Route::Prefix(net), v.group_id));
+        }
+        routes.sort();
+
+        let mut groups = Vec::new();
+        for item in self.groups.iter() {
+            let (group_id, g) = item.map_err(|e| map_err(map::GROUPS, e))?;
+            groups.push(installed_group(group_id, &g)?);
+        }
+        groups.sort_by_key(|g| g.group_id);
+
+        let mut tx_ports = Vec::new();
+        for k in self.tx_ports.keys() {
+            tx_ports.push(k.map_err(|e| map_err(map::TX_PORTS, e))?);
+        }
+        tx_ports.sort_unstable();
+        Ok(InstalledFib {
+            routes,
+            groups,
+            tx_ports,
+        })
+    }
+
+    /// One installed group, or `None`.
+    pub fn group(&self, group_id: u32) -> Result<Option<InstalledGroup>, DataplaneError> {
+        match self.groups.get(&group_id, 0) {
+            Ok(g) => Ok(Some(installed_group(group_id, &g)?)),
+            Err(e) if is_enoent(&e) => Ok(None),
+            Err(e) => Err(map_err(map::GROUPS, e)),
+        }
+    }
+
+    /// The Maglev table of an installed group, read back from its blocks
+    /// (entries are indices into the group's members).
+    pub fn maglev_table(&self, group_id: u32) -> Result<Option<Vec<u8>>, DataplaneError> {
+        let g = match self.groups.get(&group_id, 0) {
+            Ok(g) => g,
+            Err(e) if is_enoent(&e) => return Ok(None),
+            Err(e) => return Err(map_err(map::GROUPS, e)),
+        };
+        let mut table = Vec::with_capacity(g.maglev_len as usize);
+        for b in 0..blocks_for(g.maglev_len) {
+            let blk = self
+                .maglev
+                .get(&(g.maglev_block + b), 0)
+                .map_err(|e| map_err(map::MAGLEV, e))?;
+            table.extend_from_slice(&blk.idx);
+        }
+        table.truncate(g.maglev_len as usize);
+        Ok(Some(table))
     }
 
     /// Publishes `members` as group `group_id` with ONE update of a6_groups:
     /// builds the Maglev table over the active members, writes it to fresh
     /// blocks, bumps the generation, publishes, then releases the old
     /// blocks after a grace period. At most `abi::MAX_MEMBERS` members.
+    ///
+    /// Only members that are `Active` with a non-zero weight get table
+    /// entries; draining and down members keep their place in the group
+    /// (affinity finds them by id) but get no new flows. With no such
+    /// member the group has no table (`maglev_len` 0).
     pub fn publish_group(
         &mut self,
-        _group_id: u32,
-        _members: &[MemberSpec],
+        group_id: u32,
+        members: &[MemberSpec],
     ) -> Result<(), DataplaneError> {
-        todo!()
+        if members.len() > abi::MAX_MEMBERS {
+            return Err(DataplaneError::GroupTooLarge {
+                group_id,
+                count: members.len(),
+                max: abi::MAX_MEMBERS,
+            });
+        }
+        if group_id >= self.caps.groups {
+            return Err(DataplaneError::GroupIdOutOfRange(group_id));
+        }
+        if let Some(m) = members.iter().find(|m| m.member_id >= self.caps.member_ids) {
+            return Err(DataplaneError::MemberIdOutOfRange(m.member_id));
+        }
+
+        let active: Vec<usize> = (0..members.len())
+            .filter(|&i| members[i].state == MemberState::Active && members[i].weight > 0)
+            .collect();
+        let (len, table) = if active.is_empty() {
+            (0, Vec::new())
+        } else {
+            let keys: Vec<(Ipv6Addr, u16)> = active
+                .iter()
+                .map(|&i| (members[i].unicast, members[i].weight))
+                .collect();
+            let len = maglev::table_len(active.len());
+            let t = maglev::build(&keys, len);
+            // Table entries index the active list; the program indexes members[].
+            (
+                len,
+                t.into_iter().map(|a| active[a as usize] as u8).collect(),
+            )
+        };
+
+        let old = match self.groups.get(&group_id, 0) {
+            Ok(g) => Some(g),
+            Err(e) if is_enoent(&e) => None,
+            Err(e) => return Err(map_err(map::GROUPS, e)),
+        };
+
+        let nblocks = blocks_for(len);
+        let start = self.alloc_blocks(nblocks)?;
+        if let Err(e) = self.write_table(start, &table) {
+            self.blocks.free_now(start, nblocks);
+            return Err(e);
+        }
+
+        let prev_gen = old
+            .map(|g| g.gen)
+            .into_iter()
+            .chain(self.last_gen.get(&group_id).copied())
+            .max()
+            .unwrap_or(0);
+        let gen = prev_gen.wrapping_add(1);
+        let mut g = abi::Group {
+            gen,
+            maglev_block: if len > 0 { start } else { 0 },
+            maglev_len: len,
+            n_members: members.len() as u16,
+            ..abi::Group::default()
+        };
+        for (slot, m) in g.members.iter_mut().zip(members) {
+            *slot = member_to_abi(m);
+        }
+        if let Err(e) = self.groups.insert(group_id, g, 0) {
+            self.blocks.free_now(start, nblocks);
+            return Err(map_err(map::GROUPS, e));
+        }
+        self.last_gen.insert(group_id, gen);
+        if let Some(o) = old {
+            if o.maglev_len > 0 {
+                self.blocks
+                    .release(o.maglev_block, blocks_for(o.maglev_len), Instant::now());
+            }
+        }
+        tracing::debug!(
+            group_id,
+            gen,
+            members = members.len(),
+            active = active.len(),
+            maglev_len = len,
+            maglev_block = start,
+            "group published"
+        );
+        Ok(())
     }
 
-    /// Removes a group (its routes must be removed first).
-    pub fn delete_group(&mut self, _group_id: u32) -> Result<(), DataplaneError> {
-        todo!()
+    /// Takes `n` blocks, waiting for quarantined ranges to age if needed.
+    fn alloc_blocks(&mut self, n: u32) -> Result<u32, DataplaneError> {
+        loop {
+            match self.blocks.alloc(n, Instant::now()) {
+                Ok(s) => return Ok(s),
+                Err(Shortage::Wait(d)) => std::thread::sleep(d),
+                Err(Shortage::Exhausted { needed, free }) => {
+                    return Err(DataplaneError::MaglevSpaceExhausted { needed, free })
+                }
+            }
+        }
     }
 
-    pub fn set_route(&mut self, _route: Route, _group_id: u32) -> Result<(), DataplaneError> {
-        todo!()
+    fn write_table(&mut self, start: u32, table: &[u8]) -> Result<(), DataplaneError> {
+        for (b, chunk) in table.chunks(abi::MAGLEV_BLOCK).enumerate() {
+            let mut blk = abi::MaglevBlock::default();
+            blk.idx[..chunk.len()].copy_from_slice(chunk);
+            self.maglev
+                .set(start + b as u32, blk, 0)
+                .map_err(|e| map_err(map::MAGLEV, e))?;
+        }
+        Ok(())
     }
 
-    pub fn delete_route(&mut self, _route: Route) -> Result<(), DataplaneError> {
-        todo!()
+    /// Removes a group (its routes must be removed first). Removing a group
+    /// that is not installed is not an error.
+    pub fn delete_group(&mut self, group_id: u32) -> Result<(), DataplaneError> {
+        let old = match self.groups.get(&group_id, 0) {
+            Ok(g) => g,
+            Err(e) if is_enoent(&e) => return Ok(()),
+            Err(e) => return Err(map_err(map::GROUPS, e)),
+        };
+        match self.groups.remove(&group_id) {
+            Ok(()) => {}
+            Err(e) if is_enoent(&e) => {}
+            Err(e) => return Err(map_err(map::GROUPS, e)),
+        }
+        if old.maglev_len > 0 {
+            self.blocks
+                .release(old.maglev_block, blocks_for(old.maglev_len), Instant::now());
+        }
+        Ok(())
     }
 
-    pub fn set_tx_port(&mut self, _ifindex: u32) -> Result<(), DataplaneError> {
-        todo!()
+    pub fn set_route(&mut self, route: Route, group_id: u32) -> Result<(), DataplaneError> {
+        if group_id >= self.caps.groups {
+            return Err(DataplaneError::GroupIdOutOfRange(group_id));
+        }
+        match route {
+            Route::Host(a) => self
+                .fib
+                .insert(
+                    abi::FibKey { addr: a.octets() },
+                    abi::FibVal { group_id, flags: 0 },
+                    0,
+                )
+                .map_err(|e| map_err(map::FIB, e)),
+            Route::Prefix(n) => self
+                .prefix
+                .insert(
+                    &LpmKey::new(u32::from(n.prefix()), n.network().octets()),
+                    abi::FibVal {
+                        group_id,
+                        flags: abi::FIB_F_PREFIX,
+                    },
+                    0,
+                )
+                .map_err(|e| map_err(map::FIB_PREFIX, e)),
+        }
     }
 
-    pub fn delete_tx_port(&mut self, _ifindex: u32) -> Result<(), DataplaneError> {
-        todo!()
+    /// Removes a route; removing a route that is not installed is not an error.
+    pub fn delete_route(&mut self, route: Route) -> Result<(), DataplaneError> {
+        let (name, r) = match route {
+            Route::Host(a) => (map::FIB, self.fib.remove(&abi::FibKey { addr: a.octets() })),
+            Route::Prefix(n) => (
+                map::FIB_PREFIX,
+                self.prefix
+                    .remove(&LpmKey::new(u32::from(n.prefix()), n.network().octets())),
+            ),
+        };
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if is_enoent(&e) => Ok(()),
+            Err(e) => Err(map_err(name, e)),
+        }
     }
 
+    pub fn set_tx_port(&mut self, ifindex: u32) -> Result<(), DataplaneError> {
+        self.tx_ports
+            .insert(ifindex, ifindex, None, 0)
+            .map_err(|e| match e {
+                XdpMapError::MapError(source) => map_err(map::TX_PORTS, source),
+                other => DataplaneError::TxPortInvalid {
+                    ifindex,
+                    reason: other.to_string(),
+                },
+            })
+    }
+
+    /// Removes a tx port; removing one that is not there is not an error.
+    pub fn delete_tx_port(&mut self, ifindex: u32) -> Result<(), DataplaneError> {
+        match self.tx_ports.remove(ifindex) {
+            Ok(()) => Ok(()),
+            Err(e) if is_enoent(&e) => Ok(()),
+            Err(e) => Err(map_err(map::TX_PORTS, e)),
+        }
+    }
+
+    /// Counters summed over CPUs: every reason in ABI order; groups and
+    /// members only where non-zero, by id.
     pub fn counters(&self) -> Result<Counters, DataplaneError> {
-        todo!()
+        let mut reasons = Vec::with_capacity(abi::Reason::ALL.len());
+        for r in abi::Reason::ALL {
+            let v = self
+                .stats
+                .get(&(r as u32), 0)
+                .map_err(|e| map_err(map::STATS, e))?;
+            let (p, b) = v.iter().fold((0u64, 0u64), |(p, b), c| {
+                (p.wrapping_add(c.packets), b.wrapping_add(c.bytes))
+            });
+            reasons.push((r, p, b));
+        }
+        Ok(Counters {
+            reasons,
+            groups: percpu_nonzero(&self.group_stats, map::GROUP_STATS)?,
+            members: percpu_nonzero(&self.member_stats, map::MEMBER_STATS)?,
+        })
     }
+}
+
+/// Non-zero elements of a per-CPU counter array, summed over CPUs. One
+/// batched system call per 4096 elements; element by element if the kernel
+/// refuses batches.
+fn percpu_nonzero(
+    arr: &PerCpuArray<MapData, abi::Counter>,
+    name: &'static str,
+) -> Result<Vec<(u32, u64, u64)>, DataplaneError> {
+    use aya::maps::IterableMap;
+    let fd = arr.map().fd().as_fd().as_raw_fd();
+    match crate::sys::percpu_counters_nonzero(fd, arr.len()) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            tracing::debug!(map = name, error = %e, "batched lookup refused; reading element by element");
+            let mut out = Vec::new();
+            for (i, v) in arr.iter().enumerate() {
+                let v = v.map_err(|e| map_err(name, e))?;
+                let (p, b) = v.iter().fold((0u64, 0u64), |(p, b), c| {
+                    (p.wrapping_add(c.packets), b.wrapping_add(c.bytes))
+                });
+                if p != 0 || b != 0 {
+                    out.push((i as u32, p, b));
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+pub(crate) fn member_to_abi(m: &MemberSpec) -> abi::Member {
+    abi::Member {
+        unicast: m.unicast.octets(),
+        encap_src: m.encap_src.octets(),
+        dmac: m.dmac,
+        smac: m.smac,
+        ifindex: m.ifindex,
+        member_id: m.member_id,
+        mtu: m.mtu,
+        action: m.action.to_abi(),
+        state: m.state.to_abi(),
+        weight: m.weight,
+        _pad0: 0,
+        _pad1: 0,
+    }
+}
+
+fn installed_group(group_id: u32, g: &abi::Group) -> Result<InstalledGroup, DataplaneError> {
+    if usize::from(g.n_members) > abi::MAX_MEMBERS {
+        return Err(DataplaneError::MapEntryInvalid {
+            map: map::GROUPS,
+            detail: format!("group {group_id}: n_members {}", g.n_members),
+        });
+    }
+    let mut members = Vec::with_capacity(g.members().len());
+    for m in g.members() {
+        let invalid = |what: &str, v: u8| DataplaneError::MapEntryInvalid {
+            map: map::GROUPS,
+            detail: format!("group {group_id} member {}: {what} {v}", m.member_id),
+        };
+        members.push(MemberSpec {
+            member_id: m.member_id,
+            unicast: Ipv6Addr::from(m.unicast),
+            encap_src: Ipv6Addr::from(m.encap_src),
+            ifindex: m.ifindex,
+            dmac: m.dmac,
+            smac: m.smac,
+            mtu: m.mtu,
+            action: Action::from_abi(m.action).ok_or_else(|| invalid("action", m.action))?,
+            state: MemberState::from_abi(m.state).ok_or_else(|| invalid("state", m.state))?,
+            weight: m.weight,
+        });
+    }
+    Ok(InstalledGroup {
+        group_id,
+        gen: g.gen,
+        maglev_block: g.maglev_block,
+        maglev_len: g.maglev_len,
+        members,
+    })
 }

@@ -10,6 +10,7 @@
 //! - [`types`]: the userspace view of groups, members and routes.
 
 pub mod abi;
+pub mod blocks;
 pub mod error;
 pub mod fib;
 pub mod fixtures;
@@ -17,6 +18,8 @@ pub mod flowhash;
 pub mod loader;
 pub mod maglev;
 pub mod objects;
+pub mod pins;
+mod sys;
 pub mod testrun;
 pub mod types;
 

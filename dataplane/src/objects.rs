@@ -1,8 +1,12 @@
-//! The eBPF objects compiled by build.rs from `ebpf/*.bpf.c`.
+//! The eBPF objects compiled by build.rs from `ebpf/*.bpf.c`, embedded
+//! 8-byte aligned (the ELF parser reads them in place).
 
 /// Forwarding program (`anycast6_xdp`) and its maps.
-pub static XDP_OBJ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/anycast6_xdp.bpf.o"));
+pub static XDP_OBJ: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/anycast6_xdp.bpf.o"));
 /// Member-side decapsulation program (`anycast6_decap`).
-pub static DECAP_OBJ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/member_decap.bpf.o"));
+pub static DECAP_OBJ: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/member_decap.bpf.o"));
 /// Test-only program that writes the flow hash of a frame into the frame.
-pub static HASH_PROBE_OBJ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hash_probe.bpf.o"));
+pub static HASH_PROBE_OBJ: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/hash_probe.bpf.o"));
