@@ -130,7 +130,9 @@ impl FibWriter {
     }
 
     /// A writer over the maps pinned in `pin_dir`, without loading any
-    /// program (for tools that read or edit a running dataplane).
+    /// program (for tools that read a running dataplane: installed FIB,
+    /// counters). Its block allocator is its own: do not publish groups
+    /// through it while another writer (anycast6d) is publishing.
     pub fn from_pins(pin_dir: &Path) -> Result<FibWriter, DataplaneError> {
         Self::from_source(&mut PinSource(pin_dir))
     }

@@ -333,6 +333,35 @@ mod tests {
         assert!(!on_bpffs(Path::new("/proc/self")));
     }
 
+    /// Batched per-CPU sums equal element-by-element sums, across chunk
+    /// boundaries (needs root to create a map).
+    #[test]
+    fn batched_percpu_sums() {
+        use aya::maps::{IterableMap, MapData, PerCpuArray, PerCpuValues};
+        use std::os::fd::AsFd;
+
+        let Ok(mut arr) = PerCpuArray::<MapData, crate::abi::Counter>::create(10_000, 0) else {
+            eprintln!("SKIPPED (needs root): batched_percpu_sums");
+            return;
+        };
+        let ncpu = possible_cpus().unwrap();
+        let mut want = Vec::new();
+        for i in [0u32, 1, 4095, 4096, 4097, 8191, 9999] {
+            let v: Vec<crate::abi::Counter> = (0..ncpu as u64)
+                .map(|c| crate::abi::Counter {
+                    packets: u64::from(i) + c,
+                    bytes: 1000 * (c + 1),
+                })
+                .collect();
+            let p: u64 = v.iter().map(|c| c.packets).sum();
+            let b: u64 = v.iter().map(|c| c.bytes).sum();
+            arr.set(i, PerCpuValues::try_from(v).unwrap(), 0).unwrap();
+            want.push((i, p, b));
+        }
+        let fd = arr.map().fd().as_fd().as_raw_fd();
+        assert_eq!(percpu_counters_nonzero(fd, 10_000).unwrap(), want);
+    }
+
     #[test]
     fn loopback_name_roundtrip() {
         let idx = if_nametoindex("lo").expect("lo exists");

@@ -321,4 +321,36 @@ fn forwarding_program_runs() {
         dp.test_run(&[0u8; 4]),
         Err(DataplaneError::TestRunFrameInvalid(_))
     ));
+
+    // A UDP packet to an anycast address whose only member is on-link:
+    // rewritten and redirected, counted for the group and the member.
+    let m = member(42, 9, MemberState::Active, 1); // even id: Rewrite
+    dp.fib().publish_group(7, &[m]).unwrap();
+    let dst: Ipv6Addr = "2001:db8:ac::7".parse().unwrap();
+    dp.fib().set_route(Route::Host(dst), 7).unwrap();
+    dp.fib().set_tx_port(m.ifindex).unwrap();
+    let mut f = vec![0x02, 0xff, 0, 0, 0, 1, 0x02, 0xcc, 0, 0, 0, 2, 0x86, 0xdd];
+    f.extend_from_slice(&[0x60, 0, 0, 0, 0, 12, 17, 64]);
+    f.extend_from_slice(&"2001:db8:c::2".parse::<Ipv6Addr>().unwrap().octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&[0x9c, 0x40, 0x1b, 0x58, 0, 12, 0, 0, b'a', b'b', b'c', b'd']);
+    let r = dp.test_run(&f).unwrap();
+    assert_eq!(r.action, anycast6_dataplane::testrun::XDP_REDIRECT);
+    assert_eq!(&r.frame[0..6], &m.dmac);
+    assert_eq!(&r.frame[6..12], &m.smac);
+    assert_eq!(r.frame[14 + 7], 63, "hop limit decremented");
+    let c = dp.fib().counters().unwrap();
+    assert_eq!(c.groups, vec![(7, 1, f.len() as u64)]);
+    assert_eq!(c.members, vec![(42, 1, f.len() as u64)]);
+    let fwd = c
+        .reasons
+        .iter()
+        .find(|e| e.0 == abi::Reason::FwdRewrite)
+        .unwrap();
+    assert_eq!((fwd.1, fwd.2), (1, f.len() as u64));
+
+    // A second writer over the pins (no program loaded) sees the same.
+    let other = anycast6_dataplane::FibWriter::from_pins(&pins.path).unwrap();
+    assert_eq!(other.installed().unwrap(), dp.fib().installed().unwrap());
+    assert_eq!(other.counters().unwrap(), c);
 }
