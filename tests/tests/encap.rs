@@ -21,6 +21,11 @@ fn encap_delivery_through_member_decap() {
         .ip(&["-6", "route", "del", &format!("{ANYCAST}/128")])
         .expect("remove r2's anycast route");
 
+    // The member role, not the harness, makes m3 a member: anycast6d puts
+    // the anycast address on lo itself (the servers are already bound to it).
+    topo.m3
+        .ip(&["-6", "addr", "del", &format!("{ANYCAST}/128"), "dev", "lo"])
+        .expect("remove the harness's anycast address from m3");
     let member_cfg = DaemonCfg {
         member: Some(MemberRoleCfg {
             addresses: vec![ANYCAST.to_string()],
