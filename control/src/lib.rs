@@ -10,12 +10,7 @@
 //! - [`ctl`]: anycast6ctl's client and table formatting.
 
 pub mod config;
-pub mod ctl;
-pub mod daemon;
 pub mod error;
-pub mod logging;
-pub mod mgmt;
-pub mod neigh;
 pub mod rib;
 pub mod util;
 

@@ -1,0 +1,234 @@
+//! The anycast6d configuration (TOML), documented in docs/config.md.
+//!
+//! [`parse`] reads and validates a whole file before anything is applied:
+//! it returns every problem it finds, each as `file:line:col: what is wrong`.
+//! [`check_environment`] adds the checks that need the running system
+//! (interfaces exist).
+
+mod error;
+mod member;
+mod raw;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+
+use anycast6_dataplane::loader::Capacities;
+use anycast6_dataplane::{Action, AttachMode, DataplaneOptions, Route};
+use serde::{Deserialize, Serialize};
+
+pub use error::{ConfigError, ConfigErrors, Pos};
+pub use member::{check_member, MemberField, MemberProblem};
+
+pub const DEFAULT_CONFIG: &str = "/etc/anycast6/anycast6.toml";
+pub const DEFAULT_SOCKET: &str = "/run/anycast6/anycast6d.sock";
+pub const DEFAULT_STATE_FILE: &str = "/run/anycast6/anycast6d.state.json";
+pub const DEFAULT_HASH_SEED: u32 = 0x5eed_1234;
+pub const DEFAULT_PTB_PER_SEC: u32 = 100;
+pub const DEFAULT_DISTANCE: u32 = 1;
+pub const MAX_DISTANCE: u32 = 65535;
+pub const DEFAULT_WEIGHT: u16 = 100;
+/// Upper bound of every `[capacities]` key.
+pub const MAX_CAPACITY: u32 = 1 << 24;
+/// Linux interface names are at most IFNAMSIZ - 1 bytes.
+pub const MAX_IFNAME: usize = 15;
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file it was read from, as given (used in error messages).
+    pub file: String,
+    pub daemon: DaemonConfig,
+    pub capacities: Capacities,
+    pub interfaces: Vec<InterfaceConfig>,
+    pub groups: Vec<GroupConfig>,
+    pub member_role: Option<MemberRoleConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    pub socket: PathBuf,
+    pub pin_dir: PathBuf,
+    pub state_file: PathBuf,
+    pub router_address: Option<Ipv6Addr>,
+    pub hash_seed: u32,
+    pub ptb_per_sec: u32,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            socket: PathBuf::from(DEFAULT_SOCKET),
+            pin_dir: DataplaneOptions::default_pin_dir(),
+            state_file: PathBuf::from(DEFAULT_STATE_FILE),
+            router_address: None,
+            hash_seed: DEFAULT_HASH_SEED,
+            ptb_per_sec: DEFAULT_PTB_PER_SEC,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceConfig {
+    pub name: String,
+    pub xdp_mode: AttachMode,
+    /// Where the name is written.
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupConfig {
+    pub route: Route,
+    pub members: Vec<MemberConfig>,
+    pub pos: Pos,
+}
+
+/// Administrative state of a member (the fast path also knows `down`,
+/// which the daemon sets while a member's neighbour is unresolved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminState {
+    #[default]
+    Active,
+    Draining,
+}
+
+impl AdminState {
+    pub fn name(self) -> &'static str {
+        match self {
+            AdminState::Active => "active",
+            AdminState::Draining => "draining",
+        }
+    }
+}
+
+/// One `[[group.member]]`, also the shape of a runtime `member add`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MemberConfig {
+    pub address: Ipv6Addr,
+    pub interface: Option<String>,
+    pub next_hop: Option<Ipv6Addr>,
+    pub distance: u32,
+    pub weight: u16,
+    pub action: Action,
+    pub encap_source: Option<Ipv6Addr>,
+    pub state: AdminState,
+}
+
+impl MemberConfig {
+    /// A member with every optional key at its default.
+    pub fn new(address: Ipv6Addr, interface: Option<String>) -> MemberConfig {
+        MemberConfig {
+            address,
+            interface,
+            next_hop: None,
+            distance: DEFAULT_DISTANCE,
+            weight: DEFAULT_WEIGHT,
+            action: Action::Rewrite,
+            encap_source: None,
+            state: AdminState::Active,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberRoleConfig {
+    pub addresses: Vec<Ipv6Addr>,
+    pub decap_interfaces: Vec<InterfaceConfig>,
+}
+
+impl Config {
+    /// Options for `Dataplane::open`. Without `router_address` the Packet
+    /// Too Big source is `::` (the fast path then drops what is too big
+    /// with `drop_too_big` instead of answering).
+    pub fn dataplane_options(&self) -> DataplaneOptions {
+        DataplaneOptions {
+            pin_dir: self.daemon.pin_dir.clone(),
+            capacities: self.capacities,
+            hash_seed: self.daemon.hash_seed,
+            router_addr: self.daemon.router_address.unwrap_or(Ipv6Addr::UNSPECIFIED),
+            ptb_per_sec: self.daemon.ptb_per_sec,
+        }
+    }
+
+    pub fn group(&self, route: &Route) -> Option<&GroupConfig> {
+        self.groups.iter().find(|g| &g.route == route)
+    }
+
+    pub fn interface(&self, name: &str) -> Option<&InterfaceConfig> {
+        self.interfaces.iter().find(|i| i.name == name)
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.groups.iter().map(|g| g.members.len()).sum()
+    }
+
+    /// Every interface name the config needs to exist, with where it is written.
+    pub fn needed_interfaces(&self) -> Vec<(&str, Pos)> {
+        let mut v: Vec<(&str, Pos)> = self
+            .interfaces
+            .iter()
+            .map(|i| (i.name.as_str(), i.pos))
+            .collect();
+        if let Some(m) = &self.member_role {
+            v.extend(m.decap_interfaces.iter().map(|i| (i.name.as_str(), i.pos)));
+        }
+        v
+    }
+}
+
+/// Parses and validates `text` (read from `file`).
+pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
+    validate::parse(file, text)
+}
+
+/// Reads, parses and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&file, &text),
+        Err(e) => Err(ConfigErrors(vec![ConfigError {
+            file,
+            pos: Pos { line: 0, col: 0 },
+            message: format!("cannot read: {e}"),
+        }])),
+    }
+}
+
+/// Checks against the running system: every listed interface exists.
+/// `exists` answers for one interface name (the daemon asks netlink, which
+/// sees the network namespace the process is in; sysfs may not).
+pub fn check_environment(cfg: &Config, exists: impl Fn(&str) -> bool) -> Result<(), ConfigErrors> {
+    let mut errors = Vec::new();
+    for (name, pos) in cfg.needed_interfaces() {
+        if !exists(name) {
+            errors.push(ConfigError {
+                file: cfg.file.clone(),
+                pos,
+                message: format!("interface {name:?} does not exist"),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Parses an anycast group given as an address or a prefix
+/// (`2001:db8:ac::1` or `2001:db8:ac::/64`), as in the mgmt API and CLI.
+pub fn parse_route(s: &str) -> Result<Route, String> {
+    if s.contains('/') {
+        let n: ipnetwork::Ipv6Network = s
+            .parse()
+            .map_err(|e| format!("bad IPv6 prefix {s:?}: {e}"))?;
+        Ok(Route::from_network(n))
+    } else {
+        let a: Ipv6Addr = s.parse().map_err(|_| format!("bad IPv6 address {s:?}"))?;
+        Ok(Route::Host(a))
+    }
+}

@@ -1,0 +1,82 @@
+//! The config file as written: every value keeps its span so validation can
+//! say where a mistake is. Values whose meaning we check ourselves
+//! (addresses, ranges, names of modes) are read as strings and integers, so
+//! the error message is ours and points at the value.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub daemon: Option<S<RawDaemon>>,
+    pub capacities: Option<S<RawCapacities>>,
+    #[serde(default)]
+    pub interface: Vec<S<RawInterface>>,
+    #[serde(default)]
+    pub group: Vec<S<RawGroup>>,
+    pub member: Option<S<RawMemberRole>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    pub socket: Option<S<String>>,
+    pub pin_dir: Option<S<String>>,
+    pub state_file: Option<S<String>>,
+    pub router_address: Option<S<String>>,
+    pub hash_seed: Option<S<i64>>,
+    pub ptb_per_sec: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapacities {
+    pub fib_entries: Option<S<i64>>,
+    pub prefix_entries: Option<S<i64>>,
+    pub groups: Option<S<i64>>,
+    pub maglev_blocks: Option<S<i64>>,
+    pub affinity_entries: Option<S<i64>>,
+    pub tx_ports: Option<S<i64>>,
+    pub member_ids: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInterface {
+    pub name: S<String>,
+    pub xdp_mode: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    pub address: Option<S<String>>,
+    pub prefix: Option<S<String>>,
+    #[serde(default)]
+    pub member: Vec<S<RawMember>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMember {
+    pub address: S<String>,
+    pub interface: Option<S<String>>,
+    pub next_hop: Option<S<String>>,
+    pub distance: Option<S<i64>>,
+    pub weight: Option<S<i64>>,
+    pub action: Option<S<String>>,
+    pub encap_source: Option<S<String>>,
+    pub state: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMemberRole {
+    #[serde(default)]
+    pub addresses: Vec<S<String>>,
+    #[serde(default)]
+    pub decap_interfaces: Vec<S<String>>,
+}

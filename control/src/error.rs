@@ -1,0 +1,34 @@
+//! Errors of the control crate (one enum, variants `<Object><Failure>`).
+
+use std::path::PathBuf;
+
+use anycast6_dataplane::DataplaneError;
+
+use crate::config::ConfigErrors;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("{0}")]
+    ConfigInvalid(#[from] ConfigErrors),
+    #[error("{0}")]
+    Dataplane(#[from] DataplaneError),
+    #[error("netlink socket: {0}")]
+    NetlinkSocket(std::io::Error),
+    #[error("netlink {what}: {reason}")]
+    NetlinkRequest { what: String, reason: String },
+    #[error("interface {0:?} not found")]
+    InterfaceMissing(String),
+    #[error("no route to member {0}")]
+    RouteMissing(std::net::Ipv6Addr),
+    #[error("{0}")]
+    RibInvalid(String),
+    #[error("{0}")]
+    FibApply(String),
+    #[error("management socket {path}: {source}")]
+    MgmtSocket {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state file {path}: {reason}")]
+    StateFile { path: PathBuf, reason: String },
+}
