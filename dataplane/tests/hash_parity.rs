@@ -66,7 +66,7 @@ fn c_and_rust_flow_hash_agree() {
 fn root_or_skip() -> bool {
     let root = common::root_or_skip("c_and_rust_flow_hash_agree: BPF_PROG_TEST_RUN");
     if !root {
-        eprintln!("SKIPPED: not root");
+        common::loud("SKIPPED: not root");
     }
     root
 }

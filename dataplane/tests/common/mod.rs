@@ -25,9 +25,15 @@ pub fn root_or_skip(what: &str) -> bool {
     if euid == Some(0) {
         true
     } else {
-        eprintln!("SKIPPED (needs root): {what}");
+        loud(&format!("SKIPPED (needs root): {what}"));
         false
     }
+}
+
+/// A line on stderr that libtest does not capture (it captures eprintln!).
+pub fn loud(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// A pin directory unique to this process and test; destroyed on drop
