@@ -111,9 +111,17 @@ static __always_inline __u32 a6_too_big(struct xdp_md *ctx, struct a6_pkt *pkt,
 		return A6_R_DROP_TOO_BIG;
 	if (!a6_ptb_allowed())
 		return A6_R_DROP_PTB_RATE;
+	/* Read the volatile global word by word: a cast-away memcpy lets clang
+	 * fold the compile-time initialiser and ignore the loader's value. */
+	const volatile __u32 *cfg_ra = (const volatile __u32 *)a6_cfg.router_addr;
+	__u32 ra32[4];
 	__u8 ra[16];
 
-	__builtin_memcpy(ra, (const void *)a6_cfg.router_addr, 16);
+	ra32[0] = cfg_ra[0];
+	ra32[1] = cfg_ra[1];
+	ra32[2] = cfg_ra[2];
+	ra32[3] = cfg_ra[3];
+	__builtin_memcpy(ra, ra32, 16);
 	int r = a6_build_ptb(ctx, pkt, mtu, ra);
 
 	return r < 0 ? A6_R_TX_PTB : (__u32)r;

@@ -22,20 +22,7 @@ use common::{root_or_skip, PinDir};
 /// drops `volatile`, clang folds the initializer (all zeros; the object code
 /// never loads a6_cfg bytes 8..24), so the loader's router address is
 /// ignored and Packet Too Big goes out from the original destination.
-const KNOWN_BROKEN: &[(&str, &str)] = &[
-    (
-        "ptb_rewrite",
-        "PTB source: a6_cfg.router_addr folded away (volatile cast)",
-    ),
-    (
-        "ptb_encap",
-        "PTB source: a6_cfg.router_addr folded away (volatile cast)",
-    ),
-    (
-        "vlan_ptb",
-        "PTB source: a6_cfg.router_addr folded away (volatile cast)",
-    ),
-];
+const KNOWN_BROKEN: &[(&str, &str)] = &[];
 
 fn fixture_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
