@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod error;
+pub mod neigh;
 pub mod rib;
 pub mod util;
 

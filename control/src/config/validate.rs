@@ -24,7 +24,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
                 .span()
                 .map(|s| errs.pos(&s))
                 .unwrap_or(Pos { line: 1, col: 1 });
-            errs.at_pos(pos, e.message().trim_end().to_string());
+            errs.at_pos(pos, one_line(e.message()));
             return Err(errs.finish().unwrap_err());
         }
     };
@@ -564,4 +564,14 @@ impl Validator<'_, '_> {
             }
         }
     }
+}
+
+/// toml's messages can span lines ("invalid string\nexpected `\"`"): one
+/// error, one line.
+fn one_line(msg: &str) -> String {
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
