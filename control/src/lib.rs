@@ -10,7 +10,11 @@
 //! - [`ctl`]: anycast6ctl's client and table formatting.
 
 pub mod config;
+pub mod ctl;
+pub mod daemon;
 pub mod error;
+pub mod logging;
+pub mod mgmt;
 pub mod neigh;
 pub mod rib;
 pub mod util;

@@ -1,1 +1,74 @@
-fn main() {}
+//! anycast6d: the anycast6 control-plane daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anycast6_control::config::{self, DEFAULT_CONFIG};
+use anycast6_control::daemon::{self, DaemonArgs};
+use anycast6_control::logging::{self, LogFormat};
+use clap::Parser;
+
+/// IPv6 anycast for Linux software routers: keeps the XDP fast path's FIB
+/// equal to the config, the runtime changes and the kernel's neighbours.
+#[derive(Parser, Debug)]
+#[command(name = "anycast6d", version)]
+struct Args {
+    /// The config file (docs/config.md).
+    #[arg(short, long, default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// Validate FILE (syntax, values, interfaces exist) and exit: 0 if ok.
+    #[arg(long, value_name = "FILE", conflicts_with = "destroy")]
+    check: Option<PathBuf>,
+    /// Detach and unpin everything (pin_dir of the config, or --pin-dir),
+    /// remove anycast6's managed neighbours and lo addresses, and exit.
+    #[arg(long)]
+    destroy: bool,
+    /// With --destroy: the pin directory (default: the config's pin_dir).
+    #[arg(long, requires = "destroy")]
+    pin_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    log_format: LogFormat,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    logging::init(args.log_format, "info");
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("anycast6d: tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: anyhow::Result<()> = rt.block_on(async {
+        if let Some(file) = &args.check {
+            println!("{}", daemon::run::check(file).await?);
+            return Ok(());
+        }
+        if args.destroy {
+            let pin_dir = match &args.pin_dir {
+                Some(p) => p.clone(),
+                None => config::load(&args.config)?.daemon.pin_dir,
+            };
+            let v = daemon::run::destroy(&pin_dir).await?;
+            println!(
+                "destroyed {} ({} kernel objects removed)",
+                v.pin_dir, v.kernel_objects_removed
+            );
+            return Ok(());
+        }
+        let cfg = config::load(&args.config)?;
+        daemon::run(DaemonArgs { config: cfg }).await?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! anycast6ctl: the command line, the requests it sends, and how replies
+//! are shown (tables for people, `--json` for programs).
+
+pub mod render;
+pub mod table;
+
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+
+use anycast6_dataplane::{Action, DataplaneOptions};
+use clap::{Parser, Subcommand};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::DEFAULT_SOCKET;
+use crate::mgmt::client::{self, ClientError};
+use crate::mgmt::views::*;
+use crate::mgmt::{MemberAdd, MemberSel, Request, ShowWhat};
+
+/// Talk to anycast6d: show its state, reload its config, change members
+/// at run time, or take the fast path down.
+#[derive(Parser, Debug)]
+#[command(name = "anycast6ctl", version)]
+pub struct Cli {
+    /// The daemon's management socket.
+    #[arg(long, global = true, default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Print the reply's data as JSON (stable keys) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Show groups, members, the FIB, counters, interfaces or the pinned dataplane.
+    Show {
+        #[arg(value_enum)]
+        what: ShowArg,
+    },
+    /// Re-read the config file and apply it, all or nothing.
+    Reload,
+    /// Change a group's members at run time (kept across reloads and restarts).
+    Member {
+        #[command(subcommand)]
+        op: MemberCmd,
+    },
+    /// Detach every program and remove every pin. Asks the daemon if one
+    /// runs on --socket (it also removes its neighbour entries and lo
+    /// addresses, then exits); otherwise does it directly.
+    Destroy {
+        /// The pin directory (default: the daemon's, or /sys/fs/bpf/anycast6/v<ABI>).
+        #[arg(long)]
+        pin_dir: Option<PathBuf>,
+        /// Without a daemon: also remove the managed neighbour entries and
+        /// lo addresses anycast6 made in this network namespace.
+        #[arg(long)]
+        kernel: bool,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShowArg {
+    Groups,
+    Members,
+    Fib,
+    Counters,
+    Interfaces,
+    Dataplane,
+}
+
+impl From<ShowArg> for ShowWhat {
+    fn from(a: ShowArg) -> ShowWhat {
+        match a {
+            ShowArg::Groups => ShowWhat::Groups,
+            ShowArg::Members => ShowWhat::Members,
+            ShowArg::Fib => ShowWhat::Fib,
+            ShowArg::Counters => ShowWhat::Counters,
+            ShowArg::Interfaces => ShowWhat::Interfaces,
+            ShowArg::Dataplane => ShowWhat::Dataplane,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct MemberArgs {
+    /// The group: its anycast address or prefix.
+    pub group: String,
+    /// The member's unicast address.
+    pub address: Ipv6Addr,
+    /// The member's interface (needed when the address is on several).
+    #[arg(long)]
+    pub interface: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionArg {
+    Rewrite,
+    Encap,
+    Local,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MemberCmd {
+    /// Add a member to a configured group.
+    Add {
+        #[command(flatten)]
+        m: MemberArgs,
+        /// L2 next hop (default: the member itself, on-link).
+        #[arg(long)]
+        next_hop: Option<Ipv6Addr>,
+        /// Routing distance (default 1); only the nearest members get traffic.
+        #[arg(long)]
+        distance: Option<u32>,
+        /// Maglev weight, 1..=65535 (default 100).
+        #[arg(long)]
+        weight: Option<u16>,
+        #[arg(long, value_enum)]
+        action: Option<ActionArg>,
+        /// Outer source for encap (default: [daemon] router_address).
+        #[arg(long)]
+        encap_source: Option<Ipv6Addr>,
+    },
+    /// Remove a member (a configured one stays removed until reload drops the change).
+    Remove {
+        #[command(flatten)]
+        m: MemberArgs,
+    },
+    /// Drain a member: it keeps its flows and gets no new ones.
+    Drain {
+        #[command(flatten)]
+        m: MemberArgs,
+    },
+    /// Undo a drain.
+    Undrain {
+        #[command(flatten)]
+        m: MemberArgs,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    /// The daemon answered with an error.
+    #[error("{0}")]
+    Daemon(String),
+    #[error("unexpected reply from anycast6d: {0}")]
+    ReplyInvalid(String),
+    #[error("{0}")]
+    Destroy(String),
+}
+
+fn sel(m: &MemberArgs) -> MemberSel {
+    MemberSel {
+        group: m.group.clone(),
+        address: m.address,
+        interface: m.interface.clone(),
+    }
+}
+
+/// The request a command sends (None: `destroy`, handled apart).
+pub fn request_of(cmd: &Cmd) -> Option<Request> {
+    Some(match cmd {
+        Cmd::Show { what } => Request::Show {
+            what: (*what).into(),
+        },
+        Cmd::Reload => Request::Reload,
+        Cmd::Member { op } => match op {
+            MemberCmd::Add {
+                m,
+                next_hop,
+                distance,
+                weight,
+                action,
+                encap_source,
+            } => Request::MemberAdd(MemberAdd {
+                group: m.group.clone(),
+                address: m.address,
+                interface: m.interface.clone(),
+                next_hop: *next_hop,
+                distance: *distance,
+                weight: *weight,
+                action: action.map(|a| match a {
+                    ActionArg::Rewrite => Action::Rewrite,
+                    ActionArg::Encap => Action::Encap,
+                    ActionArg::Local => Action::Local,
+                }),
+                encap_source: *encap_source,
+            }),
+            MemberCmd::Remove { m } => Request::MemberRemove(sel(m)),
+            MemberCmd::Drain { m } => Request::MemberDrain(sel(m)),
+            MemberCmd::Undrain { m } => Request::MemberUndrain(sel(m)),
+        },
+        Cmd::Destroy { .. } => return None,
+    })
+}
+
+fn call(socket: &Path, req: &Request) -> Result<Value, CtlError> {
+    let resp = client::request(socket, req)?;
+    if resp.ok {
+        Ok(resp.data.unwrap_or(Value::Null))
+    } else {
+        Err(CtlError::Daemon(
+            resp.error
+                .unwrap_or_else(|| "failed (no reason given)".into()),
+        ))
+    }
+}
+
+fn typed<T: DeserializeOwned>(v: Value) -> Result<T, CtlError> {
+    serde_json::from_value(v).map_err(|e| CtlError::ReplyInvalid(e.to_string()))
+}
+
+/// Text for people from the data of a reply to `cmd`.
+pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
+    Ok(match cmd {
+        Cmd::Show { what } => match what {
+            ShowArg::Groups => render::groups(&typed::<Vec<GroupView>>(data)?),
+            ShowArg::Members => render::members(&typed::<Vec<MemberView>>(data)?),
+            ShowArg::Fib => render::fib(&typed(data)?),
+            ShowArg::Counters => render::counters(&typed(data)?),
+            ShowArg::Interfaces => render::interfaces(&typed::<Vec<InterfaceView>>(data)?),
+            ShowArg::Dataplane => render::dataplane(&typed(data)?),
+        },
+        Cmd::Reload => render::reload(&typed(data)?),
+        Cmd::Member { .. } => render::member_change(&typed(data)?),
+        Cmd::Destroy { .. } => render::destroy(&typed(data)?),
+    })
+}
+
+/// Runs a command; returns what to print on stdout.
+pub fn run(cli: &Cli) -> Result<String, CtlError> {
+    let data = match &cli.cmd {
+        Cmd::Destroy { pin_dir, kernel } => destroy(&cli.socket, pin_dir.as_deref(), *kernel)?,
+        cmd => call(&cli.socket, &request_of(cmd).expect("not destroy"))?,
+    };
+    if cli.json {
+        Ok(serde_json::to_string_pretty(&data).expect("JSON values encode") + "\n")
+    } else {
+        render(&cli.cmd, data)
+    }
+}
+
+/// `destroy`: through the daemon when one answers for this pin directory,
+/// directly otherwise.
+fn destroy(socket: &Path, pin_dir: Option<&Path>, kernel: bool) -> Result<Value, CtlError> {
+    let daemon_pin_dir = match client::request(
+        socket,
+        &Request::Show {
+            what: ShowWhat::Dataplane,
+        },
+    ) {
+        Ok(r) if r.ok => r
+            .data
+            .and_then(|d| d.get("pin_dir").and_then(Value::as_str).map(PathBuf::from)),
+        _ => None,
+    };
+    if let Some(dpd) = daemon_pin_dir {
+        if pin_dir.is_none_or(|p| p == dpd) {
+            return call(socket, &Request::Destroy);
+        }
+    }
+    let pin_dir = pin_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(DataplaneOptions::default_pin_dir);
+    let removed = if kernel {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| CtlError::Destroy(e.to_string()))?;
+        rt.block_on(crate::daemon::run::destroy(&pin_dir))
+            .map_err(|e| CtlError::Destroy(e.to_string()))?
+            .kernel_objects_removed
+    } else {
+        anycast6_dataplane::Dataplane::destroy(&pin_dir)
+            .map_err(|e| CtlError::Destroy(format!("{}: {e}", pin_dir.display())))?;
+        0
+    };
+    Ok(serde_json::to_value(DestroyView {
+        pin_dir: pin_dir.display().to_string(),
+        kernel_objects_removed: removed,
+    })
+    .expect("encodes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("anycast6ctl").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn commands_become_requests() {
+        let c = parse(&["--socket", "/tmp/s", "--json", "show", "counters"]);
+        assert_eq!(c.socket, PathBuf::from("/tmp/s"));
+        assert!(c.json);
+        assert_eq!(
+            request_of(&c.cmd),
+            Some(Request::Show {
+                what: ShowWhat::Counters
+            })
+        );
+
+        let c = parse(&[
+            "member",
+            "add",
+            "2001:db8:ac::1",
+            "2001:db8:4::10",
+            "--interface",
+            "to-m4",
+            "--distance",
+            "1",
+        ]);
+        let Some(Request::MemberAdd(a)) = request_of(&c.cmd) else {
+            panic!()
+        };
+        assert_eq!(
+            (a.interface.as_deref(), a.distance, a.weight),
+            (Some("to-m4"), Some(1), None)
+        );
+
+        let c = parse(&[
+            "member",
+            "drain",
+            "2001:db8:ac::1",
+            "2001:db8:1::10",
+            "--json",
+        ]);
+        assert!(c.json);
+        assert!(matches!(request_of(&c.cmd), Some(Request::MemberDrain(_))));
+
+        let c = parse(&["destroy", "--pin-dir", "/sys/fs/bpf/x/v1"]);
+        assert_eq!(request_of(&c.cmd), None);
+        assert_eq!(c.socket, PathBuf::from(DEFAULT_SOCKET));
+    }
+
+    #[test]
+    fn bad_usage_is_refused() {
+        for args in [
+            &["show", "everything"][..],
+            &["member", "add", "g", "not-an-address"],
+            &["member", "add", "g", "::1", "--weight", "70000"],
+        ] {
+            assert!(
+                Cli::try_parse_from(std::iter::once("anycast6ctl").chain(args.iter().copied()))
+                    .is_err(),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unreachable_daemon_names_the_socket() {
+        let c = parse(&["--socket", "/nonexistent/a6.sock", "show", "groups"]);
+        let e = run(&c).unwrap_err().to_string();
+        assert!(
+            e.starts_with("anycast6d is not running (nothing listens on /nonexistent/a6.sock"),
+            "{e}"
+        );
+    }
+}

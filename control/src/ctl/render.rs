@@ -1,0 +1,414 @@
+//! The replies of anycast6d as text for people.
+
+use super::table::{opt, Align::*, Table};
+use crate::mgmt::views::*;
+
+pub fn groups(v: &[GroupView]) -> String {
+    let mut t = Table::new(&[
+        ("GROUP", Left),
+        ("KIND", Left),
+        ("ID", Right),
+        ("DISTANCE", Right),
+        ("MEMBERS", Right),
+        ("INSTALLED", Right),
+        ("ACTIVE", Right),
+        ("DRAINING", Right),
+        ("DOWN", Right),
+    ]);
+    for g in v {
+        t.row(vec![
+            g.group.clone(),
+            g.kind.clone(),
+            opt(&g.group_id),
+            opt(&g.best_distance),
+            g.members.to_string(),
+            g.installed.to_string(),
+            g.active.to_string(),
+            g.draining.to_string(),
+            g.down.to_string(),
+        ]);
+    }
+    if t.is_empty() {
+        return "no groups\n".into();
+    }
+    t.render()
+}
+
+pub fn members(v: &[MemberView]) -> String {
+    let mut t = Table::new(&[
+        ("GROUP", Left),
+        ("MEMBER", Left),
+        ("INTERFACE", Left),
+        ("NEXT HOP", Left),
+        ("NEIGHBOUR", Left),
+        ("MAC", Left),
+        ("DIST", Right),
+        ("WEIGHT", Right),
+        ("ACTION", Left),
+        ("ADMIN", Left),
+        ("STATE", Left),
+        ("ID", Right),
+        ("SOURCE", Left),
+    ]);
+    for m in v {
+        t.row(vec![
+            m.group.clone(),
+            m.address.clone(),
+            opt(&m.interface),
+            opt(&m.next_hop),
+            m.neighbour.clone(),
+            opt(&m.mac),
+            m.distance.to_string(),
+            m.weight.to_string(),
+            m.action.clone(),
+            m.admin.clone(),
+            m.state.clone(),
+            opt(&m.member_id),
+            m.source.clone(),
+        ]);
+    }
+    if t.is_empty() {
+        return "no members\n".into();
+    }
+    t.render()
+}
+
+pub fn fib(v: &FibView) -> String {
+    let mut out = String::new();
+    let mut routes = Table::new(&[("ROUTE", Left), ("GROUP", Right)]);
+    for r in &v.routes {
+        routes.row(vec![r.route.clone(), r.group_id.to_string()]);
+    }
+    if routes.is_empty() {
+        out.push_str("no routes\n");
+    } else {
+        out.push_str(&routes.render());
+    }
+    for g in &v.groups {
+        out.push_str(&format!(
+            "\ngroup {}: generation {}, maglev table {} entries at block {}\n",
+            g.group_id, g.gen, g.maglev_len, g.maglev_block
+        ));
+        let mut t = Table::new(&[
+            ("ID", Right),
+            ("UNICAST", Left),
+            ("IFINDEX", Right),
+            ("DMAC", Left),
+            ("SMAC", Left),
+            ("MTU", Right),
+            ("ACTION", Left),
+            ("STATE", Left),
+            ("WEIGHT", Right),
+            ("ENCAP SRC", Left),
+        ]);
+        for m in &g.members {
+            t.row(vec![
+                m.member_id.to_string(),
+                m.unicast.clone(),
+                m.ifindex.to_string(),
+                m.dmac.clone(),
+                m.smac.clone(),
+                m.mtu.to_string(),
+                m.action.clone(),
+                m.state.clone(),
+                m.weight.to_string(),
+                if m.action == "encap" {
+                    m.encap_src.clone()
+                } else {
+                    "-".into()
+                },
+            ]);
+        }
+        if t.is_empty() {
+            out.push_str("  (no members)\n");
+        } else {
+            out.push_str(&t.render());
+        }
+    }
+    let ports: Vec<String> = v.tx_ports.iter().map(|p| p.to_string()).collect();
+    out.push_str(&format!(
+        "\ntx ports (ifindex): {}\n",
+        if ports.is_empty() {
+            "none".into()
+        } else {
+            ports.join(" ")
+        }
+    ));
+    out
+}
+
+pub fn counters(v: &CountersView) -> String {
+    let mut out = String::new();
+    let mut t = Table::new(&[
+        ("REASON", Left),
+        ("VERDICT", Left),
+        ("PACKETS", Right),
+        ("BYTES", Right),
+    ]);
+    for r in &v.reasons {
+        t.row(vec![
+            r.reason.clone(),
+            r.verdict.clone(),
+            r.packets.to_string(),
+            r.bytes.to_string(),
+        ]);
+    }
+    out.push_str(&t.render());
+    if !v.groups.is_empty() {
+        let mut t = Table::new(&[
+            ("GROUP", Left),
+            ("ID", Right),
+            ("PACKETS", Right),
+            ("BYTES", Right),
+        ]);
+        for g in &v.groups {
+            t.row(vec![
+                opt(&g.group),
+                g.group_id.to_string(),
+                g.packets.to_string(),
+                g.bytes.to_string(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
+    if !v.members.is_empty() {
+        let mut t = Table::new(&[
+            ("GROUP", Left),
+            ("MEMBER", Left),
+            ("ID", Right),
+            ("PACKETS", Right),
+            ("BYTES", Right),
+        ]);
+        for m in &v.members {
+            t.row(vec![
+                opt(&m.group),
+                opt(&m.address),
+                m.member_id.to_string(),
+                m.packets.to_string(),
+                m.bytes.to_string(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
+    if !v.decap.is_empty() {
+        let mut t = Table::new(&[("DECAP REASON", Left), ("PACKETS", Right), ("BYTES", Right)]);
+        for d in &v.decap {
+            t.row(vec![
+                d.reason.clone(),
+                d.packets.to_string(),
+                d.bytes.to_string(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
+    out
+}
+
+pub fn interfaces(v: &[InterfaceView]) -> String {
+    let mut t = Table::new(&[
+        ("INTERFACE", Left),
+        ("ROLE", Left),
+        ("IFINDEX", Right),
+        ("XDP MODE", Left),
+        ("ATTACHED", Left),
+        ("PROG", Right),
+        ("MAC", Left),
+        ("MTU", Right),
+        ("LINK", Left),
+        ("PIN", Left),
+    ]);
+    for i in v {
+        t.row(vec![
+            i.name.clone(),
+            i.role.clone(),
+            opt(&i.ifindex),
+            i.xdp_mode.clone(),
+            i.attached.clone().unwrap_or_else(|| "no".into()),
+            opt(&i.prog_id),
+            opt(&i.mac),
+            opt(&i.mtu),
+            if i.up { "up".into() } else { "down".into() },
+            opt(&i.link_pin),
+        ]);
+    }
+    if t.is_empty() {
+        return "no interfaces\n".into();
+    }
+    t.render()
+}
+
+pub fn dataplane(v: &DataplaneView) -> String {
+    let mut out = format!(
+        "pin dir: {}\nprogram id: {}\n\n",
+        v.pin_dir,
+        opt(&v.program_id)
+    );
+    let mut maps = Table::new(&[("MAP", Left), ("ID", Right)]);
+    for m in &v.maps {
+        maps.row(vec![m.name.clone(), m.id.to_string()]);
+    }
+    out.push_str(&maps.render());
+    let mut t = Table::new(&[
+        ("ATTACHED", Left),
+        ("PROGRAM", Left),
+        ("IFINDEX", Right),
+        ("MODE", Left),
+        ("PROG", Right),
+        ("LINK PIN", Left),
+    ]);
+    for a in &v.attached {
+        t.row(vec![
+            a.interface.clone(),
+            a.role.clone(),
+            a.ifindex.to_string(),
+            a.mode.clone(),
+            a.prog_id.to_string(),
+            a.link_pin.clone(),
+        ]);
+    }
+    out.push('\n');
+    if t.is_empty() {
+        out.push_str("no interface attached\n");
+    } else {
+        out.push_str(&t.render());
+    }
+    out
+}
+
+pub fn reload(v: &ReloadView) -> String {
+    let mut out = format!(
+        "reloaded {}: {} groups, {} members, {} FIB operations\n",
+        v.config, v.groups, v.members, v.operations
+    );
+    if !v.attached.is_empty() {
+        out.push_str(&format!("attached: {}\n", v.attached.join(", ")));
+    }
+    if !v.detached.is_empty() {
+        out.push_str(&format!("detached: {}\n", v.detached.join(", ")));
+    }
+    out.push_str(&format!("runtime changes kept: {}\n", v.overlays_kept));
+    for d in &v.overlays_dropped {
+        out.push_str(&format!("runtime change dropped: {d}\n"));
+    }
+    for w in &v.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+pub fn member_change(v: &MemberChangeView) -> String {
+    format!(
+        "member {} of {}{}: {} ({} FIB operations)\n",
+        v.address,
+        v.group,
+        v.interface
+            .as_ref()
+            .map(|i| format!(" on {i}"))
+            .unwrap_or_default(),
+        v.change,
+        v.operations
+    )
+}
+
+pub fn destroy(v: &DestroyView) -> String {
+    format!(
+        "destroyed {}: programs detached, pins removed ({} kernel objects removed)\n",
+        v.pin_dir, v.kernel_objects_removed
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_table() {
+        let v = vec![
+            GroupView {
+                group: "2001:db8:ac::1".into(),
+                kind: "address".into(),
+                group_id: Some(0),
+                best_distance: Some(1),
+                members: 3,
+                installed: 2,
+                active: 1,
+                draining: 1,
+                down: 0,
+            },
+            GroupView {
+                group: "2001:db8:ad::/64".into(),
+                kind: "prefix".into(),
+                group_id: Some(12),
+                best_distance: None,
+                members: 0,
+                installed: 0,
+                active: 0,
+                draining: 0,
+                down: 0,
+            },
+        ];
+        assert_eq!(
+            groups(&v),
+            "GROUP             KIND     ID  DISTANCE  MEMBERS  INSTALLED  ACTIVE  DRAINING  DOWN\n\
+             2001:db8:ac::1    address   0         1        3          2       1         1     0\n\
+             2001:db8:ad::/64  prefix   12         -        0          0       0         0     0\n"
+        );
+        assert_eq!(groups(&[]), "no groups\n");
+    }
+
+    #[test]
+    fn counters_table_names_reasons() {
+        let v = CountersView {
+            reasons: vec![
+                ReasonCount {
+                    reason: "fwd_rewrite".into(),
+                    verdict: "redirect".into(),
+                    packets: 1500,
+                    bytes: 2_100_000,
+                },
+                ReasonCount {
+                    reason: "drop_trunc_ipv6".into(),
+                    verdict: "drop".into(),
+                    packets: 2,
+                    bytes: 40,
+                },
+            ],
+            groups: vec![],
+            members: vec![MemberCount {
+                member_id: 4,
+                group: Some("2001:db8:ac::1".into()),
+                address: Some("2001:db8:1::10".into()),
+                packets: 1500,
+                bytes: 2_100_000,
+            }],
+            decap: vec![],
+        };
+        assert_eq!(
+            counters(&v),
+            "REASON           VERDICT   PACKETS    BYTES\n\
+             fwd_rewrite      redirect     1500  2100000\n\
+             drop_trunc_ipv6  drop            2       40\n\
+             \n\
+             GROUP           MEMBER          ID  PACKETS    BYTES\n\
+             2001:db8:ac::1  2001:db8:1::10   4     1500  2100000\n"
+        );
+    }
+
+    #[test]
+    fn member_change_line() {
+        let v = MemberChangeView {
+            group: "2001:db8:ac::1".into(),
+            address: "2001:db8:1::10".into(),
+            interface: Some("eth1".into()),
+            change: "draining".into(),
+            operations: 1,
+        };
+        assert_eq!(
+            member_change(&v),
+            "member 2001:db8:1::10 of 2001:db8:ac::1 on eth1: draining (1 FIB operations)\n"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! anycast6d: owns the dataplane handle, the config, the runtime overlays
+//! and the neighbour table, and keeps the FIB equal to what they say.
+//!
+//! ```text
+//!  SIGHUP/SIGTERM/SIGINT ─┐
+//!  mgmt socket ──(Request, reply)──┐     ┌─► Dataplane (aya, pinned maps)
+//!  netlink RTNLGRP_NEIGH/LINK ─────┼─► event loop (run.rs) ─► converge()
+//!  timer (resync every 30 s) ──────┘     └─► Netlink (links, routes, managed neighbours, lo)
+//! ```
+//! Every change goes through [`Daemon::converge`]: resolve members, plan
+//! against what the maps hold, apply all or nothing.
+//!
+//! - [`fib`]: applying a plan, with rollback.
+//! - [`resolve`]: members → egress, next hop, neighbour → RIB candidates.
+//! - [`links`]: XDP attachment of interfaces, the member role (lo, decap).
+//! - [`handle`]: management requests (reload, member changes, destroy).
+//! - [`show`]: the views of `show ...`.
+//! - [`run`]: start, the event loop, signals, shutdown.
+//! - [`state_file`]: runtime overlays saved across restarts.
+
+pub mod fib;
+mod handle;
+mod links;
+pub mod resolve;
+pub mod run;
+mod show;
+pub mod state_file;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anycast6_dataplane::loader::{Capacities, Decap};
+use anycast6_dataplane::Dataplane;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::neigh::{KernelEvent, LinkInfo, NeighKey, NeighStatus, NeighTable, Netlink};
+use crate::rib::overlay::Overlays;
+use crate::rib::{self, FibState, PlannedGroup};
+use crate::ControlError;
+
+pub use run::{run, DaemonArgs};
+
+/// How long a change waits for new neighbours to resolve before it is
+/// applied (members still unresolved then are installed `down` and come up
+/// when the kernel resolves them).
+const SETTLE: Duration = Duration::from_millis(1500);
+
+pub struct Daemon {
+    cfg: Config,
+    overlays: Overlays,
+    dp: Dataplane,
+    /// The decap program (member role), once needed.
+    decap: Option<Decap>,
+    nl: Netlink,
+    kernel_rx: mpsc::UnboundedReceiver<KernelEvent>,
+    neigh: NeighTable,
+    /// Managed neighbour entries of ours in the kernel (removed when no
+    /// longer needed, and at shutdown).
+    ours: BTreeSet<NeighKey>,
+    links: Vec<LinkInfo>,
+    resolved: Vec<resolve::ResolvedGroup>,
+    planned: Vec<PlannedGroup>,
+    /// A kernel event asked for a resync that has not run yet.
+    dirty: bool,
+}
+
+impl Daemon {
+    /// Applies a netlink event; true if the FIB may need to change.
+    fn kernel_event(&mut self, ev: KernelEvent) -> bool {
+        match ev {
+            KernelEvent::Neigh(u) => {
+                if u.ours && u.state.is_some() {
+                    self.ours.insert(u.key);
+                }
+                let changed = self.neigh.update(&u);
+                if changed {
+                    tracing::info!(
+                        neighbour = %u.key.addr,
+                        ifindex = u.key.ifindex,
+                        status = u.status().name(),
+                        mac = ?match u.status() { NeighStatus::Resolved(m) => Some(crate::util::mac_str(&m)), _ => None },
+                        "neighbour changed"
+                    );
+                }
+                changed
+            }
+            KernelEvent::Link | KernelEvent::Overrun => true,
+        }
+    }
+
+    /// Brings the kernel's managed neighbours in line with what `wanted`
+    /// needs: creates the missing ones, removes ours that are unused.
+    async fn manage_neighbours(
+        &mut self,
+        wanted: Vec<NeighKey>,
+    ) -> Result<Vec<NeighKey>, ControlError> {
+        let new = self.neigh.set_wanted(wanted.iter().copied());
+        if !new.is_empty() {
+            let dump = self.nl.neighbours().await?;
+            for u in &dump {
+                if u.ours {
+                    self.ours.insert(u.key);
+                }
+                self.neigh.update(u);
+            }
+            for k in &new {
+                let existing = dump.iter().find(|u| u.key == *k);
+                if existing.is_some_and(|u| u.is_static() || (u.ours && u.managed)) {
+                    continue;
+                }
+                match self.nl.ensure_managed(*k).await {
+                    Ok(()) => {
+                        self.ours.insert(*k);
+                        tracing::debug!(neighbour = %k.addr, ifindex = k.ifindex, "managed neighbour entry created");
+                    }
+                    Err(e) => {
+                        tracing::warn!(neighbour = %k.addr, ifindex = k.ifindex, error = %e, "cannot create a managed neighbour entry")
+                    }
+                }
+            }
+        }
+        let wanted: BTreeSet<NeighKey> = wanted.into_iter().collect();
+        let unused: Vec<NeighKey> = self.ours.difference(&wanted).copied().collect();
+        for k in unused {
+            if let Err(e) = self.nl.delete_neighbour(k).await {
+                tracing::debug!(neighbour = %k.addr, error = %e, "removing an unused managed neighbour");
+            }
+            self.ours.remove(&k);
+        }
+        Ok(new)
+    }
+
+    /// Waits (up to SETTLE) for the neighbours in `keys` to leave `pending`.
+    async fn settle(&mut self, keys: &[NeighKey]) {
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        while keys
+            .iter()
+            .any(|k| self.neigh.status(k) == NeighStatus::Pending)
+        {
+            match tokio::time::timeout_at(deadline, self.kernel_rx.recv()).await {
+                Ok(Some(ev)) => {
+                    if self.kernel_event(ev) {
+                        self.dirty = true;
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
+    /// Makes the FIB what `cfg` + `overlays` say, all or nothing. On
+    /// success the daemon's view (`show members`) follows; on failure the
+    /// FIB is as before. Returns the number of FIB operations applied.
+    async fn converge(&mut self, cfg: &Config, overlays: &Overlays) -> Result<usize, ControlError> {
+        self.links = self.nl.links().await?;
+        let groups = overlays.effective(cfg);
+        let egress = resolve::egress(&self.nl, &groups, &self.links).await?;
+        let new = self.manage_neighbours(resolve::neigh_keys(&egress)).await?;
+        if !new.is_empty() {
+            self.settle(&new).await;
+        }
+        self.dirty = false;
+        let resolved = resolve::resolve(&groups, &egress, &self.links, &self.neigh);
+        let current = FibState::from(&self.dp.fib().installed()?);
+        let attached = self.dp.attached()?;
+        let tx_ports: BTreeSet<u32> = attached
+            .iter()
+            .filter(|a| cfg.interface(&a.ifname).is_some())
+            .map(|a| a.ifindex)
+            .collect();
+        // Ids must fit the maps as the kernel created them (a pinned map
+        // keeps its size whatever the config says now).
+        let mc = self.dp.fib().capacities();
+        let caps = Capacities {
+            groups: mc.groups,
+            member_ids: mc.member_ids,
+            ..cfg.capacities
+        };
+        let plan = rib::plan(
+            &resolve::rib_groups(cfg, &resolved),
+            &tx_ports,
+            &current,
+            &caps,
+        )
+        .map_err(|e| ControlError::RibInvalid(e.to_string()))?;
+        fib::apply(self.dp.fib(), &plan.ops, &current)
+            .map_err(|e| ControlError::FibApply(e.to_string()))?;
+        if !plan.ops.is_empty() {
+            tracing::info!(operations = plan.ops.len(), "FIB updated");
+            for op in &plan.ops {
+                tracing::debug!(op = %op, "applied");
+            }
+        }
+        self.resolved = resolved;
+        self.planned = plan.groups;
+        Ok(plan.ops.len())
+    }
+
+    /// Resync with the running config (timer, kernel events).
+    async fn resync(&mut self) {
+        let cfg = self.cfg.clone();
+        let overlays = self.overlays.clone();
+        if let Err(e) = self.converge(&cfg, &overlays).await {
+            tracing::error!(error = %e, "resync failed; the FIB is unchanged, will retry");
+        }
+    }
+
+    fn save_state(&self) {
+        if let Err(e) = state_file::save(&self.cfg.daemon.state_file, &self.overlays) {
+            tracing::error!(error = %e, "cannot save the runtime overlays");
+        }
+    }
+}

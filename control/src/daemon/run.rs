@@ -1,0 +1,203 @@
+//! Start, the event loop, shutdown and destroy.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use anycast6_dataplane::Dataplane;
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::handle::After;
+use super::{state_file, Daemon};
+use crate::config::{self, Config};
+use crate::mgmt::views::DestroyView;
+use crate::mgmt::{server, Response};
+use crate::neigh::{self, NeighTable, Netlink};
+use crate::ControlError;
+
+/// Full resync period (routes of encap members, interface MTUs/MACs, and
+/// anything a lost netlink notification hid).
+const RESYNC: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct DaemonArgs {
+    pub config: Config,
+}
+
+/// `anycast6d --check`: the config is valid and its interfaces exist.
+/// Returns the line to print.
+pub async fn check(path: &Path) -> Result<String, ControlError> {
+    let cfg = config::load(path)?;
+    let nl = Netlink::connect()?;
+    let links = nl.links().await?;
+    config::check_environment(&cfg, |n| links.iter().any(|l| l.name == n))?;
+    Ok(format!(
+        "{}: ok ({} groups, {} members)",
+        cfg.file,
+        cfg.groups.len(),
+        cfg.member_count()
+    ))
+}
+
+/// Detaches and unpins everything under `pin_dir` and removes the managed
+/// neighbour entries and `lo` addresses anycast6 made in this network
+/// namespace. Works without a running daemon.
+pub async fn destroy(pin_dir: &Path) -> Result<DestroyView, ControlError> {
+    Dataplane::destroy(pin_dir)?;
+    let nl = Netlink::connect()?;
+    let n = nl.remove_ours().await?;
+    tracing::info!(pin_dir = %pin_dir.display(), kernel_objects = n, "destroyed");
+    Ok(DestroyView {
+        pin_dir: pin_dir.display().to_string(),
+        kernel_objects_removed: n,
+    })
+}
+
+async fn start(cfg: Config) -> Result<Daemon, ControlError> {
+    let nl = Netlink::connect()?;
+    let links = nl.links().await?;
+    config::check_environment(&cfg, |n| links.iter().any(|l| l.name == n))?;
+    // Subscribe before the first dump so no change falls in between.
+    let kernel_rx = neigh::netlink::monitor()?;
+    let dp = Dataplane::open(&cfg.dataplane_options())?;
+    tracing::info!(pin_dir = %cfg.daemon.pin_dir.display(), "dataplane open (pinned maps reused)");
+    let overlays = state_file::load(&cfg.daemon.state_file).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "runtime overlays not restored");
+        Default::default()
+    });
+    let mut d = Daemon {
+        cfg: cfg.clone(),
+        overlays,
+        dp,
+        decap: None,
+        nl,
+        kernel_rx,
+        neigh: NeighTable::default(),
+        ours: BTreeSet::new(),
+        links,
+        resolved: Vec::new(),
+        planned: Vec::new(),
+        dirty: false,
+    };
+    for dropped in d.overlays.retain_valid(&cfg) {
+        tracing::warn!(overlay = %dropped, "saved runtime change dropped");
+    }
+    d.attach_interfaces(&cfg)?;
+    d.detach_unlisted(&cfg)?;
+    d.apply_member_role(&cfg.daemon.pin_dir, cfg.member_role.as_ref())
+        .await;
+    let overlays = d.overlays.clone();
+    let ops = d.converge(&cfg, &overlays).await?;
+    tracing::info!(
+        groups = cfg.groups.len(),
+        members = cfg.member_count(),
+        runtime_overlays = !overlays.is_empty(),
+        operations = ops,
+        "FIB in sync"
+    );
+    Ok(d)
+}
+
+/// Runs anycast6d until SIGTERM/SIGINT (pins and links stay: forwarding
+/// goes on) or a `destroy` request (everything is taken down).
+pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
+    let socket = args.config.daemon.socket.clone();
+    let sig = |k: SignalKind| signal(k).map_err(ControlError::NetlinkSocket);
+    let (mut hup, mut term, mut int) = (
+        sig(SignalKind::hangup())?,
+        sig(SignalKind::terminate())?,
+        sig(SignalKind::interrupt())?,
+    );
+    let mut d = start(args.config).await?;
+    let mut mgmt = server::serve(&socket)?;
+    tracing::info!(socket = %socket.display(), "listening");
+    let mut tick = tokio::time::interval(RESYNC);
+    let mut monitor_open = true;
+    tick.reset();
+    loop {
+        tokio::select! {
+            Some((req, reply)) = mgmt.recv() => {
+                tracing::debug!(request = ?req, "mgmt");
+                let (resp, after) = d.handle(req).await;
+                match after {
+                    After::Nothing => { let _ = reply.send(resp); }
+                    After::Destroy => {
+                        let resp = match d.destroy().await {
+                            Ok(v) => Response::ok(v),
+                            Err(e) => Response::error(e.to_string()),
+                        };
+                        let _ = reply.send(resp);
+                        // let the connection task write the reply
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        let _ = std::fs::remove_file(&socket);
+                        return Ok(());
+                    }
+                }
+            }
+            ev = d.kernel_rx.recv(), if monitor_open => {
+                let Some(ev) = ev else {
+                    match neigh::netlink::monitor() {
+                        Ok(rx) => {
+                            tracing::warn!("netlink monitor closed; subscribed again");
+                            d.kernel_rx = rx;
+                            d.resync().await;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "netlink monitor closed; resync by timer only");
+                            monitor_open = false;
+                        }
+                    }
+                    continue;
+                };
+                let mut dirty = d.kernel_event(ev);
+                while let Ok(ev) = d.kernel_rx.try_recv() {
+                    dirty |= d.kernel_event(ev);
+                }
+                if dirty || d.dirty {
+                    d.resync().await;
+                }
+            }
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading");
+                match d.reload().await {
+                    Ok(v) => tracing::info!(operations = v.operations, dropped_overlays = v.overlays_dropped.len(), "reload done"),
+                    Err(e) => tracing::error!(error = %e, "reload rejected; the running config stays"),
+                }
+            }
+            _ = tick.tick() => d.resync().await,
+            _ = term.recv() => { tracing::info!("SIGTERM"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT"); break; }
+        }
+    }
+    d.shutdown().await;
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+impl Daemon {
+    /// Clean exit: the pins and links stay (forwarding goes on with the
+    /// last FIB); the managed neighbour entries go.
+    async fn shutdown(&mut self) {
+        self.save_state();
+        let ours: Vec<_> = std::mem::take(&mut self.ours).into_iter().collect();
+        for k in &ours {
+            if let Err(e) = self.nl.delete_neighbour(*k).await {
+                tracing::debug!(neighbour = %k.addr, error = %e, "removing a managed neighbour entry");
+            }
+        }
+        tracing::info!(
+            neighbours_removed = ours.len(),
+            "exiting; pinned program, maps and links stay: forwarding goes on"
+        );
+    }
+
+    async fn destroy(self) -> Result<DestroyView, ControlError> {
+        let pin_dir = self.cfg.daemon.pin_dir.clone();
+        let state_file = self.cfg.daemon.state_file.clone();
+        // Close our map and link fds before unpinning.
+        drop(self);
+        let v = destroy(&pin_dir).await?;
+        let _ = std::fs::remove_file(state_file);
+        Ok(v)
+    }
+}

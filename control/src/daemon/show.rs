@@ -1,0 +1,335 @@
+//! `show ...`: the daemon's state as the views of the management API.
+
+use std::collections::HashMap;
+
+use anycast6_dataplane::abi::Verdict;
+use anycast6_dataplane::{AttachMode, InstalledFib, MemberState, Route};
+
+use super::resolve::Egress;
+use super::Daemon;
+use crate::mgmt::views::*;
+use crate::mgmt::ShowWhat;
+use crate::neigh::NeighStatus;
+use crate::rib::{Placement, PlannedGroup};
+use crate::util::mac_str;
+use crate::ControlError;
+
+fn route_kind(r: &Route) -> &'static str {
+    match r {
+        Route::Host(_) => "address",
+        Route::Prefix(_) => "prefix",
+    }
+}
+
+pub fn mode_name(m: AttachMode) -> &'static str {
+    match m {
+        AttachMode::Native => "native",
+        AttachMode::Generic => "generic",
+        AttachMode::NativeOrGeneric => "native-or-generic",
+    }
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Redirect => "redirect",
+        Verdict::Tx => "tx",
+        Verdict::Pass => "pass",
+        Verdict::Drop => "drop",
+    }
+}
+
+/// `show fib` from what the maps hold.
+pub fn fib_view(f: &InstalledFib) -> FibView {
+    let mut routes: Vec<FibRouteView> = f
+        .routes
+        .iter()
+        .map(|(r, g)| FibRouteView {
+            route: r.to_string(),
+            group_id: *g,
+        })
+        .collect();
+    routes.sort_by(|a, b| (a.group_id, &a.route).cmp(&(b.group_id, &b.route)));
+    let mut groups: Vec<FibGroupView> = f
+        .groups
+        .iter()
+        .map(|g| {
+            let mut members: Vec<FibMemberView> = g
+                .members
+                .iter()
+                .map(|m| FibMemberView {
+                    member_id: m.member_id,
+                    unicast: m.unicast.to_string(),
+                    encap_src: m.encap_src.to_string(),
+                    ifindex: m.ifindex,
+                    dmac: mac_str(&m.dmac),
+                    smac: mac_str(&m.smac),
+                    mtu: m.mtu,
+                    action: m.action.name().into(),
+                    state: m.state.name().into(),
+                    weight: m.weight,
+                })
+                .collect();
+            members.sort_by_key(|m| m.member_id);
+            FibGroupView {
+                group_id: g.group_id,
+                gen: g.gen,
+                maglev_block: g.maglev_block,
+                maglev_len: g.maglev_len,
+                members,
+            }
+        })
+        .collect();
+    groups.sort_by_key(|g| g.group_id);
+    let mut tx_ports = f.tx_ports.clone();
+    tx_ports.sort_unstable();
+    FibView {
+        routes,
+        groups,
+        tx_ports,
+    }
+}
+
+impl Daemon {
+    pub(super) fn show(&mut self, what: ShowWhat) -> Result<serde_json::Value, ControlError> {
+        let v = match what {
+            ShowWhat::Groups => serde_json::to_value(self.show_groups()),
+            ShowWhat::Members => serde_json::to_value(self.show_members()),
+            ShowWhat::Fib => serde_json::to_value(fib_view(&self.dp.fib().installed()?)),
+            ShowWhat::Counters => serde_json::to_value(self.show_counters()?),
+            ShowWhat::Interfaces => serde_json::to_value(self.show_interfaces()?),
+            ShowWhat::Dataplane => serde_json::to_value(self.show_dataplane()?),
+        };
+        Ok(v.expect("views always encode"))
+    }
+
+    fn planned(&self, r: &Route) -> Option<&PlannedGroup> {
+        self.planned.iter().find(|p| &p.route == r)
+    }
+
+    fn show_groups(&self) -> Vec<GroupView> {
+        self.resolved
+            .iter()
+            .map(|g| {
+                let p = self.planned(&g.route);
+                let count = |s: MemberState| {
+                    p.map_or(0, |p| {
+                        p.placements
+                            .iter()
+                            .filter(
+                                |x| matches!(x, Placement::Installed { state, .. } if *state == s),
+                            )
+                            .count()
+                    })
+                };
+                GroupView {
+                    group: g.route.to_string(),
+                    kind: route_kind(&g.route).into(),
+                    group_id: p.map(|p| p.group_id),
+                    best_distance: p.and_then(|p| p.best_distance),
+                    members: g.members.len(),
+                    installed: count(MemberState::Active)
+                        + count(MemberState::Draining)
+                        + count(MemberState::Down),
+                    active: count(MemberState::Active),
+                    draining: count(MemberState::Draining),
+                    down: count(MemberState::Down),
+                }
+            })
+            .collect()
+    }
+
+    fn show_members(&self) -> Vec<MemberView> {
+        let mut out = Vec::new();
+        for g in &self.resolved {
+            let p = self.planned(&g.route);
+            for (i, r) in g.members.iter().enumerate() {
+                let m = &r.member;
+                let placement = p.and_then(|p| p.placements.get(i)).copied();
+                let (state, member_id) = match placement {
+                    Some(Placement::Installed { member_id, state }) => {
+                        (state.name().to_string(), Some(member_id))
+                    }
+                    Some(Placement::Duplicate) => ("duplicate".into(), None),
+                    Some(Placement::NotBest) | None => ("not-installed".into(), None),
+                };
+                let (ifindex, next_hop) = match &r.egress {
+                    Egress::Via { ifindex, next_hop } => (*ifindex, Some(next_hop.to_string())),
+                    _ => (0, None),
+                };
+                let (neighbour, mac) = match (&r.egress, r.neigh) {
+                    (Egress::Local, _) => ("none".to_string(), None),
+                    (Egress::NoInterface(_), _) => ("no-interface".into(), None),
+                    (Egress::NoRoute, _) => ("no-route".into(), None),
+                    (_, Some(NeighStatus::Resolved(mac))) => {
+                        ("resolved".into(), Some(mac_str(&mac)))
+                    }
+                    (_, Some(s)) => (s.name().into(), None),
+                    (_, None) => ("pending".into(), None),
+                };
+                out.push(MemberView {
+                    group: g.route.to_string(),
+                    group_id: p.map(|p| p.group_id),
+                    address: m.address.to_string(),
+                    interface: m.interface.clone(),
+                    ifindex,
+                    next_hop,
+                    neighbour,
+                    mac,
+                    distance: m.distance,
+                    weight: m.weight,
+                    action: m.action.name().into(),
+                    admin: m.state.name().into(),
+                    state,
+                    member_id,
+                    source: match r.source {
+                        crate::rib::overlay::Source::Config => "config".into(),
+                        crate::rib::overlay::Source::Runtime => "runtime".into(),
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    fn show_counters(&mut self) -> Result<CountersView, ControlError> {
+        let c = self.dp.fib().counters()?;
+        let group_names: HashMap<u32, String> = self
+            .planned
+            .iter()
+            .map(|p| (p.group_id, p.route.to_string()))
+            .collect();
+        let mut member_names: HashMap<u32, (String, String)> = HashMap::new();
+        for (g, p) in self.resolved.iter().zip(&self.planned) {
+            for (r, pl) in g.members.iter().zip(&p.placements) {
+                if let Placement::Installed { member_id, .. } = pl {
+                    member_names.insert(
+                        *member_id,
+                        (g.route.to_string(), r.member.address.to_string()),
+                    );
+                }
+            }
+        }
+        let mut decap = Vec::new();
+        if let Some(d) = &self.decap {
+            for (reason, packets, bytes) in d.counters()? {
+                decap.push(DecapCount {
+                    reason: reason.to_string(),
+                    packets,
+                    bytes,
+                });
+            }
+        }
+        Ok(CountersView {
+            reasons: c
+                .reasons
+                .iter()
+                .map(|(r, packets, bytes)| ReasonCount {
+                    reason: r.name().into(),
+                    verdict: verdict_name(r.verdict()).into(),
+                    packets: *packets,
+                    bytes: *bytes,
+                })
+                .collect(),
+            groups: c
+                .groups
+                .iter()
+                .map(|(id, packets, bytes)| GroupCount {
+                    group_id: *id,
+                    group: group_names.get(id).cloned(),
+                    packets: *packets,
+                    bytes: *bytes,
+                })
+                .collect(),
+            members: c
+                .members
+                .iter()
+                .map(|(id, packets, bytes)| MemberCount {
+                    member_id: *id,
+                    group: member_names.get(id).map(|x| x.0.clone()),
+                    address: member_names.get(id).map(|x| x.1.clone()),
+                    packets: *packets,
+                    bytes: *bytes,
+                })
+                .collect(),
+            decap,
+        })
+    }
+
+    fn show_interfaces(&self) -> Result<Vec<InterfaceView>, ControlError> {
+        let forward = self.dp.attached()?;
+        let decap = match &self.decap {
+            Some(d) => d.attached()?,
+            None => Vec::new(),
+        };
+        let decap_ifaces = self
+            .cfg
+            .member_role
+            .iter()
+            .flat_map(|r| r.decap_interfaces.iter());
+        let all = self
+            .cfg
+            .interfaces
+            .iter()
+            .map(|i| (i, "forward", &forward))
+            .chain(decap_ifaces.map(|i| (i, "decap", &decap)));
+        let mut out = Vec::new();
+        for (i, role, attached) in all {
+            let link = self.links.iter().find(|l| l.name == i.name);
+            let a = attached.iter().find(|a| a.ifname == i.name);
+            out.push(InterfaceView {
+                name: i.name.clone(),
+                role: role.into(),
+                ifindex: link.map(|l| l.ifindex),
+                xdp_mode: mode_name(i.xdp_mode).into(),
+                attached: a.map(|a| mode_name(a.mode).to_string()),
+                prog_id: a.map(|a| a.prog_id),
+                link_pin: a.map(|a| a.link_pin.display().to_string()),
+                mac: link.map(|l| mac_str(&l.mac)),
+                mtu: link.map(|l| l.mtu),
+                up: link.is_some_and(|l| l.up),
+            });
+        }
+        Ok(out)
+    }
+
+    fn show_dataplane(&self) -> Result<DataplaneView, ControlError> {
+        let view = |role: &str, a: anycast6_dataplane::loader::AttachedIface| AttachedView {
+            interface: a.ifname,
+            role: role.into(),
+            ifindex: a.ifindex,
+            mode: mode_name(a.mode).into(),
+            prog_id: a.prog_id,
+            link_pin: a.link_pin.display().to_string(),
+        };
+        let mut attached: Vec<AttachedView> = self
+            .dp
+            .attached()?
+            .into_iter()
+            .map(|a| view("forward", a))
+            .collect();
+        attached.sort_by(|a, b| a.interface.cmp(&b.interface));
+        let program_id = attached.first().map(|a| a.prog_id);
+        let mut maps = self.dp.map_ids()?;
+        if let Some(d) = &self.decap {
+            let mut dv: Vec<AttachedView> = d
+                .attached()?
+                .into_iter()
+                .map(|a| view("decap", a))
+                .collect();
+            dv.sort_by(|a, b| a.interface.cmp(&b.interface));
+            attached.extend(dv);
+            maps.extend(d.map_ids()?);
+        }
+        let mut maps: Vec<MapView> = maps
+            .into_iter()
+            .map(|(name, id)| MapView { name, id })
+            .collect();
+        maps.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(DataplaneView {
+            pin_dir: self.cfg.daemon.pin_dir.display().to_string(),
+            maps,
+            program_id,
+            attached,
+        })
+    }
+}

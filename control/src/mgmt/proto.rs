@@ -1,0 +1,186 @@
+//! The management protocol (docs/mgmt-api.md): one JSON request per line,
+//! one JSON response per line, over a Unix stream socket.
+
+use std::net::Ipv6Addr;
+
+use anycast6_dataplane::Action;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShowWhat {
+    Groups,
+    Members,
+    Fib,
+    Counters,
+    Interfaces,
+    Dataplane,
+}
+
+impl ShowWhat {
+    pub const ALL: [ShowWhat; 6] = [
+        ShowWhat::Groups,
+        ShowWhat::Members,
+        ShowWhat::Fib,
+        ShowWhat::Counters,
+        ShowWhat::Interfaces,
+        ShowWhat::Dataplane,
+    ];
+}
+
+/// Names a member: the group (address or prefix), the member's unicast
+/// address, and its interface when the address alone is ambiguous.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSel {
+    pub group: String,
+    pub address: Ipv6Addr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberAdd {
+    pub group: String,
+    pub address: Ipv6Addr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_hop: Option<Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encap_source: Option<Ipv6Addr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    Show {
+        what: ShowWhat,
+    },
+    Reload,
+    MemberAdd(MemberAdd),
+    MemberRemove(MemberSel),
+    MemberDrain(MemberSel),
+    MemberUndrain(MemberSel),
+    /// Detach and unpin everything, remove what anycast6d put in the kernel,
+    /// and exit.
+    Destroy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Response {
+    pub fn ok(data: impl Serialize) -> Response {
+        match serde_json::to_value(data) {
+            Ok(v) => Response {
+                ok: true,
+                data: Some(v),
+                error: None,
+            },
+            Err(e) => Response::error(format!("encoding the reply: {e}")),
+        }
+    }
+
+    pub fn error(msg: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            data: None,
+            error: Some(msg.into()),
+        }
+    }
+
+    /// The line sent on the wire (no newline).
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"ok\":false,\"error\":\"encoding: {e}\"}}"))
+    }
+}
+
+/// Parses one request line; the error is the reply to send.
+pub fn parse_request(line: &str) -> Result<Request, Response> {
+    serde_json::from_str(line).map_err(|e| Response::error(format!("bad request: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_on_the_wire() {
+        let cases = [
+            (
+                r#"{"cmd":"show","what":"groups"}"#,
+                Request::Show {
+                    what: ShowWhat::Groups,
+                },
+            ),
+            (r#"{"cmd":"reload"}"#, Request::Reload),
+            (
+                r#"{"cmd":"member_drain","group":"2001:db8:ac::1","address":"2001:db8:1::10"}"#,
+                Request::MemberDrain(MemberSel {
+                    group: "2001:db8:ac::1".into(),
+                    address: "2001:db8:1::10".parse().unwrap(),
+                    interface: None,
+                }),
+            ),
+            (
+                r#"{"cmd":"member_add","group":"2001:db8:ac::1","address":"2001:db8:1::10","interface":"eth1","weight":5,"action":"encap"}"#,
+                Request::MemberAdd(MemberAdd {
+                    group: "2001:db8:ac::1".into(),
+                    address: "2001:db8:1::10".parse().unwrap(),
+                    interface: Some("eth1".into()),
+                    next_hop: None,
+                    distance: None,
+                    weight: Some(5),
+                    action: Some(Action::Encap),
+                    encap_source: None,
+                }),
+            ),
+        ];
+        for (line, req) in cases {
+            assert_eq!(parse_request(line).unwrap(), req, "{line}");
+            assert_eq!(serde_json::to_string(&req).unwrap(), line);
+        }
+    }
+
+    #[test]
+    fn bad_requests_say_why() {
+        for line in [
+            r#"{"cmd":"fly"}"#,
+            r#"{"cmd":"show","what":"everything"}"#,
+            r#"{"cmd":"member_remove","group":"x","address":"2001:db8::1","colour":"red"}"#,
+            "not json",
+        ] {
+            let e = parse_request(line).unwrap_err();
+            assert!(!e.ok);
+            assert!(e.error.unwrap().starts_with("bad request: "));
+        }
+    }
+
+    #[test]
+    fn responses_on_the_wire() {
+        assert_eq!(
+            Response::ok(vec![1, 2]).to_line(),
+            r#"{"ok":true,"data":[1,2]}"#
+        );
+        assert_eq!(
+            Response::error("no").to_line(),
+            r#"{"ok":false,"error":"no"}"#
+        );
+    }
+}

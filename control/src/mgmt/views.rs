@@ -1,0 +1,218 @@
+//! The `data` of every reply, with stable keys (docs/mgmt-api.md). The
+//! daemon builds them, anycast6ctl prints them as tables or passes them
+//! through with `--json`.
+
+use serde::{Deserialize, Serialize};
+
+/// `show groups`: one per configured group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    /// `2001:db8:ac::1` or `2001:db8:ac::/64`.
+    pub group: String,
+    /// `address` or `prefix`.
+    pub kind: String,
+    pub group_id: Option<u32>,
+    /// Distance of the installed members (None: no member).
+    pub best_distance: Option<u32>,
+    /// Members in config + runtime overlays.
+    pub members: usize,
+    /// Members in the FIB (the best distance).
+    pub installed: usize,
+    /// Installed and active (new flows go to these).
+    pub active: usize,
+    pub draining: usize,
+    pub down: usize,
+}
+
+/// `show members`: one per member of every group, installed or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub group: String,
+    pub group_id: Option<u32>,
+    pub address: String,
+    pub interface: Option<String>,
+    /// Egress interface index (0: none).
+    pub ifindex: u32,
+    /// L2 next hop (None for `local`).
+    pub next_hop: Option<String>,
+    /// resolved | pending | failed | none (local) | no-route | no-interface
+    pub neighbour: String,
+    pub mac: Option<String>,
+    pub distance: u32,
+    pub weight: u16,
+    pub action: String,
+    /// Administrative: active | draining.
+    pub admin: String,
+    /// In the FIB: active | draining | down; `not-installed` if not at the
+    /// best distance, `duplicate` if another entry has the same address and egress.
+    pub state: String,
+    pub member_id: Option<u32>,
+    /// config | runtime
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibRouteView {
+    pub route: String,
+    pub group_id: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibMemberView {
+    pub member_id: u32,
+    pub unicast: String,
+    pub encap_src: String,
+    pub ifindex: u32,
+    pub dmac: String,
+    pub smac: String,
+    pub mtu: u16,
+    pub action: String,
+    pub state: String,
+    pub weight: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibGroupView {
+    pub group_id: u32,
+    pub gen: u32,
+    pub maglev_block: u32,
+    pub maglev_len: u32,
+    pub members: Vec<FibMemberView>,
+}
+
+/// `show fib`: what the pinned maps hold, read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibView {
+    pub routes: Vec<FibRouteView>,
+    pub groups: Vec<FibGroupView>,
+    pub tx_ports: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonCount {
+    /// Stable name, e.g. `fwd_rewrite`, `drop_trunc_ipv6`.
+    pub reason: String,
+    /// redirect | tx | pass | drop
+    pub verdict: String,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupCount {
+    pub group_id: u32,
+    pub group: Option<String>,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberCount {
+    pub member_id: u32,
+    pub group: Option<String>,
+    pub address: Option<String>,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecapCount {
+    pub reason: String,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// `show counters`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountersView {
+    /// Every reason of the forwarding program, in ABI order.
+    pub reasons: Vec<ReasonCount>,
+    pub groups: Vec<GroupCount>,
+    pub members: Vec<MemberCount>,
+    /// Member role: the decapsulation program's reasons.
+    pub decap: Vec<DecapCount>,
+}
+
+/// `show interfaces`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceView {
+    pub name: String,
+    /// forward | decap
+    pub role: String,
+    pub ifindex: Option<u32>,
+    /// Configured: native | generic | native-or-generic.
+    pub xdp_mode: String,
+    /// Attached in: native | generic (None: not attached).
+    pub attached: Option<String>,
+    pub prog_id: Option<u32>,
+    pub link_pin: Option<String>,
+    pub mac: Option<String>,
+    pub mtu: Option<u32>,
+    pub up: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapView {
+    pub name: String,
+    pub id: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachedView {
+    pub interface: String,
+    /// forward | decap
+    pub role: String,
+    pub ifindex: u32,
+    pub mode: String,
+    pub prog_id: u32,
+    pub link_pin: String,
+}
+
+/// `show dataplane`: the pinned objects (all stable across a daemon restart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataplaneView {
+    pub pin_dir: String,
+    pub maps: Vec<MapView>,
+    /// The forwarding program's id, as the pinned links run it (None: no
+    /// interface attached).
+    pub program_id: Option<u32>,
+    /// Forwarding links, then decap links.
+    pub attached: Vec<AttachedView>,
+}
+
+/// Reply to `reload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadView {
+    pub config: String,
+    pub groups: usize,
+    pub members: usize,
+    /// FIB operations applied.
+    pub operations: usize,
+    pub attached: Vec<String>,
+    pub detached: Vec<String>,
+    /// Runtime overlays kept (they still refer to configured members).
+    pub overlays_kept: usize,
+    /// Runtime overlays dropped, each with the reason.
+    pub overlays_dropped: Vec<String>,
+    /// Member-role steps that failed (the FIB part was applied).
+    pub warnings: Vec<String>,
+}
+
+/// Reply to `member add|remove|drain|undrain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberChangeView {
+    pub group: String,
+    pub address: String,
+    pub interface: Option<String>,
+    /// added | removed | draining | active
+    pub change: String,
+    pub operations: usize,
+}
+
+/// Reply to `destroy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestroyView {
+    pub pin_dir: String,
+    /// Managed neighbour entries and `lo` addresses removed.
+    pub kernel_objects_removed: usize,
+}
