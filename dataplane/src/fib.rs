@@ -452,6 +452,15 @@ impl FibWriter {
     /// Counters summed over CPUs: every reason in ABI order; groups and
     /// members only where non-zero, by id.
     pub fn counters(&self) -> Result<Counters, DataplaneError> {
+        Ok(Counters {
+            reasons: self.reason_counters()?,
+            groups: percpu_nonzero(&self.group_stats, map::GROUP_STATS)?,
+            members: percpu_nonzero(&self.member_stats, map::MEMBER_STATS)?,
+        })
+    }
+
+    /// Only the per-reason counters (cheap: one lookup per reason).
+    pub fn reason_counters(&self) -> Result<Vec<(abi::Reason, u64, u64)>, DataplaneError> {
         let mut reasons = Vec::with_capacity(abi::Reason::ALL.len());
         for r in abi::Reason::ALL {
             let v = self
@@ -463,11 +472,7 @@ impl FibWriter {
             });
             reasons.push((r, p, b));
         }
-        Ok(Counters {
-            reasons,
-            groups: percpu_nonzero(&self.group_stats, map::GROUP_STATS)?,
-            members: percpu_nonzero(&self.member_stats, map::MEMBER_STATS)?,
-        })
+        Ok(reasons)
     }
 }
 
