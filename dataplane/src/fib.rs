@@ -271,6 +271,11 @@ impl FibWriter {
         let active: Vec<usize> = (0..members.len())
             .filter(|&i| members[i].state == MemberState::Active && members[i].weight > 0)
             .collect();
+        let old = match self.groups.get(&group_id, 0) {
+            Ok(g) => Some(g),
+            Err(e) if is_enoent(&e) => None,
+            Err(e) => return Err(map_err(map::GROUPS, e)),
+        };
         let (len, table) = if active.is_empty() {
             (0, Vec::new())
         } else {
@@ -278,19 +283,14 @@ impl FibWriter {
                 .iter()
                 .map(|&i| (members[i].unicast, members[i].weight))
                 .collect();
-            let len = maglev::table_len(active.len());
+            let prev_len = old.map(|g| g.maglev_len).unwrap_or(0);
+            let len = maglev::next_table_len(prev_len, active.len());
             let t = maglev::build(&keys, len);
             // Table entries index the active list; the program indexes members[].
             (
                 len,
                 t.into_iter().map(|a| active[a as usize] as u8).collect(),
             )
-        };
-
-        let old = match self.groups.get(&group_id, 0) {
-            Ok(g) => Some(g),
-            Err(e) if is_enoent(&e) => None,
-            Err(e) => return Err(map_err(map::GROUPS, e)),
         };
 
         let nblocks = blocks_for(len);

@@ -42,6 +42,21 @@ pub fn table_len(n_active: usize) -> u32 {
     m.min(abi::MAGLEV_MAX_LEN)
 }
 
+/// Table length for a republished group: keeps the previous length while
+/// it is still long enough for `n_active` members and not more than four
+/// times too long, so a member joining or leaving moves only the flows
+/// Maglev must move (a new M would reshuffle every flow without an affinity
+/// entry). Otherwise [`table_len`].
+pub fn next_table_len(prev_len: u32, n_active: usize) -> u32 {
+    let need = table_len(n_active);
+    let roomy = table_len(n_active.saturating_mul(4));
+    if prev_len >= need && prev_len <= roomy {
+        prev_len
+    } else {
+        need
+    }
+}
+
 fn is_prime(n: u32) -> bool {
     if n < 2 {
         return false;
@@ -173,6 +188,29 @@ mod tests {
 
     fn addr(i: usize) -> Ipv6Addr {
         Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, (i >> 16) as u16, i as u16)
+    }
+
+    #[test]
+    fn republished_group_keeps_its_table_length() {
+        let m10 = table_len(10);
+        assert_eq!(next_table_len(0, 10), m10);
+        // One member leaves or joins: the length stays, so only that
+        // member's flows move.
+        assert_eq!(next_table_len(m10, 9), m10);
+        assert_eq!(next_table_len(m10, 10), m10);
+        // Too short for the new size: grows.
+        assert_eq!(next_table_len(m10, 11), table_len(11));
+        // Far too long (more than 4x): shrinks.
+        assert_eq!(next_table_len(m10, 2), table_len(2));
+        // Removing 1 of 10 at a kept length moves about 1/10 of entries.
+        let all = equal(10);
+        let before = build(&all, m10);
+        let after = build(&all[..9], m10);
+        let moved = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+        assert!(
+            (moved as f64) / (m10 as f64) < 0.1 + 0.04,
+            "moved {moved} of {m10}"
+        );
     }
 
     fn equal(n: usize) -> Vec<(Ipv6Addr, u16)> {
