@@ -14,7 +14,10 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 export CARGO_TARGET_DIR="$PWD/fuzz/target"
-(cd fuzz && cargo build --release --bins -q)
+# An explicit --target keeps RUSTFLAGS off build scripts and proc macros.
+host="$(rustc -vV | sed -n 's/^host: //p')"
+(cd fuzz && cargo build --release --bins -q --target "$host")
+bin="$CARGO_TARGET_DIR/$host/release"
 
 # Seeds: example configs and every fixture frame.
 seeds="$PWD/fuzz/target/seeds"
@@ -38,11 +41,14 @@ for t in "${targets[@]}"; do
     corpus="$PWD/fuzz/corpus/$t"
     mkdir -p "$corpus"
     echo "fuzz: $t for ${secs}s"
-    "$CARGO_TARGET_DIR/release/$t" -max_total_time="$secs" -print_final_stats=1 \
-        "$corpus" "$seeds/$t" 2>&1 | grep -E "^(stat::number_of_executed_units|stat::new_units_added|==|SUMMARY|.*panicked)" || true
-    # libFuzzer exits non-zero on a crash; grep above hides the status.
-    if [ "${PIPESTATUS[0]}" -ne 0 ]; then
-        echo "fuzz: $t FAILED (crash input saved in the working directory)" >&2
+    log="$CARGO_TARGET_DIR/$t.log"
+    status=0
+    (cd "$CARGO_TARGET_DIR" && "$bin/$t" -max_total_time="$secs" -print_final_stats=1 \
+        "$corpus" "$seeds/$t") >"$log" 2>&1 || status=$?
+    grep -E "^stat::(number_of_executed_units|new_units_added)" "$log" || true
+    if [ "$status" -ne 0 ]; then
+        tail -40 "$log" >&2
+        echo "fuzz: $t FAILED (exit $status; crash input under $CARGO_TARGET_DIR)" >&2
         exit 1
     fi
 done
