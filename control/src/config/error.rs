@@ -47,6 +47,10 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.pos.line == 0 {
+            // about the file as a whole (it cannot be read)
+            return write!(f, "{}: {}", self.file, self.message);
+        }
         write!(f, "{}:{}: {}", self.file, self.pos, self.message)
     }
 }

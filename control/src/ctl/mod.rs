@@ -243,9 +243,11 @@ pub fn run(cli: &Cli) -> Result<String, CtlError> {
     }
 }
 
-/// `destroy`: through the daemon when one answers for this pin directory,
-/// directly otherwise.
-fn destroy(socket: &Path, pin_dir: Option<&Path>, kernel: bool) -> Result<Value, CtlError> {
+/// `destroy`: through the daemon when one answers on `socket` for this pin
+/// directory, directly otherwise (`kernel`: also remove anycast6's
+/// neighbour entries and lo addresses in this network namespace). Builds
+/// its own tokio runtime: call it outside one.
+pub fn destroy(socket: &Path, pin_dir: Option<&Path>, kernel: bool) -> Result<Value, CtlError> {
     let daemon_pin_dir = match client::request(
         socket,
         &Request::Show {

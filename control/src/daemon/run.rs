@@ -90,7 +90,11 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     let ops = d.converge(&cfg, &overlays).await?;
     tracing::info!(
         groups = cfg.groups.len(),
-        members = cfg.member_count(),
+        members = overlays
+            .effective(&cfg)
+            .iter()
+            .map(|g| g.members.len())
+            .sum::<usize>(),
         runtime_overlays = !overlays.is_empty(),
         operations = ops,
         "FIB in sync"
