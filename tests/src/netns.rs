@@ -112,6 +112,37 @@ impl Netns {
         Ok(())
     }
 
+    /// Turns transmit checksum offload off, so the kernel writes complete
+    /// TCP/UDP checksums. A veth sender otherwise leaves them partial
+    /// (CHECKSUM_PARTIAL, finished "by the hardware"); a frame that an XDP
+    /// program on the far end then redirects arrives with a bad checksum,
+    /// because an XDP frame carries no checksum metadata. Real NICs hand
+    /// XDP complete checksums, so only veth senders need this.
+    pub fn tx_checksum_off(&self, dev: &str) -> Result<()> {
+        self.exec("ethtool", &["-K", dev, "tx", "off"])?;
+        Ok(())
+    }
+
+    /// Attaches an XDP program that passes everything to `dev` (driver
+    /// mode). A veth end that must receive frames sent with XDP_TX by the
+    /// other end needs one: GRO is not enough for XDP_TX (measured here).
+    pub fn xdp_pass(&self, dev: &str) -> Result<()> {
+        static OBJ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/xdp_pass.o"));
+        // One file per test process, named like every harness object so
+        // the next run sweeps it once this process is gone.
+        let path = std::env::temp_dir().join(format!("{PREFIX}xdppass-{}x0", std::process::id()));
+        if !path.exists() {
+            // Written whole under a unique name, then renamed: parallel
+            // tests never see a partial object.
+            let tmp = path.with_extension(format!("{:?}.tmp", std::thread::current().id()));
+            std::fs::write(&tmp, OBJ)?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        let p = path.display().to_string();
+        self.ip(&["link", "set", "dev", dev, "xdpdrv", "obj", &p, "sec", "xdp"])?;
+        Ok(())
+    }
+
     /// The MAC address of `dev` (read with `ip -j`: /sys under
     /// `nsenter --net` still shows the host's devices).
     pub fn mac(&self, dev: &str) -> Result<String> {
@@ -214,7 +245,7 @@ pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
     Ok(())
 }
 
-/// Deletes namespaces and bpffs directories left by test processes that
+/// Deletes namespaces, bpffs directories and /tmp files left by test processes that
 /// no longer exist (a run killed with SIGKILL cannot clean up after itself).
 /// Only names made by [`util::unique_name`] whose pid is dead are touched.
 pub fn sweep_stale() {
@@ -227,6 +258,19 @@ pub fn sweep_stale() {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if name.starts_with(PREFIX) && stale(&name) {
                     let _ = Command::new("ip").args(["netns", "del", &name]).output();
+                }
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(PREFIX) && stale(&name) {
+                    let p = e.path();
+                    let _ = if p.is_dir() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
                 }
             }
         }

@@ -17,6 +17,13 @@
 //! GRO is turned on at every veth end: a veth end that receives
 //! XDP_REDIRECTed frames (members, r2) or XDP_TX frames (the client, for
 //! Packet Too Big) drops them silently without GRO or an XDP program.
+//! The client's end also gets a pass-everything XDP program: the router
+//! answers oversized packets with an ICMPv6 Packet Too Big sent by XDP_TX,
+//! and XDP_TX into a veth is dropped unless the peer has an XDP program
+//! (GRO is not enough there).
+//! Transmit checksum offload is turned off at every veth end that sends
+//! into the router: a veth sender leaves TCP/UDP checksums partial, and a
+//! frame redirected by XDP arrives with a bad checksum.
 
 use std::net::{Ipv6Addr, SocketAddrV6};
 
@@ -90,6 +97,7 @@ impl Topology {
             m.add_addr("to-r1", &format!("2001:db8:{net:x}::10/64"))?;
             m.add_route("default", &format!("2001:db8:{net:x}::1"))?;
             m.gro_on("to-r1")?;
+            m.tx_checksum_off("to-r1")?;
             router.gro_on(rif)?;
         }
 
@@ -103,6 +111,9 @@ impl Topology {
         m3.add_addr("to-r2", &format!("{M3}/64"))?;
         m3.add_route("default", "2001:db8:3::1")?;
         r2.add_route(&format!("{ANYCAST}/128"), &M3.to_string())?;
+        client.tx_checksum_off("to-r1")?;
+        client.xdp_pass("to-r1")?;
+        r2.tx_checksum_off("to-r1")?;
         for (n, dev) in [
             (&client, "to-r1"),
             (&router, "to-c"),
