@@ -75,14 +75,18 @@ for n in "${NSS[@]}"; do
 done
 for n in r1 r2; do inns "$n" sysctl -q -w net.ipv6.conf.all.forwarding=1; done
 
-# link NS_A IF_A NS_B IF_B: a veth pair, both ends up, GRO on (a veth end
-# that receives XDP_REDIRECTed frames drops them without GRO or XDP).
+# link NS_A IF_A NS_B IF_B: a veth pair, both ends up. Two veth quirks:
+# - GRO on: a veth end that receives XDP_REDIRECTed frames drops them
+#   silently unless it has GRO on (or an XDP program);
+# - tx checksum offload off: a veth sender leaves TCP/UDP checksums partial,
+#   and a frame redirected by XDP then arrives with a bad checksum.
+# Physical NICs need neither.
 link() {
   ip -n "$P-$1" link add "$2" type veth peer name "$4" netns "$P-$3"
   ip -n "$P-$1" link set "$2" up
   ip -n "$P-$3" link set "$4" up
-  inns "$1" ethtool -K "$2" gro on >/dev/null
-  inns "$3" ethtool -K "$4" gro on >/dev/null
+  inns "$1" ethtool -K "$2" gro on tx off >/dev/null
+  inns "$3" ethtool -K "$4" gro on tx off >/dev/null
 }
 addr() { ip -n "$P-$1" -6 addr add "$3" dev "$2" nodad; }
 route() { ip -n "$P-$1" -6 route add "$2" via "$3"; }
