@@ -37,4 +37,19 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build --workspace --bins"
 cargo build --workspace --bins
 step "cargo test --workspace"
-A6T_NO_BUILD=1 cargo test --workspace
+log=$(mktemp /tmp/anycast6-test.XXXXXX)
+set +e
+A6T_NO_BUILD=1 cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (cargo prints one per binary,
+# the last of which is often an empty doc-test run).
+awk '/^test result:/ {
+       for (i = 2; i <= NF; i++) {
+         if ($i == "passed;") p += $(i - 1)
+         if ($i == "failed;") f += $(i - 1)
+       }
+     }
+     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"
