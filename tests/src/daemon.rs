@@ -297,7 +297,9 @@ impl Daemon {
             .env(
                 "RUST_LOG",
                 std::env::var("A6T_LOG").unwrap_or_else(|_| "info".into()),
-            );
+            )
+            // Plain text in the log file (tracing colours by default).
+            .env("NO_COLOR", "1");
         let mut p = Proc::spawn(&self.label, cmd, self.log.clone())?;
         let ready = wait_until(Duration::from_secs(20), || {
             if !p.running() {
