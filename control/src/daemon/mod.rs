@@ -177,11 +177,28 @@ impl Daemon {
             member_ids: mc.member_ids,
             ..cfg.capacities
         };
-        let plan = rib::plan(
+        // Members gone from the FIB whose ids still carry counters.
+        let in_use: BTreeSet<u32> = current
+            .groups
+            .values()
+            .flatten()
+            .map(|m| m.member_id)
+            .collect();
+        let retired: BTreeSet<u32> = self
+            .dp
+            .fib()
+            .counters()?
+            .members
+            .iter()
+            .map(|c| c.0)
+            .filter(|id| !in_use.contains(id))
+            .collect();
+        let plan = rib::plan_avoiding(
             &resolve::rib_groups(cfg, &resolved),
             &tx_ports,
             &current,
             &caps,
+            &retired,
         )
         .map_err(|e| ControlError::RibInvalid(e.to_string()))?;
         fib::apply(self.dp.fib(), &plan.ops, &current)

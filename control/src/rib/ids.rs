@@ -17,13 +17,14 @@ pub(super) struct Allocator<'a> {
     caps: &'a Capacities,
     used_groups: BTreeSet<u32>,
     used_members: BTreeSet<u32>,
+    retired: &'a BTreeSet<u32>,
     members: HashMap<(u32, Ipv6Addr, u32), u32>,
     next_group: u32,
     next_member: u32,
 }
 
 impl<'a> Allocator<'a> {
-    pub fn new(current: &'a FibState, caps: &'a Capacities) -> Self {
+    pub fn new(current: &'a FibState, caps: &'a Capacities, retired: &'a BTreeSet<u32>) -> Self {
         let mut used_groups: BTreeSet<u32> = current.groups.keys().copied().collect();
         used_groups.extend(current.routes.values().copied());
         let mut used_members = BTreeSet::new();
@@ -39,6 +40,7 @@ impl<'a> Allocator<'a> {
             caps,
             used_groups,
             used_members,
+            retired,
             members,
             next_group: 0,
             next_member: 0,
@@ -64,11 +66,18 @@ impl<'a> Allocator<'a> {
         if let Some(id) = self.members.get(&(group_id, unicast, ifindex)) {
             return Ok(*id);
         }
-        let id = lowest_free(
-            &self.used_members,
+        // Prefer ids with no history; reuse a retired id only when every
+        // other id is taken.
+        let (used, retired) = (&self.used_members, self.retired);
+        let id = lowest_free_by(
+            |id| used.contains(&id) || retired.contains(&id),
             &mut self.next_member,
             self.caps.member_ids,
         )
+        .or_else(|| {
+            let mut from = 0;
+            lowest_free(used, &mut from, self.caps.member_ids)
+        })
         .ok_or(RibError::MemberIdsExhausted(self.caps.member_ids))?;
         self.used_members.insert(id);
         self.members.insert((group_id, unicast, ifindex), id);
@@ -79,10 +88,14 @@ impl<'a> Allocator<'a> {
 /// Lowest id >= *next not in `used` and below `cap`; ids below *next are
 /// known taken.
 fn lowest_free(used: &BTreeSet<u32>, next: &mut u32, cap: u32) -> Option<u32> {
+    lowest_free_by(|id| used.contains(&id), next, cap)
+}
+
+fn lowest_free_by(taken: impl Fn(u32) -> bool, next: &mut u32, cap: u32) -> Option<u32> {
     while *next < cap {
         let id = *next;
         *next += 1;
-        if !used.contains(&id) {
+        if !taken(id) {
             return Some(id);
         }
     }

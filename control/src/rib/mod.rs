@@ -153,7 +153,21 @@ pub fn plan(
     current: &FibState,
     caps: &Capacities,
 ) -> Result<Plan, RibError> {
-    let mut alloc = ids::Allocator::new(current, caps);
+    plan_avoiding(groups, tx_ports, current, caps, &BTreeSet::new())
+}
+
+/// [`plan`], giving new members ids outside `retired` (ids of members that
+/// are gone but still have counters, and possibly affinity entries, in the
+/// maps) while other ids are free: a new member must not inherit a removed
+/// member's traffic history or its flows.
+pub fn plan_avoiding(
+    groups: &[RibGroup],
+    tx_ports: &BTreeSet<u32>,
+    current: &FibState,
+    caps: &Capacities,
+    retired: &BTreeSet<u32>,
+) -> Result<Plan, RibError> {
+    let mut alloc = ids::Allocator::new(current, caps, retired);
     let mut target = FibState::default();
     let mut planned = Vec::with_capacity(groups.len());
     for g in groups {

@@ -254,6 +254,49 @@ fn added_member_gets_a_fresh_id_and_others_keep_theirs() {
 }
 
 #[test]
+fn new_member_avoids_retired_ids_until_none_else_is_free() {
+    let caps = Capacities::default();
+    let first = plan(&two_groups(), &ports(), &FibState::default(), &caps).unwrap();
+    let used: BTreeSet<u32> = first
+        .target
+        .groups
+        .values()
+        .flatten()
+        .map(|m| m.member_id)
+        .collect();
+    // Ids 0..=9 belonged to members that are gone but still have counters.
+    let retired: BTreeSet<u32> = (0..10).filter(|i| !used.contains(i)).collect();
+    let mut groups = two_groups();
+    groups[0]
+        .candidates
+        .insert(0, cand("2001:db8:1::20", 1, ready(3, 9)));
+    let p = super::plan_avoiding(&groups, &ports(), &first.target, &caps, &retired).unwrap();
+    let new = p
+        .target
+        .groups
+        .values()
+        .flatten()
+        .find(|m| m.unicast == a("2001:db8:1::20"))
+        .unwrap();
+    assert!(!retired.contains(&new.member_id) && !used.contains(&new.member_id));
+    // With every other id taken, a retired id is reused rather than failing.
+    let small = Capacities {
+        member_ids: used.len() as u32 + 1,
+        ..caps
+    };
+    let retired_all: BTreeSet<u32> = (0..small.member_ids)
+        .filter(|i| !used.contains(i))
+        .collect();
+    let p = super::plan_avoiding(&groups, &ports(), &first.target, &small, &retired_all).unwrap();
+    assert!(p
+        .target
+        .groups
+        .values()
+        .flatten()
+        .any(|m| m.unicast == a("2001:db8:1::20")));
+}
+
+#[test]
 fn unresolved_best_tier_falls_back_then_returns() {
     let caps = Capacities::default();
     let mut groups = two_groups();
