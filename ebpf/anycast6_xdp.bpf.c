@@ -55,10 +55,8 @@ static __always_inline void a6_count_in(void *map, __u32 idx, __u64 bytes)
 
 static __always_inline int a6_verdict_of(__u32 reason)
 {
-	if (reason == A6_R_FWD_REWRITE || reason == A6_R_FWD_ENCAP)
+	if (reason == A6_R_FWD_REWRITE || reason == A6_R_FWD_ENCAP || reason == A6_R_TX_PTB)
 		return XDP_REDIRECT;
-	if (reason == A6_R_TX_PTB)
-		return XDP_TX;
 	if (reason <= A6_R_PASS_NO_PORT)
 		return XDP_PASS;
 	return XDP_DROP;
@@ -124,7 +122,13 @@ static __always_inline __u32 a6_too_big(struct xdp_md *ctx, struct a6_pkt *pkt,
 	__builtin_memcpy(ra, ra32, 16);
 	int r = a6_build_ptb(ctx, pkt, mtu, ra);
 
-	return r < 0 ? A6_R_TX_PTB : (__u32)r;
+	if (r >= 0)
+		return (__u32)r;
+	/* Back out of the ingress interface by redirect rather than XDP_TX:
+	 * a veth drops XDP_TX frames unless its peer runs XDP itself, and a
+	 * redirect costs the same on a NIC. */
+	bpf_redirect(ctx->ingress_ifindex, 0);
+	return A6_R_TX_PTB;
 }
 
 /* Picks the member for this flow; NULL if the group has none usable. */

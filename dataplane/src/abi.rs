@@ -175,8 +175,9 @@ impl Reason {
 
     pub fn verdict(self) -> Verdict {
         match self {
-            Reason::FwdRewrite | Reason::FwdEncap => Verdict::Redirect,
-            Reason::TxPtb => Verdict::Tx,
+            // Packet Too Big goes back out of the ingress by redirect (a
+            // veth drops XDP_TX frames unless its peer runs XDP).
+            Reason::FwdRewrite | Reason::FwdEncap | Reason::TxPtb => Verdict::Redirect,
             r if (r as u32) <= Reason::PassNoPort as u32 => Verdict::Pass,
             _ => Verdict::Drop,
         }

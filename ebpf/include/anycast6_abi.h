@@ -72,7 +72,7 @@
 /* Forwarded */
 #define A6_R_FWD_REWRITE        0  /* redirected after Ethernet rewrite      */
 #define A6_R_FWD_ENCAP          1  /* redirected after IPv6-in-IPv6 encap    */
-#define A6_R_TX_PTB             2  /* ICMPv6 Packet Too Big sent back (XDP_TX) */
+#define A6_R_TX_PTB             2  /* ICMPv6 Packet Too Big sent back out of the ingress (redirect) */
 /* Passed to the kernel (XDP_PASS) */
 #define A6_R_PASS_NOT_IPV6      3  /* ethertype is not IPv6                   */
 #define A6_R_PASS_MULTICAST     4  /* destination is multicast                */

@@ -88,7 +88,7 @@ static __always_inline int a6_encap(struct xdp_md *ctx, struct a6_pkt *pkt,
 /*
  * Turns the frame into an ICMPv6 Packet Too Big for its sender, quoting as
  * much of the packet as fits in 1280 bytes, addressed back out of the
- * ingress interface (XDP_TX). The L2 header (and a VLAN tag) is kept, with
+ * ingress interface (the caller redirects it there). The L2 header (and a VLAN tag) is kept, with
  * the MAC addresses swapped.
  */
 static __always_inline int a6_build_ptb(struct xdp_md *ctx, struct a6_pkt *pkt, __u32 mtu,
