@@ -37,6 +37,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build --workspace --bins"
 cargo build --workspace --bins
 step "cargo test --workspace"
+# Every decoder's fuzz target, briefly (longer by hand: scripts/fuzz.sh 600).
+step "fuzz targets (scripts/fuzz.sh ${A6_FUZZ_SECS:-30})"
+scripts/fuzz.sh "${A6_FUZZ_SECS:-30}"
+
 log=$(mktemp /tmp/anycast6-test.XXXXXX)
 set +e
 A6T_NO_BUILD=1 cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
