@@ -36,10 +36,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The topology tests run anycast6d and anycast6ctl from target/debug.
 step "cargo build --workspace --bins"
 cargo build --workspace --bins
-step "cargo test --workspace"
 # Every decoder's fuzz target, briefly (longer by hand: scripts/fuzz.sh 600).
 step "fuzz targets (scripts/fuzz.sh ${A6_FUZZ_SECS:-30})"
 scripts/fuzz.sh "${A6_FUZZ_SECS:-30}"
+step "cargo test --workspace"
 
 log=$(mktemp /tmp/anycast6-test.XXXXXX)
 set +e
