@@ -22,8 +22,12 @@ pub fn init(format: LogFormat, default_level: &str) {
             filter = filter.add_directive(d);
         }
     }
+    // Colour only on a terminal, never in a log file; NO_COLOR wins.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => b.init(),
