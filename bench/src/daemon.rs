@@ -1,0 +1,1 @@
+//! Running anycast6d for a benchmark (stub).
