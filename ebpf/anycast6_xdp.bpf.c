@@ -255,7 +255,10 @@ static __always_inline __u32 a6_process(struct xdp_md *ctx)
 
 	__u32 ifindex = m->ifindex;
 
-	if (!bpf_map_lookup_elem(&a6_tx_ports, &ifindex))
+	/* Sets the redirect target now, before the frame is touched: an
+	 * egress port missing from a6_tx_ports leaves the frame intact for the
+	 * kernel, and no separate lookup is paid for the check. */
+	if (bpf_redirect_map(&a6_tx_ports, ifindex, 0) != XDP_REDIRECT)
 		return A6_R_PASS_NO_PORT;
 
 	if (m->action == A6_ACT_ENCAP) {
@@ -272,7 +275,6 @@ static __always_inline __u32 a6_process(struct xdp_md *ctx)
 		r = a6_encap(ctx, &pkt, m, hash);
 		if (r >= 0)
 			return r;
-		bpf_redirect_map(&a6_tx_ports, ifindex, 0);
 		return A6_R_FWD_ENCAP;
 	}
 
@@ -282,7 +284,6 @@ static __always_inline __u32 a6_process(struct xdp_md *ctx)
 	r = a6_rewrite_l2(ctx, &pkt, m);
 	if (r >= 0)
 		return r;
-	bpf_redirect_map(&a6_tx_ports, ifindex, 0);
 	return A6_R_FWD_REWRITE;
 }
 
