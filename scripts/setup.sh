@@ -27,6 +27,7 @@ declare -A PKG_FILE=(
   [procps]=/usr/sbin/sysctl
   [util-linux]=/usr/bin/nsenter
   [gcc]=/usr/bin/gcc
+  [g++]=/usr/bin/g++   # libFuzzer (fuzz targets)
 )
 
 missing=()
