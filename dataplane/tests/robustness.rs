@@ -4,35 +4,16 @@
 //! counted per frame and it matches the verdict; a frame that is redirected
 //! was a well-formed IPv6 packet to a FIB destination.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use anycast6_dataplane::abi::{Reason, Verdict};
 use anycast6_dataplane::fixtures::{self, frames, FixtureFile, Op};
-use anycast6_dataplane::loader::{Capacities, DataplaneOptions};
 use anycast6_dataplane::testrun;
 use anycast6_dataplane::Dataplane;
+use common::{root_or_skip, PinDir};
 use rand::{Rng, SeedableRng};
-
-struct PinGuard(PathBuf);
-impl Drop for PinGuard {
-    fn drop(&mut self) {
-        let _ = Dataplane::destroy(&self.0);
-        if let Some(parent) = self.0.parent() {
-            let _ = std::fs::remove_dir(parent);
-        }
-    }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
 
 fn mutate(rng: &mut rand::rngs::StdRng, base: &[u8]) -> Vec<u8> {
     let mut f = base.to_vec();
@@ -72,8 +53,7 @@ fn mutate(rng: &mut rand::rngs::StdRng, base: &[u8]) -> Vec<u8> {
 
 #[test]
 fn mutated_frames_never_abort_and_always_count_one_reason() {
-    if !is_root() {
-        eprintln!("SKIPPED (needs root): mutated_frames_never_abort_and_always_count_one_reason");
+    if !root_or_skip("mutated_frames_never_abort_and_always_count_one_reason") {
         return;
     }
     let file = FixtureFile::load(
@@ -82,15 +62,12 @@ fn mutated_frames_never_abort_and_always_count_one_reason() {
             .join(fixtures::FIXTURE_FILE),
     )
     .expect("fixtures");
-    let pin_dir = PathBuf::from(format!("/sys/fs/bpf/a6-robust-{}/v1", std::process::id()));
-    let _guard = PinGuard(pin_dir.clone());
-    let opts = DataplaneOptions {
-        pin_dir,
-        capacities: Capacities::default(),
-        hash_seed: file.hash_seed,
-        router_addr: file.router_addr,
-        ptb_per_sec: 1_000_000,
-    };
+    let pins = PinDir::new("robustness");
+    let mut opts = pins.opts();
+    opts.hash_seed = file.hash_seed;
+    opts.router_addr = file.router_addr;
+    opts.ptb_per_sec = 1_000_000;
+    opts.capacities.member_ids = 65536;
     let mut dp = Dataplane::open(&opts).expect("open");
     // The whole world of the fixtures, in its final state.
     for case in &file.cases {
