@@ -268,30 +268,16 @@ impl FibWriter {
             return Err(DataplaneError::MemberIdOutOfRange(m.member_id));
         }
 
-        let active: Vec<usize> = (0..members.len())
-            .filter(|&i| members[i].state == MemberState::Active && members[i].weight > 0)
-            .collect();
         let old = match self.groups.get(&group_id, 0) {
             Ok(g) => Some(g),
             Err(e) if is_enoent(&e) => None,
             Err(e) => return Err(map_err(map::GROUPS, e)),
         };
-        let (len, table) = if active.is_empty() {
-            (0, Vec::new())
-        } else {
-            let keys: Vec<(Ipv6Addr, u16)> = active
-                .iter()
-                .map(|&i| (members[i].unicast, members[i].weight))
-                .collect();
-            let prev_len = old.map(|g| g.maglev_len).unwrap_or(0);
-            let len = maglev::next_table_len(prev_len, active.len());
-            let t = maglev::build(&keys, len);
-            // Table entries index the active list; the program indexes members[].
-            (
-                len,
-                t.into_iter().map(|a| active[a as usize] as u8).collect(),
-            )
-        };
+        let (len, table) = maglev::group_table(members, old.map(|g| g.maglev_len).unwrap_or(0));
+        let active = members
+            .iter()
+            .filter(|m| m.state == MemberState::Active && m.weight > 0)
+            .count();
 
         let nblocks = blocks_for(len);
         let start = self.alloc_blocks(nblocks)?;
@@ -332,7 +318,7 @@ impl FibWriter {
             group_id,
             gen,
             members = members.len(),
-            active = active.len(),
+            active,
             maglev_len = len,
             maglev_block = start,
             "group published"

@@ -8,6 +8,7 @@
 //! - [`fib`]: the FIB writer: publishes whole groups with one map update.
 //! - [`testrun`]: BPF_PROG_TEST_RUN of the programs on a frame.
 //! - [`types`]: the userspace view of groups, members and routes.
+//! - [`userspace`]: the AF_XDP path's forwarding engine (pure, same rules).
 
 pub mod abi;
 pub mod blocks;
@@ -22,6 +23,7 @@ pub mod pins;
 mod sys;
 pub mod testrun;
 pub mod types;
+pub mod userspace;
 
 pub use error::DataplaneError;
 pub use fib::FibWriter;

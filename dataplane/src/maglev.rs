@@ -182,6 +182,33 @@ pub fn build(members: &[(Ipv6Addr, u16)], len: u32) -> Vec<u8> {
     table.into_iter().map(|i| i as u8).collect()
 }
 
+/// The Maglev table of a group as published: over the members that are
+/// `Active` with a non-zero weight, of length [`next_table_len`] from the
+/// previous length, entries translated to positions in `members` (what the
+/// XDP program indexes). `(0, [])` when no member qualifies.
+///
+/// One function for the FIB writer (BPF maps) and the userspace snapshot,
+/// so both paths hold the same table for the same publish sequence.
+pub fn group_table(members: &[crate::types::MemberSpec], prev_len: u32) -> (u32, Vec<u8>) {
+    let active: Vec<usize> = (0..members.len())
+        .filter(|&i| members[i].state == crate::types::MemberState::Active && members[i].weight > 0)
+        .collect();
+    if active.is_empty() {
+        return (0, Vec::new());
+    }
+    let keys: Vec<(Ipv6Addr, u16)> = active
+        .iter()
+        .map(|&i| (members[i].unicast, members[i].weight))
+        .collect();
+    let len = next_table_len(prev_len, active.len());
+    let t = build(&keys, len);
+    // Table entries index the active list; the program indexes members[].
+    (
+        len,
+        t.into_iter().map(|a| active[a as usize] as u8).collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,351 @@
+//! `process`: one frame through the anycast fast path, in userspace, with
+//! exactly the rules of `ebpf/anycast6_xdp.bpf.c` (`a6_process`,
+//! `a6_choose`, `a6_too_big`). Each step names the C function it mirrors;
+//! change one side and the fixtures (run through both) fail.
+
+use std::collections::HashMap;
+use std::net::Ipv6Addr;
+
+use crate::abi::{self, Affinity, Counter, Reason, Verdict};
+use crate::flowhash;
+
+use super::affinity::AffinityTable;
+use super::emit;
+use super::frame::Frame;
+use super::snapshot::{FibSnapshot, SnapGroup};
+use super::wire::{self, Ipv6Header, NH_ICMPV6};
+
+/// Load-time settings (`struct a6_config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    pub hash_seed: u32,
+    /// Source of Packet Too Big; `::` answers from the packet's destination.
+    pub router_addr: Ipv6Addr,
+    /// Packet Too Big budget per second per worker (0 = 100).
+    pub ptb_per_sec: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            hash_seed: 0x5eed_1234,
+            router_addr: Ipv6Addr::UNSPECIFIED,
+            ptb_per_sec: 100,
+        }
+    }
+}
+
+const PTB_DEFAULT_RATE: u64 = 100;
+const NS_PER_SEC: u64 = 1_000_000_000;
+
+/// What happened to a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub reason: Reason,
+    /// Where a redirected frame leaves: the member's egress, or the ingress
+    /// for a Packet Too Big. 0 when not redirected.
+    pub egress_ifindex: u32,
+}
+
+/// Counters of one worker, by reason, group and member.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineCounters {
+    pub reasons: [Counter; abi::REASON_MAX as usize],
+    pub groups: HashMap<u32, Counter>,
+    pub members: HashMap<u32, Counter>,
+}
+
+fn bump(c: &mut Counter, bytes: u64) {
+    c.packets = c.packets.wrapping_add(1);
+    c.bytes = c.bytes.wrapping_add(bytes);
+}
+
+impl EngineCounters {
+    /// Adds `other` into `self` (summing workers).
+    pub fn merge(&mut self, other: &EngineCounters) {
+        for (a, b) in self.reasons.iter_mut().zip(&other.reasons) {
+            a.packets = a.packets.wrapping_add(b.packets);
+            a.bytes = a.bytes.wrapping_add(b.bytes);
+        }
+        for (map, from) in [
+            (&mut self.groups, &other.groups),
+            (&mut self.members, &other.members),
+        ] {
+            for (id, c) in from {
+                let e = map.entry(*id).or_default();
+                e.packets = e.packets.wrapping_add(c.packets);
+                e.bytes = e.bytes.wrapping_add(c.bytes);
+            }
+        }
+    }
+}
+
+/// Per-worker mutable state: the affinity table, the Packet Too Big
+/// budget (per worker, as the XDP one is per CPU) and the counters.
+#[derive(Debug, Clone)]
+pub struct FlowState {
+    pub affinity: AffinityTable,
+    pub counters: EngineCounters,
+    ptb_window_start_ns: u64,
+    ptb_sent: u64,
+}
+
+impl FlowState {
+    pub fn new(affinity_capacity: usize) -> Self {
+        FlowState {
+            affinity: AffinityTable::new(affinity_capacity),
+            counters: EngineCounters::default(),
+            ptb_window_start_ns: 0,
+            ptb_sent: 0,
+        }
+    }
+
+    /// `a6_ptb_allowed`.
+    fn ptb_allowed(&mut self, cfg: &EngineConfig, now_ns: u64) -> bool {
+        let budget = if cfg.ptb_per_sec != 0 {
+            u64::from(cfg.ptb_per_sec)
+        } else {
+            PTB_DEFAULT_RATE
+        };
+        if now_ns.wrapping_sub(self.ptb_window_start_ns) >= NS_PER_SEC {
+            self.ptb_window_start_ns = now_ns;
+            self.ptb_sent = 0;
+        }
+        if self.ptb_sent >= budget {
+            return false;
+        }
+        self.ptb_sent += 1;
+        true
+    }
+}
+
+fn usable(m: &abi::Member) -> bool {
+    m.state == abi::STATE_ACTIVE || m.state == abi::STATE_DRAINING
+}
+
+/// `a6_choose`: the member index for this flow, or None. `hash` is set
+/// when the flow hash was computed.
+fn choose(
+    g: &SnapGroup,
+    group_id: u32,
+    key: &abi::FlowKey,
+    aff: &mut AffinityTable,
+    cfg: &EngineConfig,
+    hash: &mut Option<u32>,
+) -> Option<usize> {
+    let n = g.members.len();
+    if let Some(a) = aff.get_mut(key) {
+        if a.group_id == group_id {
+            let idx = usize::from(a.idx);
+            if a.gen == g.gen && idx < n && idx < abi::MAX_MEMBERS {
+                let m = &g.members[idx];
+                if m.member_id == a.member_id && usable(m) {
+                    return Some(idx);
+                }
+            } else {
+                // The group was republished: find the member again by id.
+                if let Some(i) = g.members.iter().position(|m| m.member_id == a.member_id) {
+                    if usable(&g.members[i]) {
+                        a.gen = g.gen;
+                        a.idx = i as u16;
+                        return Some(i);
+                    }
+                }
+            }
+        }
+    }
+
+    // New flow (or its member is gone): Maglev over the active members.
+    if g.table.is_empty() {
+        return None;
+    }
+    let h = flowhash::flow_hash(key, cfg.hash_seed);
+    *hash = Some(h);
+    let pos = flowhash::maglev_index(h, g.table.len() as u32) as usize;
+    let idx = usize::from(*g.table.get(pos)?);
+    if idx >= n || idx >= abi::MAX_MEMBERS {
+        return None;
+    }
+    let m = &g.members[idx];
+    if m.state != abi::STATE_ACTIVE {
+        return None;
+    }
+    aff.insert(
+        *key,
+        Affinity {
+            member_id: m.member_id,
+            group_id,
+            gen: g.gen,
+            idx: idx as u16,
+            _pad: 0,
+        },
+    );
+    Some(idx)
+}
+
+/// One frame through the fast path. `ingress_ifindex` is where it came in
+/// (a Packet Too Big goes back there); `now_ns` is a monotonic clock for
+/// the Packet Too Big budget. The frame is rewritten in place for
+/// redirects and left as it came for passes.
+pub fn process(
+    frame: &mut Frame<'_>,
+    ingress_ifindex: u32,
+    snap: &FibSnapshot,
+    state: &mut FlowState,
+    cfg: &EngineConfig,
+    now_ns: u64,
+) -> Outcome {
+    let bytes = frame.len() as u64;
+    let (reason, egress) = process_inner(frame, ingress_ifindex, snap, state, cfg, now_ns);
+    bump(&mut state.counters.reasons[reason as usize], bytes);
+    let verdict = reason.verdict();
+    Outcome {
+        verdict,
+        reason,
+        egress_ifindex: if verdict == Verdict::Redirect {
+            egress
+        } else {
+            0
+        },
+    }
+}
+
+/// `a6_process`.
+fn process_inner(
+    frame: &mut Frame<'_>,
+    ingress_ifindex: u32,
+    snap: &FibSnapshot,
+    state: &mut FlowState,
+    cfg: &EngineConfig,
+    now_ns: u64,
+) -> (Reason, u32) {
+    let l = match wire::parse_l2_l3(frame.data()) {
+        Ok(l) => l,
+        Err(r) => return (r, 0),
+    };
+    let Some(ip6) = frame
+        .data()
+        .get(l.l2_len..)
+        .and_then(Ipv6Header::new_checked)
+    else {
+        return (Reason::DropTruncIpv6, 0);
+    };
+    if ip6.version() != 6 {
+        return (Reason::DropBadIpv6, 0);
+    }
+    let dst = ip6.dst();
+    let src = ip6.src();
+    let hop_limit = ip6.hop_limit();
+    if dst[0] == 0xff {
+        return (Reason::PassMulticast, 0);
+    }
+
+    // FIB: exact /128 first, then the anycast prefixes.
+    let Some(group_id) = snap.lookup(&dst) else {
+        return (Reason::PassNotAnycast, 0);
+    };
+    let Some(g) = snap.group(group_id) else {
+        return (Reason::PassNoGroup, 0);
+    };
+
+    let pkt = match wire::parse_owned(frame.data(), l) {
+        Ok(p) => p,
+        Err(r) => return (r, 0),
+    };
+    if pkt.l4_proto == NH_ICMPV6 && !pkt.later_frag && (133..=137).contains(&pkt.icmp_type) {
+        return (Reason::PassNd, 0);
+    }
+
+    let mut hash = None;
+    let Some(idx) = choose(g, group_id, &pkt.key, &mut state.affinity, cfg, &mut hash) else {
+        return (Reason::PassNoMember, 0);
+    };
+    let m = g.members[idx];
+
+    let bytes = frame.len() as u64;
+    bump(state.counters.groups.entry(group_id).or_default(), bytes);
+    bump(
+        state.counters.members.entry(m.member_id).or_default(),
+        bytes,
+    );
+
+    if m.action == abi::ACT_LOCAL {
+        return (Reason::PassLocal, 0);
+    }
+    if hop_limit <= 1 {
+        return (Reason::PassHopLimit, 0);
+    }
+    if !snap.has_tx_port(m.ifindex) {
+        return (Reason::PassNoPort, 0);
+    }
+    let mtu = usize::from(m.mtu);
+    let ip = wire::IP6_HLEN;
+
+    if m.action == abi::ACT_ENCAP {
+        if l.l3_len + ip > mtu {
+            // No fragmenting the outer packet; a packet of at most the
+            // IPv6 minimum MTU cannot be asked to shrink.
+            if l.l3_len <= 1280 || mtu < 1280 + ip {
+                return (Reason::DropTooBig, 0);
+            }
+            let r = too_big(frame, l, &pkt, &src, (mtu - ip) as u32, state, cfg, now_ns);
+            return (r, ingress_ifindex);
+        }
+        set_hop_limit(frame, l.l2_len, hop_limit - 1);
+        let h = hash.unwrap_or_else(|| flowhash::flow_hash(&pkt.key, cfg.hash_seed));
+        if let Err(r) = emit::encap(frame, l, &m, h) {
+            return (r, 0);
+        }
+        return (Reason::FwdEncap, m.ifindex);
+    }
+
+    if l.l3_len > mtu {
+        let r = too_big(frame, l, &pkt, &src, mtu as u32, state, cfg, now_ns);
+        return (r, ingress_ifindex);
+    }
+    set_hop_limit(frame, l.l2_len, hop_limit - 1);
+    if let Err(r) = emit::rewrite_l2(frame, l, &m) {
+        return (r, 0);
+    }
+    (Reason::FwdRewrite, m.ifindex)
+}
+
+fn set_hop_limit(frame: &mut Frame<'_>, l2_len: usize, v: u8) {
+    if let Some(mut ip6) = frame
+        .data_mut()
+        .get_mut(l2_len..)
+        .and_then(Ipv6Header::new_checked)
+    {
+        ip6.set_hop_limit(v);
+    }
+}
+
+/// `a6_too_big`: RFC 4443 2.4(e) — no ICMPv6 error in answer to an ICMPv6
+/// error, nor to a multicast or unspecified source — then the budget,
+/// then the message.
+#[allow(clippy::too_many_arguments)]
+fn too_big(
+    frame: &mut Frame<'_>,
+    l: wire::L2L3,
+    pkt: &wire::Owned,
+    src: &[u8; 16],
+    mtu: u32,
+    state: &mut FlowState,
+    cfg: &EngineConfig,
+    now_ns: u64,
+) -> Reason {
+    if src[0] == 0xff || src.iter().all(|b| *b == 0) {
+        return Reason::DropTooBig;
+    }
+    if pkt.l4_proto == NH_ICMPV6 && !pkt.later_frag && pkt.icmp_type < 128 {
+        return Reason::DropTooBig;
+    }
+    if !state.ptb_allowed(cfg, now_ns) {
+        return Reason::DropPtbRate;
+    }
+    match emit::packet_too_big(frame, l, mtu, &cfg.router_addr.octets()) {
+        Ok(()) => Reason::TxPtb,
+        Err(r) => r,
+    }
+}

@@ -1,0 +1,408 @@
+//! The userspace FIB: an immutable [`FibSnapshot`] built by a
+//! [`SnapshotBuilder`] from the same operations the BPF maps receive
+//! ([`FibOp`]), and published whole through an [`ArcSwap`] ([`SharedFib`]).
+//!
+//! A worker loads the current snapshot once per batch (one atomic load, no
+//! lock) and keeps using it for the batch; the builder never changes a
+//! published snapshot, it publishes a new one. A group's members and its
+//! Maglev table live in one `Arc<SnapGroup>`, so a reader sees the old
+//! group with the old table or the new group with the new one, never a mix
+//! (decision 4).
+//!
+//! Generations and table lengths follow the FIB writer exactly (same
+//! `maglev::group_table`, same generation rule), so for the same sequence
+//! of operations both paths hold the same groups, the same tables and the
+//! same generations.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, Guard};
+use ipnetwork::Ipv6Network;
+
+use crate::{
+    abi, fixtures, maglev,
+    types::{InstalledFib, MemberSpec, Route},
+};
+
+/// One change of the FIB, as the FIB writer receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FibOp {
+    PublishGroup {
+        group_id: u32,
+        members: Vec<MemberSpec>,
+    },
+    DeleteGroup(u32),
+    SetRoute {
+        route: Route,
+        group_id: u32,
+    },
+    DeleteRoute(Route),
+    SetTxPort(u32),
+    DeleteTxPort(u32),
+}
+
+impl FibOp {
+    /// The operation a fixture case's setup step describes.
+    pub fn from_fixture(op: &fixtures::Op) -> Result<FibOp, SnapshotError> {
+        let route = |s: &str| {
+            fixtures::parse_route(s).ok_or_else(|| SnapshotError::RouteInvalid(s.to_string()))
+        };
+        Ok(match op {
+            fixtures::Op::PublishGroup { group_id, members } => FibOp::PublishGroup {
+                group_id: *group_id,
+                members: members.clone(),
+            },
+            fixtures::Op::DeleteGroup { group_id } => FibOp::DeleteGroup(*group_id),
+            fixtures::Op::SetRoute { route: r, group_id } => FibOp::SetRoute {
+                route: route(r)?,
+                group_id: *group_id,
+            },
+            fixtures::Op::DeleteRoute { route: r } => FibOp::DeleteRoute(route(r)?),
+            fixtures::Op::SetTxPort { ifindex } => FibOp::SetTxPort(*ifindex),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("group {group_id}: {count} members, at most {max}")]
+    GroupTooLarge {
+        group_id: u32,
+        count: usize,
+        max: usize,
+    },
+    #[error("route {0:?} is not an IPv6 address or prefix")]
+    RouteInvalid(String),
+}
+
+/// A published group: members in ABI form (what the XDP program reads)
+/// and the Maglev table (indices into `members`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapGroup {
+    pub gen: u32,
+    pub members: Vec<abi::Member>,
+    pub table: Vec<u8>,
+}
+
+/// An immutable view of the whole FIB.
+#[derive(Debug, Clone, Default)]
+pub struct FibSnapshot {
+    hosts: HashMap<[u8; 16], u32>,
+    /// Prefix routes by length, longest first; keys are masked networks.
+    prefixes: Vec<(u8, HashMap<[u8; 16], u32>)>,
+    groups: HashMap<u32, Arc<SnapGroup>>,
+    tx_ports: HashSet<u32>,
+}
+
+fn mask(addr: &[u8; 16], len: u8) -> [u8; 16] {
+    let bits = u128::from_be_bytes(*addr);
+    let m = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len.min(128)))
+    };
+    (bits & m).to_be_bytes()
+}
+
+impl FibSnapshot {
+    /// The group of `dst`: the /128 exact match first, then the longest
+    /// matching prefix (the XDP program's hash, then LPM trie).
+    pub fn lookup(&self, dst: &[u8; 16]) -> Option<u32> {
+        if let Some(g) = self.hosts.get(dst) {
+            return Some(*g);
+        }
+        self.prefixes
+            .iter()
+            .find_map(|(len, routes)| routes.get(&mask(dst, *len)).copied())
+    }
+
+    pub fn group(&self, group_id: u32) -> Option<&SnapGroup> {
+        self.groups.get(&group_id).map(|g| &**g)
+    }
+
+    pub fn has_tx_port(&self, ifindex: u32) -> bool {
+        self.tx_ports.contains(&ifindex)
+    }
+
+    pub fn tx_ports(&self) -> impl Iterator<Item = u32> + '_ {
+        self.tx_ports.iter().copied()
+    }
+
+    /// Routes, groups and tx ports (for `show` and tests).
+    pub fn routes(&self) -> usize {
+        self.hosts.len() + self.prefixes.iter().map(|p| p.1.len()).sum::<usize>()
+    }
+
+    pub fn group_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.groups.keys().copied()
+    }
+}
+
+/// Applies [`FibOp`]s to a private copy and publishes snapshots.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotBuilder {
+    next: FibSnapshot,
+    /// Last generation published per group, also for deleted groups (the
+    /// FIB writer's rule: a re-created group never reuses a generation).
+    last_gen: HashMap<u32, u32>,
+}
+
+impl SnapshotBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder holding what the BPF maps hold (after a daemon restart):
+    /// generations and table lengths are taken over, and the tables are
+    /// rebuilt (`maglev::build` is deterministic for a length).
+    pub fn from_installed(fib: &InstalledFib) -> Result<Self, SnapshotError> {
+        let mut b = SnapshotBuilder::new();
+        for g in &fib.groups {
+            if g.members.len() > abi::MAX_MEMBERS {
+                return Err(SnapshotError::GroupTooLarge {
+                    group_id: g.group_id,
+                    count: g.members.len(),
+                    max: abi::MAX_MEMBERS,
+                });
+            }
+            // group_table keeps prev_len when it fits, which it does for
+            // the length the writer chose from the same members.
+            let (_, table) = maglev::group_table(&g.members, g.maglev_len);
+            b.next.groups.insert(
+                g.group_id,
+                Arc::new(SnapGroup {
+                    gen: g.gen,
+                    members: g.members.iter().map(crate::fib::member_to_abi).collect(),
+                    table,
+                }),
+            );
+            b.last_gen.insert(g.group_id, g.gen);
+        }
+        for (route, group_id) in &fib.routes {
+            b.set_route(*route, *group_id);
+        }
+        b.next.tx_ports = fib.tx_ports.iter().copied().collect();
+        Ok(b)
+    }
+
+    pub fn apply(&mut self, op: &FibOp) -> Result<(), SnapshotError> {
+        match op {
+            FibOp::PublishGroup { group_id, members } => self.publish_group(*group_id, members),
+            FibOp::DeleteGroup(g) => {
+                self.next.groups.remove(g);
+                Ok(())
+            }
+            FibOp::SetRoute { route, group_id } => {
+                self.set_route(*route, *group_id);
+                Ok(())
+            }
+            FibOp::DeleteRoute(r) => {
+                self.delete_route(*r);
+                Ok(())
+            }
+            FibOp::SetTxPort(i) => {
+                self.next.tx_ports.insert(*i);
+                Ok(())
+            }
+            FibOp::DeleteTxPort(i) => {
+                self.next.tx_ports.remove(i);
+                Ok(())
+            }
+        }
+    }
+
+    /// `FibWriter::publish_group` without the maps: same table, same
+    /// generation.
+    pub fn publish_group(
+        &mut self,
+        group_id: u32,
+        members: &[MemberSpec],
+    ) -> Result<(), SnapshotError> {
+        if members.len() > abi::MAX_MEMBERS {
+            return Err(SnapshotError::GroupTooLarge {
+                group_id,
+                count: members.len(),
+                max: abi::MAX_MEMBERS,
+            });
+        }
+        let old = self.next.groups.get(&group_id);
+        let prev_len = old.map(|g| g.table.len() as u32).unwrap_or(0);
+        let (_, table) = maglev::group_table(members, prev_len);
+        let gen = old
+            .map(|g| g.gen)
+            .into_iter()
+            .chain(self.last_gen.get(&group_id).copied())
+            .max()
+            .unwrap_or(0)
+            .wrapping_add(1);
+        self.next.groups.insert(
+            group_id,
+            Arc::new(SnapGroup {
+                gen,
+                members: members.iter().map(crate::fib::member_to_abi).collect(),
+                table,
+            }),
+        );
+        self.last_gen.insert(group_id, gen);
+        Ok(())
+    }
+
+    fn set_route(&mut self, route: Route, group_id: u32) {
+        match route {
+            Route::Host(a) => {
+                self.next.hosts.insert(a.octets(), group_id);
+            }
+            Route::Prefix(n) => {
+                let (len, key) = prefix_key(&n);
+                let p = &mut self.next.prefixes;
+                let i = match p.iter().position(|(l, _)| *l <= len) {
+                    Some(i) if p[i].0 == len => i,
+                    Some(i) => {
+                        p.insert(i, (len, HashMap::new()));
+                        i
+                    }
+                    None => {
+                        p.push((len, HashMap::new()));
+                        p.len() - 1
+                    }
+                };
+                p[i].1.insert(key, group_id);
+            }
+        }
+    }
+
+    fn delete_route(&mut self, route: Route) {
+        match route {
+            Route::Host(a) => {
+                self.next.hosts.remove(&a.octets());
+            }
+            Route::Prefix(n) => {
+                let (len, key) = prefix_key(&n);
+                if let Some(i) = self.next.prefixes.iter().position(|(l, _)| *l == len) {
+                    self.next.prefixes[i].1.remove(&key);
+                    if self.next.prefixes[i].1.is_empty() {
+                        self.next.prefixes.remove(i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The snapshot as it stands (a copy; groups are shared).
+    pub fn snapshot(&self) -> FibSnapshot {
+        self.next.clone()
+    }
+}
+
+fn prefix_key(n: &Ipv6Network) -> (u8, [u8; 16]) {
+    (n.prefix(), mask(&n.network().octets(), n.prefix()))
+}
+
+/// The snapshot workers read, swapped whole.
+#[derive(Debug, Default)]
+pub struct SharedFib {
+    cur: ArcSwap<FibSnapshot>,
+}
+
+impl SharedFib {
+    pub fn new(s: FibSnapshot) -> Self {
+        SharedFib {
+            cur: ArcSwap::from_pointee(s),
+        }
+    }
+
+    /// The current snapshot (lock-free; hold it for a batch, not forever).
+    pub fn load(&self) -> Guard<Arc<FibSnapshot>> {
+        self.cur.load()
+    }
+
+    /// The current snapshot as an owned `Arc`.
+    pub fn load_full(&self) -> Arc<FibSnapshot> {
+        self.cur.load_full()
+    }
+
+    /// Publishes what `b` holds now.
+    pub fn publish(&self, b: &SnapshotBuilder) {
+        self.cur.store(Arc::new(b.snapshot()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Action, MemberState};
+    use std::net::Ipv6Addr;
+
+    fn m(id: u32, state: MemberState) -> MemberSpec {
+        MemberSpec {
+            member_id: id,
+            unicast: Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, id as u16),
+            encap_src: Ipv6Addr::UNSPECIFIED,
+            ifindex: 2,
+            dmac: [2, 0, 0, 0, 0, id as u8],
+            smac: [2, 0, 0, 0, 0, 0xff],
+            mtu: 1500,
+            action: Action::Rewrite,
+            state,
+            weight: 100,
+        }
+    }
+
+    #[test]
+    fn host_routes_win_over_prefixes_and_longest_prefix_wins() {
+        let mut b = SnapshotBuilder::new();
+        let r = |s: &str| fixtures::parse_route(s).unwrap();
+        b.apply(&FibOp::SetRoute {
+            route: r("2001:db8::/32"),
+            group_id: 1,
+        })
+        .unwrap();
+        b.apply(&FibOp::SetRoute {
+            route: r("2001:db8:ac::/48"),
+            group_id: 2,
+        })
+        .unwrap();
+        b.apply(&FibOp::SetRoute {
+            route: r("2001:db8:ac::5"),
+            group_id: 3,
+        })
+        .unwrap();
+        let s = b.snapshot();
+        let a = |s: &str| s.parse::<Ipv6Addr>().unwrap().octets();
+        assert_eq!(s.lookup(&a("2001:db8:ac::5")), Some(3));
+        assert_eq!(s.lookup(&a("2001:db8:ac::6")), Some(2));
+        assert_eq!(s.lookup(&a("2001:db8:1::6")), Some(1));
+        assert_eq!(s.lookup(&a("2001:db9::1")), None);
+        b.apply(&FibOp::DeleteRoute(r("2001:db8:ac::/48"))).unwrap();
+        assert_eq!(b.snapshot().lookup(&a("2001:db8:ac::6")), Some(1));
+    }
+
+    #[test]
+    fn generations_follow_the_fib_writer_rule() {
+        let mut b = SnapshotBuilder::new();
+        b.publish_group(7, &[m(1, MemberState::Active)]).unwrap();
+        b.publish_group(7, &[m(1, MemberState::Active), m(2, MemberState::Active)])
+            .unwrap();
+        assert_eq!(b.snapshot().group(7).unwrap().gen, 2);
+        b.apply(&FibOp::DeleteGroup(7)).unwrap();
+        b.publish_group(7, &[m(1, MemberState::Draining)]).unwrap();
+        let s = b.snapshot();
+        let g = s.group(7).unwrap();
+        assert_eq!(g.gen, 3, "a re-created group does not reuse a generation");
+        assert!(g.table.is_empty(), "no active member, no table");
+    }
+
+    #[test]
+    fn published_snapshots_do_not_change() {
+        let shared = SharedFib::default();
+        let mut b = SnapshotBuilder::new();
+        b.publish_group(1, &[m(1, MemberState::Active)]).unwrap();
+        shared.publish(&b);
+        let before = shared.load_full();
+        b.publish_group(1, &[m(2, MemberState::Active)]).unwrap();
+        assert_eq!(before.group(1).unwrap().members[0].member_id, 1);
+        shared.publish(&b);
+        assert_eq!(shared.load().group(1).unwrap().members[0].member_id, 2);
+    }
+}
