@@ -14,8 +14,6 @@
 //! never does. Ctrl-C cleans up (cleanup.rs) and exits 130.
 
 mod batch;
-// Guards used by the daemon scenarios (being written).
-#[allow(dead_code)]
 mod cleanup;
 mod daemon;
 mod daemon_mem;
@@ -79,11 +77,14 @@ fn run_scenario(name: &str, opts: Opts, progress: &Progress) -> Result<Vec<Figur
     }
 }
 
-/// The traffic half (bench/src/traffic/, another helper's): until it lands
-/// this stub reports nothing.
-fn traffic(_opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
-    progress.println("traffic: not built into this binary yet (bench/src/traffic/)");
-    Ok(Vec::new())
+/// The traffic half (bench/src/traffic/).
+fn traffic(opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
+    let t = traffic::TrafficOpts {
+        quick: opts.quick,
+        reps: if opts.quick { 3 } else { 5 },
+        ..traffic::TrafficOpts::default()
+    };
+    traffic::run(&t, &|msg: &str| progress.step(msg))
 }
 
 fn main() -> ExitCode {
