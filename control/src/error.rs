@@ -24,6 +24,8 @@ pub enum ControlError {
     RibInvalid(String),
     #[error("{0}")]
     FibApply(String),
+    #[error("AF_XDP path: {0}")]
+    Afxdp(#[from] anycast6_afxdp::AfxdpError),
     #[error("management socket {path}: {source}")]
     MgmtSocket {
         path: PathBuf,

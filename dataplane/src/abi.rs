@@ -23,6 +23,8 @@ pub mod map {
     pub const PTB_RATE: &str = "a6_ptb_rate";
     pub const DECAP_ADDRS: &str = "a6_decap_addrs";
     pub const DECAP_STATS: &str = "a6_decap_stats";
+    /// XSKMAP of the AF_XDP steering program (one per interface, not pinned).
+    pub const XSKS: &str = "a6_xsks";
     /// Maps of the forwarding program, in pin order.
     pub const XDP_ALL: [&str; 10] = [
         FIB,
@@ -43,6 +45,7 @@ pub mod prog {
     pub const XDP: &str = "anycast6_xdp";
     pub const DECAP: &str = "anycast6_decap";
     pub const HASH_PROBE: &str = "anycast6_hash_probe";
+    pub const XSK: &str = "anycast6_xsk";
 }
 
 /// Name of the `volatile const struct a6_config` global.
@@ -61,6 +64,8 @@ pub const DEF_AFFINITY_ENTRIES: u32 = 262144;
 pub const DEF_TX_PORTS: u32 = 256;
 pub const DEF_MEMBER_IDS: u32 = 65536;
 pub const DEF_DECAP_ADDRS: u32 = 1024;
+/// Rx queues an `afxdp` interface can steer to sockets (`a6_xsks` size).
+pub const XSK_MAX_QUEUES: u32 = 64;
 
 pub const ACT_REWRITE: u8 = 1;
 pub const ACT_ENCAP: u8 = 2;

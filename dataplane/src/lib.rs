@@ -9,6 +9,7 @@
 //! - [`testrun`]: BPF_PROG_TEST_RUN of the programs on a frame.
 //! - [`types`]: the userspace view of groups, members and routes.
 //! - [`userspace`]: the AF_XDP path's forwarding engine (pure, same rules).
+//! - [`xsk`]: the AF_XDP steering program on an `afxdp` interface (XSKMAP).
 
 pub mod abi;
 pub mod blocks;
@@ -24,6 +25,7 @@ mod sys;
 pub mod testrun;
 pub mod types;
 pub mod userspace;
+pub mod xsk;
 
 pub use error::DataplaneError;
 pub use fib::FibWriter;

@@ -10,3 +10,7 @@ pub static DECAP_OBJ: &[u8] =
 /// Test-only program that writes the flow hash of a frame into the frame.
 pub static HASH_PROBE_OBJ: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/hash_probe.bpf.o"));
+/// AF_XDP steering program (`anycast6_xsk`): owned anycast traffic to the
+/// queue's socket, everything else as the forwarding program would.
+pub static XSK_OBJ: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/anycast6_xsk.bpf.o"));

@@ -33,10 +33,12 @@
 #define A6_MAP_PTB_RATE     a6_ptb_rate     /* PERCPU_ARRAY 0 -> a6_ratelimit   */
 #define A6_MAP_DECAP_ADDRS  a6_decap_addrs  /* HASH a6_fib_key -> __u32 (member side) */
 #define A6_MAP_DECAP_STATS  a6_decap_stats  /* PERCPU_ARRAY reason -> a6_counter */
+#define A6_MAP_XSKS         a6_xsks         /* XSKMAP rx queue -> AF_XDP socket (afxdp mode, not pinned) */
 
 #define A6_PROG_XDP         anycast6_xdp
 #define A6_PROG_DECAP       anycast6_decap
 #define A6_PROG_HASH_PROBE  anycast6_hash_probe
+#define A6_PROG_XSK         anycast6_xsk
 #define A6_CONFIG_GLOBAL    a6_cfg
 
 /* ---- capacities --------------------------------------------------------- */
@@ -54,6 +56,7 @@
 #define A6_DEF_TX_PORTS         256
 #define A6_DEF_MEMBER_IDS       65536
 #define A6_DEF_DECAP_ADDRS      1024
+#define A6_XSK_MAX_QUEUES       64      /* rx queues an afxdp interface can steer */
 
 /* ---- member actions (a6_member.action) --------------------------------- */
 #define A6_ACT_REWRITE  1 /* rewrite Ethernet, decrement hop limit, redirect */

@@ -108,6 +108,8 @@ impl Drop for PinDir {
 pub struct IfaceCfg {
     pub name: String,
     pub xdp_mode: String,
+    /// `mode` (xdp | afxdp); None leaves the default (xdp).
+    pub mode: Option<String>,
 }
 
 /// `[[group.member]]`.
@@ -182,7 +184,16 @@ impl DaemonCfg {
         self.interfaces.push(IfaceCfg {
             name: name.into(),
             xdp_mode: xdp_mode.into(),
+            mode: None,
         });
+        self
+    }
+
+    /// Sets `mode` (xdp | afxdp) on every interface listed so far.
+    pub fn fast_path(mut self, mode: &str) -> DaemonCfg {
+        for i in &mut self.interfaces {
+            i.mode = Some(mode.into());
+        }
         self
     }
 
@@ -212,6 +223,9 @@ impl DaemonCfg {
                 q(&i.name),
                 q(&i.xdp_mode)
             );
+            if let Some(m) = &i.mode {
+                let _ = writeln!(s, "mode = {}", q(m));
+            }
         }
         for g in &self.groups {
             let _ = writeln!(s, "\n[[group]]\naddress = {}", q(&g.address));

@@ -75,8 +75,32 @@ impl Default for DaemonConfig {
 pub struct InterfaceConfig {
     pub name: String,
     pub xdp_mode: AttachMode,
+    /// Which fast path forwards what arrives here.
+    pub mode: IfaceMode,
     /// Where the name is written.
     pub pos: Pos,
+}
+
+/// The fast path of a forwarding interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IfaceMode {
+    /// The XDP forwarding program (pinned; forwarding survives the daemon).
+    #[default]
+    Xdp,
+    /// A steering XDP program and AF_XDP workers in anycast6d (the
+    /// userspace engine; forwarding stops with the daemon, traffic then
+    /// goes to the kernel).
+    Afxdp,
+}
+
+impl IfaceMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            IfaceMode::Xdp => "xdp",
+            IfaceMode::Afxdp => "afxdp",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -160,6 +184,13 @@ impl Config {
 
     pub fn interface(&self, name: &str) -> Option<&InterfaceConfig> {
         self.interfaces.iter().find(|i| i.name == name)
+    }
+
+    /// Forwarding interfaces in `afxdp` mode.
+    pub fn afxdp_interfaces(&self) -> impl Iterator<Item = &InterfaceConfig> {
+        self.interfaces
+            .iter()
+            .filter(|i| i.mode == IfaceMode::Afxdp)
     }
 
     pub fn member_count(&self) -> usize {

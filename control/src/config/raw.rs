@@ -48,6 +48,7 @@ pub struct RawCapacities {
 pub struct RawInterface {
     pub name: S<String>,
     pub xdp_mode: Option<S<String>>,
+    pub mode: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -239,3 +239,24 @@ fn pos_counts_characters() {
     assert_eq!(Pos::of("ab\ncé x", 6), Pos { line: 2, col: 3 });
     assert_eq!(Pos::of("", 0), Pos { line: 1, col: 1 });
 }
+
+#[test]
+fn interface_mode_xdp_or_afxdp() {
+    let cfg = parse(
+        "a6.toml",
+        "[[interface]]\nname = \"eth0\"\n[[interface]]\nname = \"eth1\"\nmode = \"afxdp\"\n",
+    )
+    .expect("valid");
+    assert_eq!(cfg.interfaces[0].mode, IfaceMode::Xdp);
+    assert_eq!(cfg.interfaces[1].mode, IfaceMode::Afxdp);
+    assert_eq!(
+        cfg.afxdp_interfaces()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>(),
+        ["eth1"]
+    );
+    assert_eq!(
+        errors("[[interface]]\nname = \"eth0\"\nmode = \"dpdk\"\n"),
+        ["a6.toml:3:8: mode \"dpdk\" is not one of \"xdp\", \"afxdp\""]
+    );
+}

@@ -139,6 +139,20 @@ impl Validator<'_, '_> {
         }
     }
 
+    fn iface_mode(&mut self, v: &S<String>) -> Option<IfaceMode> {
+        match v.get_ref().as_str() {
+            "xdp" => Some(IfaceMode::Xdp),
+            "afxdp" => Some(IfaceMode::Afxdp),
+            other => {
+                self.errs.at(
+                    &v.span(),
+                    format!("mode {other:?} is not one of \"xdp\", \"afxdp\""),
+                );
+                None
+            }
+        }
+    }
+
     // ---- sections
 
     fn daemon(&mut self, d: RawDaemon) -> DaemonConfig {
@@ -232,9 +246,15 @@ impl Validator<'_, '_> {
                 .as_ref()
                 .and_then(|m| self.xdp_mode(m))
                 .unwrap_or(AttachMode::NativeOrGeneric);
+            let mode = r
+                .mode
+                .as_ref()
+                .and_then(|m| self.iface_mode(m))
+                .unwrap_or_default();
             out.push(InterfaceConfig {
                 name,
                 xdp_mode,
+                mode,
                 pos,
             });
         }
@@ -283,6 +303,7 @@ impl Validator<'_, '_> {
             role.decap_interfaces.push(InterfaceConfig {
                 name,
                 xdp_mode: AttachMode::NativeOrGeneric,
+                mode: IfaceMode::Xdp,
                 pos,
             });
         }

@@ -204,6 +204,32 @@ pub fn counters(v: &CountersView) -> String {
         out.push('\n');
         out.push_str(&t.render());
     }
+    if let Some(a) = &v.afxdp {
+        let mut t = Table::new(&[("AF_XDP", Left), ("COUNT", Right)]);
+        let io = &a.io;
+        let x = &a.xdp;
+        for (name, n) in [
+            ("workers", a.workers as u64),
+            ("rx_packets", io.rx_packets),
+            ("rx_bytes", io.rx_bytes),
+            ("tx_packets", io.tx_packets),
+            ("tx_bytes", io.tx_bytes),
+            ("tx_ring_full", io.tx_ring_full),
+            ("tx_no_socket", io.tx_no_socket),
+            ("pass_not_reinjected", io.pass_not_reinjected),
+            ("fill_starved", io.fill_starved),
+            ("xsk_rx_dropped", x.rx_dropped),
+            ("xsk_rx_invalid_descs", x.rx_invalid_descs),
+            ("xsk_tx_invalid_descs", x.tx_invalid_descs),
+            ("xsk_rx_ring_full", x.rx_ring_full),
+            ("xsk_rx_fill_ring_empty", x.rx_fill_ring_empty_descs),
+            ("xsk_tx_ring_empty", x.tx_ring_empty_descs),
+        ] {
+            t.row(vec![name.to_string(), n.to_string()]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
     out
 }
 
@@ -273,6 +299,14 @@ pub fn dataplane(v: &DataplaneView) -> String {
     if t.is_empty() {
         out.push_str("no interface attached\n");
     } else {
+        out.push_str(&t.render());
+    }
+    if !v.interfaces.is_empty() {
+        let mut t = Table::new(&[("INTERFACE", Left), ("FAST PATH", Left), ("QUEUES", Right)]);
+        for i in &v.interfaces {
+            t.row(vec![i.interface.clone(), i.mode.clone(), opt(&i.queues)]);
+        }
+        out.push('\n');
         out.push_str(&t.render());
     }
     out
@@ -385,6 +419,7 @@ mod tests {
                 bytes: 2_100_000,
             }],
             decap: vec![],
+            afxdp: None,
         };
         assert_eq!(
             counters(&v),

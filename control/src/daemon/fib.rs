@@ -1,6 +1,7 @@
 //! Applying a plan to the FIB, all or nothing: if an operation fails, what
 //! was already done is undone by diffing back to the state read before.
 
+use anycast6_dataplane::userspace::{FibOp as SnapOp, SnapshotBuilder};
 use anycast6_dataplane::{DataplaneError, FibWriter, InstalledFib, MemberSpec, Route};
 
 use crate::rib::{diff, FibOp, FibState};
@@ -46,6 +47,65 @@ impl Fib for FibWriter {
     }
     fn delete_tx_port(&mut self, ifindex: u32) -> Result<(), DataplaneError> {
         FibWriter::delete_tx_port(self, ifindex)
+    }
+}
+
+/// The FIB writer and the userspace snapshot builder fed the same
+/// operations: each one the maps take (rollback included) goes to the
+/// builder too, so the AF_XDP path's snapshot equals the maps.
+pub struct Tee<'a> {
+    pub fib: &'a mut FibWriter,
+    pub snap: &'a mut SnapshotBuilder,
+}
+
+impl Tee<'_> {
+    fn mirror(&mut self, op: SnapOp) {
+        if let Err(e) = self.snap.apply(&op) {
+            tracing::error!(error = %e, ?op, "userspace snapshot refused an operation the maps took");
+        }
+    }
+}
+
+impl Fib for Tee<'_> {
+    fn installed(&self) -> Result<InstalledFib, DataplaneError> {
+        self.fib.installed()
+    }
+    fn publish_group(
+        &mut self,
+        group_id: u32,
+        members: &[MemberSpec],
+    ) -> Result<(), DataplaneError> {
+        self.fib.publish_group(group_id, members)?;
+        self.mirror(SnapOp::PublishGroup {
+            group_id,
+            members: members.to_vec(),
+        });
+        Ok(())
+    }
+    fn delete_group(&mut self, group_id: u32) -> Result<(), DataplaneError> {
+        self.fib.delete_group(group_id)?;
+        self.mirror(SnapOp::DeleteGroup(group_id));
+        Ok(())
+    }
+    fn set_route(&mut self, route: Route, group_id: u32) -> Result<(), DataplaneError> {
+        self.fib.set_route(route, group_id)?;
+        self.mirror(SnapOp::SetRoute { route, group_id });
+        Ok(())
+    }
+    fn delete_route(&mut self, route: Route) -> Result<(), DataplaneError> {
+        self.fib.delete_route(route)?;
+        self.mirror(SnapOp::DeleteRoute(route));
+        Ok(())
+    }
+    fn set_tx_port(&mut self, ifindex: u32) -> Result<(), DataplaneError> {
+        self.fib.set_tx_port(ifindex)?;
+        self.mirror(SnapOp::SetTxPort(ifindex));
+        Ok(())
+    }
+    fn delete_tx_port(&mut self, ifindex: u32) -> Result<(), DataplaneError> {
+        self.fib.delete_tx_port(ifindex)?;
+        self.mirror(SnapOp::DeleteTxPort(ifindex));
+        Ok(())
     }
 }
 

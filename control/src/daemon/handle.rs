@@ -72,6 +72,9 @@ impl Daemon {
                 return Err(format!("reload: {e}; the running config stays"));
             }
         };
+        if let Err(e) = self.sync_afxdp(&new) {
+            tracing::error!(error = %e, "AF_XDP path not (re)started");
+        }
         let detached = match self.detach_unlisted(&new) {
             Ok(d) => d,
             Err(e) => {

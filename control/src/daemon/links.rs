@@ -8,7 +8,7 @@ use anycast6_dataplane::loader::Decap;
 use anycast6_dataplane::AttachMode;
 
 use super::Daemon;
-use crate::config::{Config, MemberRoleConfig};
+use crate::config::{Config, IfaceMode, MemberRoleConfig};
 use crate::ControlError;
 
 /// Whether a decap link is pinned under `pin_dir` (named `decap_<ifname>`
@@ -28,6 +28,22 @@ impl Daemon {
         let before: Vec<String> = self.dp.attached()?.into_iter().map(|a| a.ifname).collect();
         let mut new = Vec::new();
         for i in &cfg.interfaces {
+            if i.mode == IfaceMode::Afxdp {
+                // The steering program takes the interface (sync_afxdp):
+                // a pinned forwarding link from an earlier `xdp` mode goes.
+                if before.contains(&i.name) {
+                    self.afxdp = None;
+                    self.afxdp_key.clear();
+                    self.dp.detach(&i.name)?;
+                    tracing::info!(interface = %i.name, "XDP forwarding link detached: the interface is in afxdp mode now");
+                }
+                continue;
+            }
+            if self.afxdp_key.iter().any(|(n, rx)| *rx && *n == i.name) {
+                // From afxdp back to xdp: the steering program must go first.
+                self.afxdp = None;
+                self.afxdp_key.clear();
+            }
             match self.dp.attach(&i.name, i.xdp_mode) {
                 Ok(a) => {
                     let fresh = !before.contains(&i.name);

@@ -18,6 +18,7 @@
 //! - [`run`]: start, the event loop, signals, shutdown.
 //! - [`state_file`]: runtime overlays saved across restarts.
 
+mod afxdp;
 pub mod fib;
 mod handle;
 mod links;
@@ -27,9 +28,11 @@ mod show;
 pub mod state_file;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anycast6_dataplane::loader::{Capacities, Decap};
+use anycast6_dataplane::userspace::{SharedFib, SnapshotBuilder};
 use anycast6_dataplane::Dataplane;
 use tokio::sync::mpsc;
 
@@ -63,6 +66,14 @@ pub struct Daemon {
     planned: Vec<PlannedGroup>,
     /// A kernel event asked for a resync that has not run yet.
     dirty: bool,
+    /// The userspace FIB: fed the same operations as the maps (fib::Tee),
+    /// published to the AF_XDP workers after every change.
+    snap: SnapshotBuilder,
+    shared: Arc<SharedFib>,
+    /// The AF_XDP path, while some interface is in `afxdp` mode.
+    afxdp: Option<anycast6_afxdp::Afxdp>,
+    /// (interface, afxdp?) the running AF_XDP path was started for.
+    afxdp_key: Vec<(String, bool)>,
 }
 
 impl Daemon {
@@ -164,10 +175,18 @@ impl Daemon {
         let resolved = resolve::resolve(&groups, &egress, &self.links, &self.neigh);
         let current = FibState::from(&self.dp.fib().installed()?);
         let attached = self.dp.attached()?;
+        // Egress ports: interfaces with the forwarding program, and those in
+        // afxdp mode (their AF_XDP sockets transmit; XDP may redirect there).
         let tx_ports: BTreeSet<u32> = attached
             .iter()
             .filter(|a| cfg.interface(&a.ifname).is_some())
             .map(|a| a.ifindex)
+            .chain(cfg.afxdp_interfaces().filter_map(|i| {
+                self.links
+                    .iter()
+                    .find(|l| l.name == i.name)
+                    .map(|l| l.ifindex)
+            }))
             .collect();
         // Ids must fit the maps as the kernel created them (a pinned map
         // keeps its size whatever the config says now).
@@ -201,8 +220,20 @@ impl Daemon {
             &retired,
         )
         .map_err(|e| ControlError::RibInvalid(e.to_string()))?;
-        fib::apply(self.dp.fib(), &plan.ops, &current)
-            .map_err(|e| ControlError::FibApply(e.to_string()))?;
+        // Attach and detach write tx ports straight to the maps: bring the
+        // snapshot's to what the plan starts from.
+        self.snap.sync_tx_ports(&current.tx_ports);
+        let applied = fib::apply(
+            &mut fib::Tee {
+                fib: self.dp.fib(),
+                snap: &mut self.snap,
+            },
+            &plan.ops,
+            &current,
+        );
+        // Published also after a rollback: the builder followed the maps.
+        self.shared.publish(&self.snap);
+        applied.map_err(|e| ControlError::FibApply(e.to_string()))?;
         if !plan.ops.is_empty() {
             tracing::info!(operations = plan.ops.len(), "FIB updated");
             for op in &plan.ops {

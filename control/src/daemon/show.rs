@@ -219,7 +219,32 @@ impl Daemon {
                 });
             }
         }
+        let mut c = c;
+        let afxdp = self.afxdp_counters().map(|(engine, view)| {
+            for (r, p, b) in c.reasons.iter_mut() {
+                let u = engine.reasons[*r as usize];
+                *p = p.wrapping_add(u.packets);
+                *b = b.wrapping_add(u.bytes);
+            }
+            for (list, from) in [
+                (&mut c.groups, &engine.groups),
+                (&mut c.members, &engine.members),
+            ] {
+                for (id, u) in from {
+                    match list.iter_mut().find(|x| x.0 == *id) {
+                        Some(x) => {
+                            x.1 = x.1.wrapping_add(u.packets);
+                            x.2 = x.2.wrapping_add(u.bytes);
+                        }
+                        None => list.push((*id, u.packets, u.bytes)),
+                    }
+                }
+                list.sort_by_key(|x| x.0);
+            }
+            view
+        });
         Ok(CountersView {
+            afxdp,
             reasons: c
                 .reasons
                 .iter()
@@ -330,6 +355,7 @@ impl Daemon {
             maps,
             program_id,
             attached,
+            interfaces: self.interface_modes(),
         })
     }
 }

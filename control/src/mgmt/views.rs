@@ -131,6 +131,31 @@ pub struct CountersView {
     pub members: Vec<MemberCount>,
     /// Member role: the decapsulation program's reasons.
     pub decap: Vec<DecapCount>,
+    /// The AF_XDP workers' own counters and their sockets' XDP_STATISTICS
+    /// (None: no interface in afxdp mode). Their reason, group and member
+    /// counts are already added into the tables above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub afxdp: Option<AfxdpCountersView>,
+}
+
+/// `show counters`, AF_XDP part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AfxdpCountersView {
+    pub workers: usize,
+    pub io: anycast6_afxdp::IoCounters,
+    /// Summed over sockets.
+    pub xdp: anycast6_afxdp::XdpStats,
+    pub sockets: Vec<anycast6_afxdp::SocketReport>,
+}
+
+/// The fast path of one forwarding interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfaceModeView {
+    pub interface: String,
+    /// xdp | afxdp copy | afxdp zero-copy | afxdp (not running)
+    pub mode: String,
+    /// Rx queues served by AF_XDP workers.
+    pub queues: Option<u32>,
 }
 
 /// `show interfaces`.
@@ -178,6 +203,9 @@ pub struct DataplaneView {
     pub program_id: Option<u32>,
     /// Forwarding links, then decap links.
     pub attached: Vec<AttachedView>,
+    /// Every forwarding interface with its fast path.
+    #[serde(default)]
+    pub interfaces: Vec<IfaceModeView>,
 }
 
 /// Reply to `reload`.

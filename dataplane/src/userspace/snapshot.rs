@@ -289,6 +289,12 @@ impl SnapshotBuilder {
         }
     }
 
+    /// Makes the tx ports exactly `ports` (ports are also set outside FIB
+    /// operations, when an interface is attached or detached).
+    pub fn sync_tx_ports<'a>(&mut self, ports: impl IntoIterator<Item = &'a u32>) {
+        self.next.tx_ports = ports.into_iter().copied().collect();
+    }
+
     /// The snapshot as it stands (a copy; groups are shared).
     pub fn snapshot(&self) -> FibSnapshot {
         self.next.clone()

@@ -1,0 +1,369 @@
+//! anycast6-afxdp: the AF_XDP fast path. The userspace engine of
+//! `anycast6_dataplane::userspace` behind AF_XDP sockets (xsk-rs 0.11).
+//!
+//! ```text
+//!   afxdp interface ── anycast6_xsk (XDP) ──owned anycast──► XSKMAP[rx queue]
+//!        │                 └─ everything else: XDP_PASS / XDP_DROP, a6_stats
+//!        ▼
+//!   worker q (thread): UMEM q ─ sockets (ifA,q) (ifB,q) ... ─ FlowState q
+//!     rx ─► process(frame, snapshot) ─► tx ring of the egress socket
+//!        ▲             ▲
+//!        │ Ctl (crossbeam: Report, ClearAffinity, Stop)
+//!   Afxdp handle ── SharedFib (ArcSwap<FibSnapshot>) ◄── SnapshotBuilder ◄── FibOps
+//! ```
+//!
+//! A separate crate from `anycast6-dataplane` because xsk-rs builds
+//! vendored libxdp/libbpf (C, `m4`): the engine, its tests and its fuzz
+//! target stay free of that build and of `unsafe`; only this crate touches
+//! the rings and the UMEM.
+//!
+//! One worker per rx queue index: worker q owns one UMEM and binds a
+//! socket to queue q of every interface (steered `afxdp` interfaces
+//! receive; the other forwarding interfaces only transmit), so a frame
+//! crosses from ingress to egress by descriptor, without a copy. Copy mode
+//! on veth (zero-copy is refused there); zero-copy is tried first.
+
+mod stats;
+mod sys;
+mod worker;
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anycast6_dataplane::loader::AttachMode;
+use anycast6_dataplane::userspace::{EngineConfig, EngineCounters, FlowState, SharedFib};
+use anycast6_dataplane::xsk::XskSteer;
+use anycast6_dataplane::DataplaneError;
+use crossbeam::channel::{bounded, unbounded, Sender};
+use xsk_rs::config::{BindFlags, LibxdpFlags, SocketConfig, UmemConfig};
+use xsk_rs::{Socket, Umem};
+
+pub use stats::{BindMode, IoCounters, SocketReport, WorkerReport, XdpStats};
+pub use sys::rx_queues;
+pub use worker::Ctl;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AfxdpError {
+    #[error(transparent)]
+    Dataplane(#[from] DataplaneError),
+    #[error("AF_XDP UMEM for queue {queue}: {reason}")]
+    UmemCreate { queue: u32, reason: String },
+    #[error("AF_XDP socket on {ifname} queue {queue}: {reason}")]
+    SocketCreate {
+        ifname: String,
+        queue: u32,
+        reason: String,
+    },
+    #[error("interface {0:?}: not a valid name")]
+    InterfaceName(String),
+    #[error("spawning an AF_XDP worker: {0}")]
+    Spawn(std::io::Error),
+}
+
+/// An interface of the AF_XDP path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfaceSpec {
+    pub name: String,
+    pub ifindex: u32,
+    /// `afxdp` mode: the steering program is attached and queues receive.
+    /// Otherwise the interface is only an egress (sockets transmit).
+    pub rx: bool,
+    /// XDP attach mode of the steering program.
+    pub xdp_mode: AttachMode,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AfxdpOptions {
+    pub engine: EngineConfig,
+    /// Flows remembered per worker.
+    pub affinity_entries: usize,
+    /// UMEM frames per socket of a worker.
+    pub frames_per_socket: u32,
+    /// Descriptors taken from an rx ring at once.
+    pub batch: usize,
+}
+
+impl Default for AfxdpOptions {
+    fn default() -> Self {
+        AfxdpOptions {
+            engine: EngineConfig::default(),
+            affinity_entries: 65536,
+            frames_per_socket: 4096,
+            batch: 64,
+        }
+    }
+}
+
+/// What `show dataplane` says about an interface of the AF_XDP path.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IfaceReport {
+    pub name: String,
+    pub ifindex: u32,
+    pub rx: bool,
+    pub queues: u32,
+    /// XDP mode of the steering program (rx interfaces).
+    pub xdp_mode: Option<AttachMode>,
+    /// Bind mode of its sockets (copy on veth).
+    pub bind: BindMode,
+}
+
+struct WorkerHandle {
+    ctl: Sender<Ctl>,
+    join: Option<JoinHandle<()>>,
+}
+
+/// The running AF_XDP path. Dropping it stops the workers and detaches the
+/// steering programs (traffic then goes to the kernel).
+pub struct Afxdp {
+    workers: Vec<WorkerHandle>,
+    steer: Vec<XskSteer>,
+    ifaces: Vec<IfaceReport>,
+    shared: Arc<SharedFib>,
+}
+
+/// What `Socket::new` gives: tx, rx, and the fill/completion rings.
+type Bound = (
+    xsk_rs::TxQueue,
+    xsk_rs::RxQueue,
+    Option<(xsk_rs::FillQueue, xsk_rs::CompQueue)>,
+);
+
+fn bind(umem: &Umem, ifname: &str, queue: u32, try_zero_copy: bool) -> Result<Bound, String> {
+    let iface = ifname
+        .parse::<xsk_rs::config::Interface>()
+        .map_err(|e| e.to_string())?;
+    let mut tries = Vec::new();
+    if try_zero_copy {
+        tries.push(BindFlags::XDP_ZEROCOPY | BindFlags::XDP_USE_NEED_WAKEUP);
+    }
+    tries.push(BindFlags::XDP_COPY | BindFlags::XDP_USE_NEED_WAKEUP);
+    let mut last = String::new();
+    for flags in tries {
+        let cfg = SocketConfig::builder()
+            .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
+            .bind_flags(flags)
+            .build();
+        // SAFETY: the UMEM outlives the socket (each queue holds a clone of
+        // it) and no other process uses it.
+        #[allow(unsafe_code)]
+        match unsafe { Socket::new(cfg, umem, &iface, queue) } {
+            Ok(r) => return Ok(r),
+            Err(e) => last = format!("{e} ({flags:?})"),
+        }
+    }
+    Err(last)
+}
+
+impl Afxdp {
+    /// Attaches the steering program to every `rx` interface (with the
+    /// FIB maps pinned under `pin_dir`), binds the sockets and starts one
+    /// worker per rx queue. All or nothing: on error, what was set up is
+    /// taken down.
+    pub fn start(
+        pin_dir: &Path,
+        ifaces: &[IfaceSpec],
+        shared: Arc<SharedFib>,
+        opts: AfxdpOptions,
+    ) -> Result<Afxdp, AfxdpError> {
+        let queues: Vec<u32> = ifaces
+            .iter()
+            .map(|i| sys::rx_queues(&i.name).min(anycast6_dataplane::abi::XSK_MAX_QUEUES))
+            .collect();
+        let n_workers = ifaces
+            .iter()
+            .zip(&queues)
+            .filter(|(i, _)| i.rx)
+            .map(|(_, q)| *q)
+            .max()
+            .unwrap_or(0);
+        let mut steer = Vec::new();
+        for i in ifaces.iter().filter(|i| i.rx) {
+            steer.push(XskSteer::attach(pin_dir, &i.name, i.xdp_mode)?);
+        }
+        let mut afx = Afxdp {
+            workers: Vec::new(),
+            steer,
+            ifaces: Vec::new(),
+            shared: shared.clone(),
+        };
+        let mut bind_modes: Vec<Option<BindMode>> = vec![None; ifaces.len()];
+        for q in 0..n_workers {
+            let members: Vec<usize> = (0..ifaces.len()).filter(|&k| q < queues[k]).collect();
+            let frames = opts
+                .frames_per_socket
+                .saturating_mul(members.len() as u32)
+                .max(opts.frames_per_socket);
+            let (umem, descs) = Umem::new(
+                UmemConfig::default(),
+                NonZeroU32::new(frames).unwrap_or(NonZeroU32::MIN),
+                false,
+            )
+            .map_err(|e| AfxdpError::UmemCreate {
+                queue: q,
+                reason: e.to_string(),
+            })?;
+            let mut socks = Vec::new();
+            for (n, &k) in members.iter().enumerate() {
+                let i = &ifaces[k];
+                let sock_err = |reason: String| AfxdpError::SocketCreate {
+                    ifname: i.name.clone(),
+                    queue: q,
+                    reason,
+                };
+                // The first socket sets the UMEM's mode; the others inherit it.
+                let (tx, rx, rings) = bind(&umem, &i.name, q, n == 0).map_err(sock_err)?;
+                let (fq, cq) = rings.ok_or_else(|| sock_err("no fill/completion rings".into()))?;
+                let mode = match sys::is_zero_copy(tx.fd().as_raw_fd_compat()) {
+                    Ok(true) => BindMode::ZeroCopy,
+                    _ => BindMode::Copy,
+                };
+                bind_modes[k].get_or_insert(mode);
+                if i.rx {
+                    if let Some(s) = afx.steer.iter_mut().find(|s| s.ifindex() == i.ifindex) {
+                        s.register(q, tx.fd().as_raw_fd_compat())?;
+                    }
+                }
+                socks.push(worker::Sock::new(
+                    i.name.clone(),
+                    i.ifindex,
+                    q,
+                    mode,
+                    i.rx.then_some(rx),
+                    tx,
+                    fq,
+                    cq,
+                ));
+            }
+            let (ctl_tx, ctl_rx) = unbounded();
+            let w = worker::Worker {
+                queue: q,
+                umem,
+                free: descs,
+                socks,
+                shared: shared.clone(),
+                cfg: opts.engine,
+                state: FlowState::new(opts.affinity_entries),
+                io: IoCounters::default(),
+                batch: opts.batch.max(1),
+                ctl: ctl_rx,
+            };
+            let join = std::thread::Builder::new()
+                .name(format!("a6-afxdp-q{q}"))
+                .spawn(move || w.run())
+                .map_err(AfxdpError::Spawn)?;
+            afx.workers.push(WorkerHandle {
+                ctl: ctl_tx,
+                join: Some(join),
+            });
+        }
+        afx.ifaces = ifaces
+            .iter()
+            .zip(&queues)
+            .zip(&bind_modes)
+            .map(|((i, q), b)| IfaceReport {
+                name: i.name.clone(),
+                ifindex: i.ifindex,
+                rx: i.rx,
+                queues: *q,
+                xdp_mode: afx
+                    .steer
+                    .iter()
+                    .find(|s| s.ifindex() == i.ifindex)
+                    .map(|s| s.mode()),
+                bind: b.unwrap_or(BindMode::Copy),
+            })
+            .collect();
+        for i in &afx.ifaces {
+            tracing::info!(interface = %i.name, ifindex = i.ifindex, queues = i.queues, rx = i.rx,
+                mode = i.bind.name(), "AF_XDP sockets bound");
+        }
+        Ok(afx)
+    }
+
+    pub fn interfaces(&self) -> &[IfaceReport] {
+        &self.ifaces
+    }
+
+    pub fn shared(&self) -> &Arc<SharedFib> {
+        &self.shared
+    }
+
+    /// Every worker's report (a worker that does not answer in time is
+    /// left out).
+    pub fn reports(&self) -> Vec<WorkerReport> {
+        let (tx, rx) = bounded(self.workers.len().max(1));
+        let mut asked = 0;
+        for w in &self.workers {
+            if w.ctl.send(Ctl::Report(tx.clone())).is_ok() {
+                asked += 1;
+            }
+        }
+        let deadline = std::time::Instant::now() + worker::REPORT_TIMEOUT;
+        let mut out = Vec::new();
+        while out.len() < asked {
+            match rx.recv_deadline(deadline) {
+                Ok(r) => out.push(r),
+                Err(_) => break,
+            }
+        }
+        out.sort_by_key(|r| r.queue);
+        out
+    }
+
+    /// Counters summed over workers.
+    pub fn totals(&self) -> (EngineCounters, IoCounters, XdpStats) {
+        let mut e = EngineCounters::default();
+        let mut io = IoCounters::default();
+        let mut x = XdpStats::default();
+        for r in self.reports() {
+            e.merge(&r.engine);
+            io.add(&r.io);
+            for s in &r.sockets {
+                x.add(&s.xdp);
+            }
+        }
+        (e, io, x)
+    }
+
+    /// Every worker forgets its flows.
+    pub fn clear_affinity(&self) {
+        for w in &self.workers {
+            let _ = w.ctl.send(Ctl::ClearAffinity);
+        }
+    }
+
+    /// Stops the workers, then detaches the steering programs.
+    pub fn stop(&mut self) {
+        for w in &self.workers {
+            let _ = w.ctl.send(Ctl::Stop);
+        }
+        for w in &mut self.workers {
+            if let Some(j) = w.join.take() {
+                let _ = j.join();
+            }
+        }
+        self.workers.clear();
+        for s in &mut self.steer {
+            s.detach();
+        }
+        self.steer.clear();
+    }
+}
+
+impl Drop for Afxdp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+trait RawFdCompat {
+    fn as_raw_fd_compat(&self) -> std::os::fd::RawFd;
+}
+
+impl RawFdCompat for xsk_rs::socket::Fd {
+    fn as_raw_fd_compat(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(self)
+    }
+}

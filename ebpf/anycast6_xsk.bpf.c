@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * anycast6 AF_XDP steering program, attached to interfaces in `afxdp` mode.
+ *
+ * It runs the part of a6_process that needs no per-flow state, with the same
+ * parser (parse.h), the same pinned FIB maps and the same reason counters
+ * (a6_stats):
+ *
+ *   parse L2/L3 -> FIB (/128 hash, prefix trie) -> group -> validate + walk
+ *   extension headers -> ND? -> hop limit? -> any usable member?
+ *     -> bpf_redirect_map(a6_xsks, rx queue): the queue's AF_XDP worker
+ *        chooses the member (affinity, Maglev) and rewrites/encapsulates.
+ *
+ * What it does not redirect it passes to the kernel or drops exactly as the
+ * forwarding program would, counted under the same reason. Redirected
+ * frames are counted by the worker (userspace counters), never here. Frames
+ * for a queue without a socket fall back to the kernel (XDP_PASS).
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "anycast6_abi.h"
+#include "maps.h"
+#include "parse.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* rx queue index -> AF_XDP socket. One map per attached interface: not
+ * pinned, so every load gets its own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, A6_XSK_MAX_QUEUES);
+} a6_xsks SEC(".maps");
+
+static __always_inline int a6_verdict_of(__u32 reason)
+{
+	if (reason <= A6_R_PASS_NO_PORT)
+		return XDP_PASS;
+	return XDP_DROP;
+}
+
+static __always_inline int a6_count_finish(__u32 reason, __u64 bytes)
+{
+	struct a6_counter *c = bpf_map_lookup_elem(&a6_stats, &reason);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+	return a6_verdict_of(reason);
+}
+
+/* Returns A6_R_MAX when the frame goes to the worker, else a reason. */
+static __always_inline __u32 a6_steer(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct a6_pkt pkt = {};
+	int r;
+
+	r = a6_parse_l2_l3(data, data_end, &pkt);
+	if (r >= 0)
+		return r;
+	struct ipv6hdr *ip6 = data + (pkt.l2_len & 0xff);
+
+	if ((void *)(ip6 + 1) > data_end)
+		return A6_R_DROP_TRUNC_IPV6;
+	if (ip6->version != 6)
+		return A6_R_DROP_BAD_IPV6;
+	if (ip6->daddr.in6_u.u6_addr8[0] == 0xff)
+		return A6_R_PASS_MULTICAST;
+
+	struct a6_fib_val *fv = bpf_map_lookup_elem(&a6_fib, &ip6->daddr);
+
+	if (!fv) {
+		struct a6_lpm_key lk = {.prefixlen = 128};
+
+		__builtin_memcpy(lk.addr, &ip6->daddr, 16);
+		fv = bpf_map_lookup_elem(&a6_fib_prefix, &lk);
+		if (!fv)
+			return A6_R_PASS_NOT_ANYCAST;
+	}
+	__u32 group_id = fv->group_id;
+	struct a6_group *g = bpf_map_lookup_elem(&a6_groups, &group_id);
+
+	if (!g)
+		return A6_R_PASS_NO_GROUP;
+
+	r = a6_parse_owned(data, data_end, ip6, &pkt);
+	if (r >= 0)
+		return r;
+	if (pkt.l4_proto == A6_NH_ICMPV6 && !pkt.later_frag && pkt.icmp_type >= 133 &&
+	    pkt.icmp_type <= 137)
+		return A6_R_PASS_ND;
+
+	/* The kernel answers an expiring hop limit (Time Exceeded) and gets the
+	 * packet whichever member would be chosen (a local member takes it too;
+	 * the forwarding program counts that case as pass_local_member). */
+	if (ip6->hop_limit <= 1)
+		return A6_R_PASS_HOP_LIMIT;
+
+	/* No member could take the flow: no Maglev table and nobody draining
+	 * (a draining member may still hold flows in the worker's table). */
+	if (g->maglev_len == 0) {
+		__u32 n = g->n_members;
+		int draining = 0;
+
+		for (__u32 i = 0; i < A6_MAX_MEMBERS; i++) {
+			if (i >= n)
+				break;
+			if (g->members[i].state == A6_STATE_DRAINING)
+				draining = 1;
+		}
+		if (!draining)
+			return A6_R_PASS_NO_MEMBER;
+	}
+	return A6_R_MAX;
+}
+
+SEC("xdp")
+int anycast6_xsk(struct xdp_md *ctx)
+{
+	__u64 len = (__u64)(ctx->data_end - ctx->data);
+	__u32 reason = a6_steer(ctx);
+
+	if (reason == A6_R_MAX)
+		/* No socket on this queue: the kernel gets it (flags = XDP_PASS). */
+		return bpf_redirect_map(&a6_xsks, ctx->rx_queue_index, XDP_PASS);
+	return a6_count_finish(reason, len);
+}
