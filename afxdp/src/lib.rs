@@ -96,6 +96,9 @@ impl Default for AfxdpOptions {
     }
 }
 
+/// UMEM frames of one worker at most (4 KiB each: 64 MiB).
+pub const MAX_FRAMES_PER_WORKER: u32 = 16384;
+
 /// What `show dataplane` says about an interface of the AF_XDP path.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IfaceReport {
@@ -191,10 +194,13 @@ impl Afxdp {
         let mut bind_modes: Vec<Option<BindMode>> = vec![None; ifaces.len()];
         for q in 0..n_workers {
             let members: Vec<usize> = (0..ifaces.len()).filter(|&k| q < queues[k]).collect();
+            // Frames enter through the receiving sockets' fill rings;
+            // transmit-only sockets borrow them on the way out.
+            let receiving = members.iter().filter(|&&k| ifaces[k].rx).count().max(1);
             let frames = opts
                 .frames_per_socket
-                .saturating_mul(members.len() as u32)
-                .max(opts.frames_per_socket);
+                .saturating_mul(receiving as u32)
+                .clamp(opts.frames_per_socket, MAX_FRAMES_PER_WORKER);
             let (umem, descs) = Umem::new(
                 UmemConfig::default(),
                 NonZeroU32::new(frames).unwrap_or(NonZeroU32::MIN),
