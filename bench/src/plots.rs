@@ -187,3 +187,53 @@ fn count_label(v: f64) -> String {
         crate::report::num(v, "count")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_both_plots_from_figures() {
+        let mut figs = Vec::new();
+        for (n, v) in [(1024u32, 5.0e6), (4096, 4.6e6), (65536, 4.1e6)] {
+            figs.push(Figure::from_samples(
+                &format!("pps.flows.{n}"),
+                "pps",
+                "pps",
+                vec![v * 0.98, v, v * 1.01],
+                None,
+                "",
+            ));
+        }
+        for n in [1_000usize, 1_000_000] {
+            figs.push(Figure::from_samples(
+                &format!("fib.lookup_ns.{n}"),
+                "l",
+                "ns/packet",
+                vec![40.0, 41.0],
+                None,
+                "",
+            ));
+            figs.push(Figure::from_samples(
+                &format!("fib.lookup_cold_ns.{n}"),
+                "l",
+                "ns/packet",
+                vec![120.0, 900.0],
+                None,
+                "",
+            ));
+        }
+        let dir = std::env::temp_dir().join(crate::cleanup::unique_name("plot"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let written = draw(&figs, &dir, "t");
+        if font_ready() {
+            assert_eq!(written.len(), 2, "{written:?}");
+            for p in &written {
+                assert!(std::fs::metadata(p).unwrap().len() > 1000);
+            }
+        }
+        assert_eq!(series(&figs, "pps.flows.").len(), 3);
+        assert_eq!(series(&figs, "pps.flows.")[0].0, 1024.0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
