@@ -53,9 +53,16 @@ impl XskSteer {
         mode: AttachMode,
     ) -> Result<XskSteer, DataplaneError> {
         pins::check_ifname(ifname)?;
-        pins::prepare_dir(pin_dir)?;
         let ifindex = sys::if_nametoindex(ifname)
             .ok_or_else(|| DataplaneError::InterfaceNotFound(ifname.to_string()))?;
+        let mut s = XskSteer::load(pin_dir)?;
+        s.attach_to(ifname, ifindex, mode)?;
+        Ok(s)
+    }
+
+    /// Loads the program (FIB maps from `pin_dir`) without attaching it.
+    pub fn load(pin_dir: &Path) -> Result<XskSteer, DataplaneError> {
+        pins::prepare_dir(pin_dir)?;
         let mut ebpf = EbpfLoader::new()
             .default_map_pin_directory(pin_dir)
             .load(objects::XSK_OBJ)?;
@@ -70,6 +77,36 @@ impl XskSteer {
             .ok_or(DataplaneError::MapMissing(map::XSKS))?
             .try_into()
             .map_err(|e| map_err(map::XSKS, e))?;
+        Ok(XskSteer {
+            ebpf,
+            xsks,
+            ifname: String::new(),
+            ifindex: 0,
+            mode: AttachMode::NativeOrGeneric,
+            link: None,
+        })
+    }
+
+    /// BPF_PROG_TEST_RUN of the steering program on `frame`.
+    pub fn test_run(&self, frame: &[u8]) -> Result<crate::testrun::RunResult, DataplaneError> {
+        let p: &Xdp = self
+            .ebpf
+            .program(prog::XSK)
+            .ok_or(DataplaneError::ProgramMissing(prog::XSK))?
+            .try_into()
+            .map_err(|source| DataplaneError::ProgramLoad {
+                name: prog::XSK,
+                source,
+            })?;
+        crate::testrun::run_xdp(p, frame)
+    }
+
+    fn attach_to(
+        &mut self,
+        ifname: &str,
+        ifindex: u32,
+        mode: AttachMode,
+    ) -> Result<(), DataplaneError> {
         let tries: &[(XdpMode, AttachMode)] = match mode {
             AttachMode::Native => &[(XdpMode::Driver, AttachMode::Native)],
             AttachMode::Generic => &[(XdpMode::Skb, AttachMode::Generic)],
@@ -81,7 +118,7 @@ impl XskSteer {
         let mut last_err = String::new();
         let mut attached = None;
         for (m, am) in tries {
-            match xdp_prog(&mut ebpf)?.attach(ifname, *m) {
+            match xdp_prog(&mut self.ebpf)?.attach(ifname, *m) {
                 Ok(id) => {
                     attached = Some((id, *am));
                     break;
@@ -94,14 +131,11 @@ impl XskSteer {
             reason: last_err,
         })?;
         tracing::info!(ifname, ifindex, mode = ?mode, "AF_XDP steering program attached");
-        Ok(XskSteer {
-            ebpf,
-            xsks,
-            ifname: ifname.to_string(),
-            ifindex,
-            mode,
-            link: Some(link),
-        })
+        self.ifname = ifname.to_string();
+        self.ifindex = ifindex;
+        self.mode = mode;
+        self.link = Some(link);
+        Ok(())
     }
 
     pub fn ifname(&self) -> &str {
