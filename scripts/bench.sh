@@ -46,4 +46,4 @@ fi
 # come from the same build as the bench.
 echo "bench.sh: cargo build --release --workspace --bins"
 cargo build --release --workspace --bins
-exec target/release/anycast6-bench "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/anycast6-bench" "$@"
