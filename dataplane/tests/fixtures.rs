@@ -13,17 +13,6 @@ use anycast6_dataplane::{
 };
 use common::{root_or_skip, PinDir};
 
-/// Cases that fail because of a known bug outside this crate, with the
-/// diagnosis. Loud, and strict both ways: a listed case that passes fails
-/// the test, so the entry goes as soon as the bug is fixed.
-///
-/// ebpf/anycast6_xdp.bpf.c (a6_too_big) copies the router address with
-/// `__builtin_memcpy(ra, (const void *)a6_cfg.router_addr, 16)`: the cast
-/// drops `volatile`, clang folds the initializer (all zeros; the object code
-/// never loads a6_cfg bytes 8..24), so the loader's router address is
-/// ignored and Packet Too Big goes out from the original destination.
-const KNOWN_BROKEN: &[(&str, &str)] = &[];
-
 fn fixture_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
@@ -123,36 +112,13 @@ fn fixtures_through_bpf_prog_test_run() {
                 ));
             }
         }
-        let known = KNOWN_BROKEN.iter().find(|k| k.0 == case.name);
-        let status = match (problems.is_empty(), known) {
-            (true, None) => "ok",
-            (false, None) => "FAIL",
-            (false, Some(_)) => "KNOWN-BROKEN",
-            (true, Some(_)) => "FIXED",
-        };
+        let status = if problems.is_empty() { "ok" } else { "FAIL" };
         println!(
-            "{status:12} {:40} {} {}",
+            "{status:5} {:40} {} {}",
             case.name, case.verdict, case.reason
         );
-        match (problems.is_empty(), known) {
-            (true, None) => {}
-            (false, None) => failures.push(format!("{}: {}", case.name, problems.join("; "))),
-            (false, Some(k)) => {
-                // Straight to fd 2: libtest captures eprintln!, and this
-                // must be seen on every run until fixed.
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "KNOWN BROKEN (not this crate): {}: {} [{}]",
-                    case.name,
-                    problems.join("; "),
-                    k.1
-                );
-            }
-            (true, Some(_)) => failures.push(format!(
-                "{} passes now: remove it from KNOWN_BROKEN",
-                case.name
-            )),
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}", case.name, problems.join("; ")));
         }
     }
     assert!(

@@ -35,6 +35,7 @@ fn decided_in_xdp(r: Reason) -> bool {
             | DropTruncExt
             | DropExtChain
             | DropTruncL4
+            | DropBadFrag
     )
 }
 

@@ -96,7 +96,7 @@
 #define A6_R_DROP_TRUNC_L4      18 /* TCP/UDP/ICMPv6 header cut short (first fragment or whole) */
 #define A6_R_DROP_ADJUST        19 /* bpf_xdp_adjust_head/tail failed         */
 #define A6_R_DROP_PTB_RATE      20 /* Packet Too Big over the rate limit      */
-#define A6_R_DROP_BAD_FRAG      21 /* fragment header inconsistent             */
+#define A6_R_DROP_BAD_FRAG      21 /* M=1 fragment not a multiple of 8 octets (RFC 8200 4.5) */
 #define A6_R_DROP_TOO_BIG       22 /* over egress MTU, no PTB allowed (ICMPv6 error, bad source) */
 #define A6_R_MAX                23
 

@@ -125,6 +125,10 @@ static __always_inline int a6_parse_owned(void *data, void *data_end, struct ipv
 			 * first header of the fragmentable part, so it keys all of
 			 * them alike; the identification keeps datagrams apart. */
 			fo = ((__u16)h[2] << 8) | h[3];
+			/* RFC 8200 4.5: a fragment with M = 1 whose fragmentable
+			 * part is not a multiple of 8 octets must be discarded. */
+			if ((fo & 1) && ((end - (off + 8)) & 7))
+				return A6_R_DROP_BAD_FRAG;
 			pkt->is_frag = 1;
 			pkt->later_frag = (fo >> 3) != 0;
 			pkt->key.frag = 1;

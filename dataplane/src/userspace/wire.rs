@@ -282,6 +282,11 @@ pub fn parse_owned(frame: &[u8], l: L2L3) -> Result<Owned, Reason> {
                 // first header of the fragmentable part; the
                 // identification keeps datagrams apart.
                 let fo = u16::from_be_bytes([h[2], h[3]]);
+                // RFC 8200 4.5: a fragment with M = 1 whose fragmentable
+                // part is not a multiple of 8 octets must be discarded.
+                if fo & 1 == 1 && !(end - (off + 8)).is_multiple_of(8) {
+                    return Err(Reason::DropBadFrag);
+                }
                 p.is_frag = true;
                 p.later_frag = (fo >> 3) != 0;
                 p.key.frag = 1;
