@@ -24,8 +24,9 @@ pub const SEED_OFFSET: u32 = 0x6d67_6f66;
 /// Seed of h2 (the permutation skip): ASCII "mgsk".
 pub const SEED_SKIP: u32 = 0x6d67_736b;
 
-/// Most members one table can index (entries are `u8`).
-pub const MAX_TABLE_MEMBERS: usize = 256;
+/// Most members one table can index (entries are `u8`; 255 marks a free
+/// slot while the table fills).
+pub const MAX_TABLE_MEMBERS: usize = 255;
 
 /// Table length for `n_active` active members: the smallest prime at
 /// least max(100 * n, 101), at most [`abi::MAGLEV_MAX_LEN`] (65537, prime).
@@ -148,7 +149,9 @@ pub fn build(members: &[(Ipv6Addr, u16)], len: u32) -> Vec<u8> {
     }
     let mut held = vec![0u32; members.len()];
 
-    const EMPTY: u16 = u16::MAX;
+    // Entries are the final u8 indices; 255 (never an index, as at most
+    // MAX_TABLE_MEMBERS = 255 members) marks a free slot.
+    const EMPTY: u8 = u8::MAX;
     let mut table = vec![EMPTY; m];
     let mut filled = 0usize;
     while filled < m {
@@ -161,9 +164,12 @@ pub fn build(members: &[(Ipv6Addr, u16)], len: u32) -> Vec<u8> {
             // a member under its quota always finds a free slot.
             loop {
                 let c = next[i] as usize;
-                next[i] = ((u64::from(next[i]) + u64::from(skip[i])) % u64::from(len)) as u32;
+                // next, skip < len: a compare replaces the division
+                // (the probe loop is the whole cost of a build).
+                let n = next[i] + skip[i];
+                next[i] = if n >= len { n - len } else { n };
                 if table[c] == EMPTY {
-                    table[c] = i as u16;
+                    table[c] = i as u8;
                     break;
                 }
             }
@@ -179,7 +185,7 @@ pub fn build(members: &[(Ipv6Addr, u16)], len: u32) -> Vec<u8> {
             break;
         }
     }
-    table.into_iter().map(|i| i as u8).collect()
+    table
 }
 
 /// The Maglev table of a group as published: over the members that are
