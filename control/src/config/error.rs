@@ -71,11 +71,39 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
+/// Byte offsets of line starts, so a position costs a binary search
+/// instead of a scan from the top (validation asks for the position of
+/// every group and member: a scan each made loading quadratic).
+pub(crate) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    /// Same result as [`Pos::of`].
+    pub fn pos(&self, text: &str, at: usize) -> Pos {
+        let at = floor_char_boundary(text, at.min(text.len()));
+        let line = self.starts.partition_point(|&s| s <= at);
+        let start = self.starts[line - 1];
+        let col = text[start..at].chars().count() as u32 + 1;
+        Pos {
+            line: line as u32,
+            col,
+        }
+    }
+}
+
 /// Collects errors while validating one file.
 pub(crate) struct Errors<'a> {
     pub file: &'a str,
     pub text: &'a str,
     pub list: Vec<ConfigError>,
+    lines: LineIndex,
 }
 
 impl<'a> Errors<'a> {
@@ -84,11 +112,12 @@ impl<'a> Errors<'a> {
             file,
             text,
             list: Vec::new(),
+            lines: LineIndex::new(text),
         }
     }
 
     pub fn pos(&self, span: &Range<usize>) -> Pos {
-        Pos::of(self.text, span.start)
+        self.lines.pos(self.text, span.start)
     }
 
     pub fn at(&mut self, span: &Range<usize>, message: impl Into<String>) {
@@ -110,5 +139,19 @@ impl<'a> Errors<'a> {
         }
         self.list.sort_by_key(|e| e.pos);
         Err(ConfigErrors(self.list))
+    }
+}
+
+#[cfg(test)]
+mod line_index_tests {
+    use super::*;
+
+    #[test]
+    fn line_index_agrees_with_a_scan() {
+        let text = "a = 1\n\n[x]\nkey = \"\u{e9}t\u{e9}\"\nlast";
+        let idx = LineIndex::new(text);
+        for at in 0..=text.len() + 2 {
+            assert_eq!(idx.pos(text, at), Pos::of(text, at), "offset {at}");
+        }
     }
 }
