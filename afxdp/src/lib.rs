@@ -10,6 +10,9 @@
 //!        ▲             ▲
 //!        │ Ctl (crossbeam: Report, ClearAffinity, Stop)
 //!   Afxdp handle ── SharedFib (ArcSwap<FibSnapshot>) ◄── SnapshotBuilder ◄── FibOps
+//!
+//!   worker q: verdict pass ─► Reinjector ─(bounded crossbeam)─► exception
+//!     thread ─► write(2) ─► TUN a6x<N> ─► the kernel delivers / forwards
 //! ```
 //!
 //! A separate crate from `anycast6-dataplane` because xsk-rs builds
@@ -22,9 +25,15 @@
 //! receive; the other forwarding interfaces only transmit), so a frame
 //! crosses from ingress to egress by descriptor, without a copy. Copy mode
 //! on veth (zero-copy is refused there); zero-copy is tried first.
+//!
+//! Frames the engine passes to the kernel cannot go back through an
+//! AF_XDP socket: the [`exception`] path writes them into a TUN device
+//! (see there for why one writer thread).
 
+mod exception;
 mod stats;
 mod sys;
+mod tun;
 mod worker;
 
 use std::num::NonZeroU32;
@@ -40,8 +49,10 @@ use crossbeam::channel::{bounded, unbounded, Sender};
 use xsk_rs::config::{BindFlags, LibxdpFlags, SocketConfig, UmemConfig};
 use xsk_rs::{Socket, Umem};
 
+pub use exception::{ExceptionPath, ExceptionReport, ReinjectCount, EXCEPTION_QUEUE};
 pub use stats::{BindMode, IoCounters, SocketReport, WorkerReport, XdpStats};
 pub use sys::rx_queues;
+pub use tun::TUN_NAME_TEMPLATE;
 pub use worker::Ctl;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +69,10 @@ pub enum AfxdpError {
     },
     #[error("interface {0:?}: not a valid name")]
     InterfaceName(String),
-    #[error("spawning an AF_XDP worker: {0}")]
+    #[error("spawning an AF_XDP thread: {0}")]
     Spawn(std::io::Error),
+    #[error("exception TUN device {name}: {reason}")]
+    TunCreate { name: String, reason: String },
 }
 
 /// An interface of the AF_XDP path.
@@ -83,6 +96,10 @@ pub struct AfxdpOptions {
     pub frames_per_socket: u32,
     /// Descriptors taken from an rx ring at once.
     pub batch: usize,
+    /// Name template of the exception TUN device (frames for the kernel);
+    /// None: no exception path, such frames are dropped
+    /// (`pass_not_reinjected`).
+    pub exception_tun: Option<&'static str>,
 }
 
 impl Default for AfxdpOptions {
@@ -92,6 +109,7 @@ impl Default for AfxdpOptions {
             affinity_entries: 65536,
             frames_per_socket: 4096,
             batch: 64,
+            exception_tun: Some(tun::TUN_NAME_TEMPLATE),
         }
     }
 }
@@ -121,6 +139,8 @@ struct WorkerHandle {
 /// steering programs (traffic then goes to the kernel).
 pub struct Afxdp {
     workers: Vec<WorkerHandle>,
+    /// Stopped after the workers: they hold its queue's ends.
+    exception: Option<ExceptionPath>,
     steer: Vec<XskSteer>,
     ifaces: Vec<IfaceReport>,
     shared: Arc<SharedFib>,
@@ -185,8 +205,21 @@ impl Afxdp {
         for i in ifaces.iter().filter(|i| i.rx) {
             steer.push(XskSteer::attach(pin_dir, &i.name, i.xdp_mode)?);
         }
+        // Without its device the path still forwards; what it would hand
+        // to the kernel is dropped and counted.
+        let exception = match opts.exception_tun {
+            Some(t) => match ExceptionPath::start(t) {
+                Ok(x) => Some(x),
+                Err(e) => {
+                    tracing::error!(error = %e, "no AF_XDP exception path: frames for the kernel are dropped (pass_not_reinjected)");
+                    None
+                }
+            },
+            None => None,
+        };
         let mut afx = Afxdp {
             workers: Vec::new(),
+            exception,
             steer,
             ifaces: Vec::new(),
             shared: shared.clone(),
@@ -254,6 +287,7 @@ impl Afxdp {
                 io: IoCounters::default(),
                 batch: opts.batch.max(1),
                 ctl: ctl_rx,
+                exception: afx.exception.as_ref().and_then(ExceptionPath::reinjector),
             };
             let join = std::thread::Builder::new()
                 .name(format!("a6-afxdp-q{q}"))
@@ -294,6 +328,12 @@ impl Afxdp {
 
     pub fn shared(&self) -> &Arc<SharedFib> {
         &self.shared
+    }
+
+    /// The exception path's device and counters (None: it could not be
+    /// created, or was not asked for).
+    pub fn exception(&self) -> Option<ExceptionReport> {
+        self.exception.as_ref().map(ExceptionPath::report)
     }
 
     /// Every worker's report (a worker that does not answer in time is
@@ -340,7 +380,8 @@ impl Afxdp {
         }
     }
 
-    /// Stops the workers, then detaches the steering programs.
+    /// Stops the workers and the exception path (its device is deleted),
+    /// then detaches the steering programs.
     pub fn stop(&mut self) {
         for w in &self.workers {
             let _ = w.ctl.send(Ctl::Stop);
@@ -351,6 +392,9 @@ impl Afxdp {
             }
         }
         self.workers.clear();
+        if let Some(mut x) = self.exception.take() {
+            x.stop();
+        }
         for s in &mut self.steer {
             s.detach();
         }

@@ -4,7 +4,9 @@
 //! A frame's life: free list → a fill ring → (kernel writes it) → an rx
 //! ring → `process` in place → the egress socket's tx ring → its
 //! completion ring → free list; or, when not forwarded, straight back to
-//! the free list. Every frame is in exactly one of those places, so the
+//! the free list. A frame for the kernel is copied (IPv6 packet only) to
+//! the exception path's queue and its UMEM frame freed at once. Every
+//! frame is in exactly one of those places, so the
 //! UMEM never runs out while the rings turn. Because the sockets share the
 //! UMEM, forwarding from one interface to another moves a descriptor, not
 //! bytes.
@@ -13,11 +15,12 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anycast6_dataplane::abi::Verdict;
-use anycast6_dataplane::userspace::{process, EngineConfig, FlowState, Frame, SharedFib};
+use anycast6_dataplane::abi::{Reason, Verdict};
+use anycast6_dataplane::userspace::{process, wire, EngineConfig, FlowState, Frame, SharedFib};
 use crossbeam::channel::{Receiver, Sender, TryRecvError};
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, TxQueue, Umem};
 
+use crate::exception::Reinjector;
 use crate::stats::{BindMode, IoCounters, SocketReport, WorkerReport, XdpStats};
 use crate::sys;
 
@@ -82,6 +85,8 @@ pub(crate) struct Worker {
     pub io: IoCounters,
     pub batch: usize,
     pub ctl: Receiver<Ctl>,
+    /// Where frames for the kernel go (None: no exception path).
+    pub exception: Option<Reinjector>,
 }
 
 /// How long an idle worker sleeps in poll(2) before looking at its
@@ -166,6 +171,9 @@ impl Worker {
             }
             let mut frame = Frame::new(data.contents_mut(), len);
             let out = process(&mut frame, ingress, snap, &mut self.state, &self.cfg, now);
+            if out.verdict == Verdict::Pass && !self.reinject(out.reason, frame.data()) {
+                self.io.pass_not_reinjected += 1;
+            }
             let new_len = frame.len();
             data.cursor().set_pos(new_len);
             out
@@ -184,11 +192,25 @@ impl Worker {
                     }
                 }
             }
-            Verdict::Pass => {
-                self.io.pass_not_reinjected += 1;
-                self.free.push(desc);
-            }
-            Verdict::Drop | Verdict::Tx => self.free.push(desc),
+            // Copied to the exception path above (or counted as not).
+            Verdict::Pass | Verdict::Drop | Verdict::Tx => self.free.push(desc),
+        }
+    }
+
+    /// Queues a passed frame's IPv6 packet (the frame as it came, minus
+    /// its Ethernet header and tag: the TUN device takes bare IPv6) for
+    /// the kernel; false if it could not be (no exception path, queue
+    /// full, not an IPv6 frame).
+    fn reinject(&self, reason: Reason, frame: &[u8]) -> bool {
+        let Some(x) = &self.exception else {
+            return false;
+        };
+        let Ok(l) = wire::parse_l2_l3(frame) else {
+            return false;
+        };
+        match frame.get(l.l2_len..) {
+            Some(packet) if packet.first().is_some_and(|b| b >> 4 == 6) => x.send(reason, packet),
+            _ => false,
         }
     }
 

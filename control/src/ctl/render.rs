@@ -229,6 +229,23 @@ pub fn counters(v: &CountersView) -> String {
         }
         out.push('\n');
         out.push_str(&t.render());
+        if let Some(x) = &a.exception {
+            let mut t = Table::new(&[("TO KERNEL", Left), ("PACKETS", Right), ("BYTES", Right)]);
+            for r in &x.reinjected {
+                t.row(vec![
+                    r.reason.clone(),
+                    r.packets.to_string(),
+                    r.bytes.to_string(),
+                ]);
+            }
+            t.row(vec![
+                "write_errors".into(),
+                x.write_errors.to_string(),
+                "".into(),
+            ]);
+            out.push_str(&format!("\nexception device: {}\n", x.device));
+            out.push_str(&t.render());
+        }
     }
     out
 }
@@ -308,6 +325,11 @@ pub fn dataplane(v: &DataplaneView) -> String {
         }
         out.push('\n');
         out.push_str(&t.render());
+    }
+    if let Some(d) = &v.exception_device {
+        out.push_str(&format!(
+            "AF_XDP exception device (frames for the kernel): {d}\n"
+        ));
     }
     out
 }

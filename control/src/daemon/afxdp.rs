@@ -118,6 +118,12 @@ impl Daemon {
                 sockets.push(s.clone());
             }
         }
+        let exception = a.exception();
+        if let Some(x) = &exception {
+            // Workers count what they could not queue; the device's
+            // refusals are frames that did not reach the kernel either.
+            io.pass_not_reinjected += x.write_errors;
+        }
         Some((
             engine,
             AfxdpCountersView {
@@ -125,6 +131,7 @@ impl Daemon {
                 io,
                 xdp,
                 sockets,
+                exception,
             },
         ))
     }

@@ -356,6 +356,11 @@ impl Daemon {
             program_id,
             attached,
             interfaces: self.interface_modes(),
+            exception_device: self
+                .afxdp
+                .as_ref()
+                .and_then(|a| a.exception())
+                .map(|x| x.device),
         })
     }
 }

@@ -146,6 +146,12 @@ pub struct AfxdpCountersView {
     /// Summed over sockets.
     pub xdp: anycast6_afxdp::XdpStats,
     pub sockets: Vec<anycast6_afxdp::SocketReport>,
+    /// The kernel exception path: its TUN device and the frames written
+    /// into it by reason (None: no exception device). `io.pass_not_reinjected`
+    /// counts every frame for the kernel that did not get there: queue
+    /// full at a worker, or refused by the device (`write_errors`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<anycast6_afxdp::ExceptionReport>,
 }
 
 /// The fast path of one forwarding interface.
@@ -206,6 +212,10 @@ pub struct DataplaneView {
     /// Every forwarding interface with its fast path.
     #[serde(default)]
     pub interfaces: Vec<IfaceModeView>,
+    /// The AF_XDP path's exception device (TUN), through which frames
+    /// for the kernel go back to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_device: Option<String>,
 }
 
 /// Reply to `reload`.
