@@ -81,14 +81,15 @@ pub struct ExceptionReport {
 
 /// A worker's end: queues frames for the writer thread.
 #[derive(Clone)]
-pub(crate) struct Reinjector {
+pub struct Reinjector {
     tx: Sender<Exception>,
     recycled: Receiver<Vec<u8>>,
 }
 
 impl Reinjector {
-    /// Copies `packet` into a buffer and queues it; false (nothing
-    /// queued) when the queue is full or the writer has stopped.
+    /// Copies `packet` (a bare IPv6 packet) into a buffer and queues it;
+    /// false (nothing queued) when the queue is full or the writer has
+    /// stopped.
     pub fn send(&self, reason: Reason, packet: &[u8]) -> bool {
         let mut buf = self.recycled.try_recv().unwrap_or_default();
         buf.clear();
@@ -149,8 +150,8 @@ impl ExceptionPath {
         &self.name
     }
 
-    /// A worker's end of the queue.
-    pub(crate) fn reinjector(&self) -> Option<Reinjector> {
+    /// A worker's end of the queue (None once stopping).
+    pub fn reinjector(&self) -> Option<Reinjector> {
         self.tx.as_ref().map(|tx| Reinjector {
             tx: tx.clone(),
             recycled: self.recycled.clone(),

@@ -49,7 +49,7 @@ use crossbeam::channel::{bounded, unbounded, Sender};
 use xsk_rs::config::{BindFlags, LibxdpFlags, SocketConfig, UmemConfig};
 use xsk_rs::{Socket, Umem};
 
-pub use exception::{ExceptionPath, ExceptionReport, ReinjectCount, EXCEPTION_QUEUE};
+pub use exception::{ExceptionPath, ExceptionReport, ReinjectCount, Reinjector, EXCEPTION_QUEUE};
 pub use stats::{BindMode, IoCounters, SocketReport, WorkerReport, XdpStats};
 pub use sys::rx_queues;
 pub use tun::TUN_NAME_TEMPLATE;

@@ -32,9 +32,11 @@ pub struct IoCounters {
     pub tx_ring_full: u64,
     /// Forwarded frames whose egress has no socket in this worker.
     pub tx_no_socket: u64,
-    /// Frames the engine would pass to the kernel (local member, no port,
-    /// a draining-only group's new flow) but an AF_XDP socket cannot hand
-    /// back: dropped, and counted under their pass reason as well.
+    /// Frames the engine passes to the kernel (local member, no port, a
+    /// draining-only group's new flow, ...) that could not be queued for
+    /// the exception device (queue full, no device, not IPv6): dropped,
+    /// and counted under their pass reason as well. The daemon adds the
+    /// device's write errors.
     pub pass_not_reinjected: u64,
     /// Batches that had to wait for frames (UMEM exhausted).
     pub fill_starved: u64,
