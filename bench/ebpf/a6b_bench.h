@@ -43,7 +43,9 @@ struct a6b_counter {
  *   dst_lo = dst_lo + (flow % n_dst)
  *   sport  = flow & 0xffff
  *   csum   = ~(csum_base + those 16-bit words), folded
- * and redirects it to ifindex.
+ * and redirects it to ifindex. With gap_ps set, a frame whose time has not
+ * come is dropped (recycled at once, not counted, not sent): the program
+ * runs flat out and sends at most one frame per gap_ps.
  */
 struct a6b_gen_cfg {
 	__u8 hdr[64];        /* A6B_HDR_LEN bytes used                     */
@@ -54,7 +56,19 @@ struct a6b_gen_cfg {
 	__u32 src_lo;        /* base of the source's low 32 bits           */
 	__u32 dst_lo;        /* base of the destination's low 32 bits      */
 	__u32 csum_base;     /* one's-complement sum of the fixed parts    */
-	__u32 _pad;
+	__u32 gap_ps;        /* pacing: picoseconds between frames sent,
+			      * 0 = flat out (see a6b_gen.bpf.c)           */
 }; /* 96 */
+
+/* Generator state per CPU: what it sent, and its pacing. */
+struct a6b_gen_state {
+	__u64 packets; /* frames sent; also the next frame's sequence number */
+	__u64 bytes;
+	__u64 next_ps; /* pacing: when the next tokens are due (ktime, ps) */
+	__u64 tokens;  /* pacing: frames that may go now                   */
+}; /* 32 */
+
+/* Frames a paced generator may send back to back after falling behind. */
+#define A6B_PACE_BURST 64
 
 #endif /* A6B_BENCH_H */

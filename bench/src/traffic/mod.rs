@@ -1,16 +1,38 @@
-//! Live-frames traffic through gen → DUT → sink (issue 4, "Traffic").
+//! Live-frames traffic through gen → DUT → sink (issue 4, "Traffic"), and
+//! the two traffic-related figures measured without a topology of packets
+//! per second: BPF_PROG_TEST_RUN cost per fixture, group update under load.
 //!
-//! Entry point for the framework: [`run`] with [`TrafficOpts`].
+//! ```text
+//!  run ─► wait for other test suites to finish (pgrep)
+//!      ─► pps       scenarios 1-5 + packets/s against flows      (pps, dut, load, topo)
+//!      ─► testrun   ns/packet per dataplane fixture vs minimal   (testrun)
+//!      ─► update    10k groups republished under paced traffic   (update)
+//!      ─► profile   only when a traffic target is missed: why     (profile)
+//! ```
+//!
+//! The programs of our own (generator, sink, minimal forwarder) are in
+//! bench/ebpf/ (progs.rs); namespaces and CPU placement in ns.rs/topo.rs.
 
-use anyhow::Result;
+mod dut;
+mod load;
+mod ns;
+mod pps;
+mod profile;
+mod progs;
+mod testrun;
+mod topo;
+mod update;
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
 
 use crate::figure::Figure;
 
 /// What the framework asks of the traffic scenarios.
-#[allow(dead_code)] // until main.rs calls run()
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrafficOpts {
-    /// CI smoke mode: fewer and shorter repetitions, fewer flow counts.
+    /// CI smoke mode: fewer and shorter repetitions.
     pub quick: bool,
     /// Distinct established flows of the generator (at least 1).
     pub flows: u32,
@@ -31,10 +53,92 @@ impl Default for TrafficOpts {
     }
 }
 
+/// The options turned into durations and sizes.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub quick: bool,
+    pub flows: u32,
+    pub frame_size: u32,
+    pub reps: usize,
+    /// How each packets/s window is found and counted.
+    pub search: load::Search,
+    /// Scenario 3 is also measured at these flow counts.
+    pub flow_series: Vec<u32>,
+    /// Profile the DUT when a target is missed (not in quick mode).
+    pub profile: bool,
+    /// Repetitions and length of each stretch of the update scenario.
+    pub update_reps: usize,
+    pub update_secs: f64,
+}
+
+impl Plan {
+    fn new(o: &TrafficOpts) -> Result<Plan> {
+        if o.flows == 0 {
+            bail!("traffic needs at least one flow");
+        }
+        if o.frame_size < progs::MIN_FRAME || o.frame_size > 1400 {
+            bail!(
+                "frame size {} outside {}..=1400 (encapsulation adds 40 bytes under a 1500 MTU)",
+                o.frame_size,
+                progs::MIN_FRAME
+            );
+        }
+        let q = o.quick;
+        let reps = if q { o.reps.max(1) } else { o.reps.max(5) };
+        let mut flow_series = if q {
+            vec![1, 4096, 65536, o.flows]
+        } else {
+            vec![1, 64, 4096, 65536, o.flows]
+        };
+        flow_series.retain(|&n| n <= progs::SINK_MAX_FLOWS);
+        flow_series.sort_unstable();
+        flow_series.dedup();
+        Ok(Plan {
+            quick: q,
+            flows: o.flows,
+            frame_size: o.frame_size,
+            reps,
+            search: load::Search {
+                steps: if q { 6 } else { 10 },
+                step: Duration::from_millis(if q { 50 } else { 100 }),
+                window: Duration::from_millis(if q { 300 } else { 3000 }),
+                start_pps: 2e6,
+                max_wait: Duration::from_secs(if q { 10 } else { 120 }),
+                idle_probe: Duration::from_millis(if q { 200 } else { 500 }),
+            },
+            flow_series,
+            profile: !q,
+            update_reps: if q { 1 } else { reps },
+            update_secs: if q { 1.0 } else { 4.0 },
+        })
+    }
+}
+
 /// Runs every traffic scenario and returns its figures.
-#[allow(dead_code)] // until main.rs calls it
 pub fn run(opts: &TrafficOpts, progress: &dyn Fn(&str)) -> Result<Vec<Figure>> {
-    let _ = opts;
-    progress("traffic: not implemented yet");
-    Ok(Vec::new())
+    let plan = Plan::new(opts)?;
+    if ns::online_cpus() < 2 {
+        progress("traffic: one CPU only: generator and DUT will share it");
+    }
+    let busy = ns::wait_quiet(
+        Duration::from_secs(if plan.quick { 10 } else { 1800 }),
+        progress,
+    )?;
+    let mut figures = Vec::new();
+    let measured = pps::measure(&plan, progress)?;
+    figures.extend(pps::figures(&plan, &measured));
+    figures.extend(testrun::measure(&plan, progress)?);
+    let established = figures
+        .iter()
+        .find(|f| f.id == pps::ESTABLISHED)
+        .map(|f| f.median)
+        .filter(|v| v.is_finite() && *v > 0.0);
+    figures.extend(update::measure(&plan, update::rate(established), progress)?);
+    if let Some(what) = busy {
+        for f in &mut figures {
+            f.note
+                .push_str(&format!(" (other test suites were running: {what})"));
+        }
+    }
+    Ok(figures)
 }

@@ -1,0 +1,158 @@
+//! What runs on the DUT: baseline A (a6b_minimal), baseline B (no XDP,
+//! kernel forwarding) or anycast6 (the real forwarding program, loaded
+//! through `anycast6_dataplane::Dataplane` with a pin directory of its own).
+
+use std::net::Ipv6Addr;
+
+use anycast6_dataplane::{
+    loader::Capacities, Action, AttachMode, Dataplane, DataplaneOptions, MemberSpec, MemberState,
+    Route,
+};
+use anyhow::{Context, Result};
+
+use super::ns;
+use super::progs::Minimal;
+use super::topo::{Egress, Topo, DST_BASE, DUT_IN_ADDR};
+use crate::cleanup::PinDir;
+
+/// The DUT's forwarding mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Baseline A: MAC rewrite + devmap redirect.
+    Minimal,
+    /// Baseline B: the kernel's IPv6 forwarding.
+    Kernel,
+    /// anycast6 XDP, the one group's member with this action.
+    Anycast(Action),
+}
+
+/// The group every traffic destination is routed to.
+pub const GROUP: u32 = 1;
+
+/// A member that is sink `n`, reached through egress link `e`.
+pub fn member(id: u32, e: &Egress, action: Action) -> MemberSpec {
+    MemberSpec {
+        member_id: id,
+        unicast: e.sink_addr,
+        encap_src: e.dut_addr,
+        ifindex: e.dut_ifindex,
+        dmac: e.sink_mac,
+        smac: e.dut_mac,
+        mtu: 1500,
+        action,
+        state: MemberState::Active,
+        weight: 100,
+    }
+}
+
+/// Destination `i` of the generator (`DST_BASE` + i in the low 32 bits).
+pub fn dst(i: u32) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(DST_BASE) + u128::from(i))
+}
+
+pub struct Dut<'t> {
+    topo: &'t Topo,
+    minimal: Minimal,
+    dp: Dataplane,
+    mode: Mode,
+    // Dropped after `dp`: unpins and detaches what the Dataplane pinned.
+    _pins: PinDir,
+}
+
+impl<'t> Dut<'t> {
+    /// Loads both programs (nothing attached: kernel forwarding) and
+    /// routes `n_dst` destinations to one group whose member is sink 0.
+    pub fn new(topo: &'t Topo, capacities: Capacities, n_dst: u32) -> Result<Dut<'t>> {
+        let e0 = &topo.egress[0];
+        // Devmap entries resolve their ifindex in the updating thread's
+        // namespace: every tx port is written from inside the DUT's.
+        let minimal = ns::in_ns(&topo.dut, || {
+            Minimal::load(e0.sink_mac, e0.dut_mac, e0.dut_ifindex)
+        })?;
+        let pins = PinDir::new("dp");
+        let opts = DataplaneOptions {
+            pin_dir: pins.path().to_path_buf(),
+            capacities,
+            hash_seed: 0x5eed_1234,
+            router_addr: DUT_IN_ADDR,
+            ptb_per_sec: 100,
+        };
+        let mut dp = Dataplane::open(&opts).context("loading anycast6 (Dataplane::open)")?;
+        let fib = dp.fib();
+        ns::in_ns(&topo.dut, || {
+            for e in &topo.egress {
+                fib.set_tx_port(e.dut_ifindex)?;
+            }
+            Ok(())
+        })?;
+        fib.publish_group(GROUP, &[member(1, e0, Action::Rewrite)])?;
+        for i in 0..n_dst {
+            fib.set_route(Route::Host(dst(i)), GROUP)?;
+        }
+        Ok(Dut {
+            topo,
+            minimal,
+            dp,
+            mode: Mode::Kernel,
+            _pins: pins,
+        })
+    }
+
+    pub fn dataplane(&mut self) -> &mut Dataplane {
+        &mut self.dp
+    }
+
+    /// Switches the DUT to `mode` (detach, attach, republish as needed).
+    pub fn set(&mut self, mode: Mode) -> Result<()> {
+        if mode == self.mode {
+            return Ok(());
+        }
+        if let (Mode::Anycast(_), Mode::Anycast(action)) = (self.mode, mode) {
+            let e0 = self.topo.egress[0].clone();
+            self.dp
+                .fib()
+                .publish_group(GROUP, &[member(1, &e0, action)])?;
+            self.mode = mode;
+            return Ok(());
+        }
+        let dev = self.topo.dut_in.clone();
+        match self.mode {
+            Mode::Minimal => self.minimal.detach()?,
+            Mode::Anycast(_) => {
+                let dp = &mut self.dp;
+                ns::in_ns(&self.topo.dut, || Ok(dp.detach(&dev)?))?;
+            }
+            Mode::Kernel => {}
+        }
+        self.mode = Mode::Kernel;
+        match mode {
+            Mode::Minimal => {
+                let m = &mut self.minimal;
+                ns::in_ns(&self.topo.dut, || m.attach(&dev))?;
+            }
+            Mode::Anycast(action) => {
+                let e0 = self.topo.egress[0].clone();
+                self.dp
+                    .fib()
+                    .publish_group(GROUP, &[member(1, &e0, action)])?;
+                let dp = &mut self.dp;
+                ns::in_ns(&self.topo.dut, || {
+                    dp.attach(&dev, AttachMode::Native)
+                        .with_context(|| format!("attaching anycast6 to {dev}"))
+                })?;
+            }
+            Mode::Kernel => {}
+        }
+        self.mode = mode;
+        Ok(())
+    }
+
+    /// Kernel id of the program now attached (None for kernel forwarding).
+    pub fn prog_id(&self) -> Result<Option<u32>> {
+        Ok(match self.mode {
+            Mode::Kernel => None,
+            Mode::Minimal => Some(self.minimal.prog_id()?),
+            Mode::Anycast(_) => self.dp.attached()?.first().map(|a| a.prog_id),
+        })
+    }
+}
