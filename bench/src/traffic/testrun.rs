@@ -192,6 +192,10 @@ fn figures(timed: &[Timed], calls: usize, reps: usize) -> Result<Vec<Figure>> {
             &format!("a6b_minimal on fixture {FULL_PATH}; {how}"),
         ),
     ];
+    if out[0].pass == Some(false) {
+        let why = explain(timed, &out[0]);
+        out[0].note = format!("{why}; {}", out[0].note);
+    }
     for t in timed {
         let mut min = t.minimal.clone();
         min.sort_by(f64::total_cmp);
@@ -213,4 +217,66 @@ fn figures(timed: &[Timed], calls: usize, reps: usize) -> Result<Vec<Figure>> {
         ));
     }
     Ok(out)
+}
+
+/// Why the full path costs more than twice the minimal program: the
+/// test-run floor, and the cost of each stage read off fixtures that stop
+/// after it.
+fn explain(timed: &[Timed], ratio: &Figure) -> String {
+    let med = |name: &str, minimal: bool| {
+        timed.iter().find(|t| t.name == name).map(|t| {
+            let mut v = if minimal {
+                t.minimal.clone()
+            } else {
+                t.anycast6.clone()
+            };
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        })
+    };
+    let (Some(full), Some(min)) = (med(FULL_PATH, false), med(FULL_PATH, true)) else {
+        return "MISSED".to_string();
+    };
+    let mut s = format!(
+        "MISSED ({:.2}): anycast6 {full:.0} ns against a6b_minimal {min:.0} ns; the target \
+         needs the full path at or under {:.0} ns",
+        ratio.median,
+        2.0 * min
+    );
+    if let Some(floor) = med("arp", false) {
+        s.push_str(&format!(
+            "; most of the minimal program's time is the test run's own floor: anycast6 on \
+             fixture arp, which returns after reading the Ethernet type, takes {floor:.0} ns, so \
+             the work is about {:.0} ns (minimal) against {:.0} ns (anycast6)",
+            (min - floor).max(0.0),
+            full - floor
+        ));
+    }
+    // Stages, each fixture stopping after one more of them.
+    let stages = [
+        ("unknown_destination", "/128 FIB miss + prefix trie miss"),
+        ("no_group", "FIB hit, group lookup misses"),
+        ("nd_advert_to_anycast", "+ group hit, extension-header walk"),
+        (
+            "local_member",
+            "+ affinity lookup (hit), group and member counters",
+        ),
+        (
+            FULL_PATH,
+            "+ tx port, hop limit, Ethernet rewrite, devmap redirect",
+        ),
+    ];
+    let steps: Vec<String> = stages
+        .iter()
+        .filter_map(|(f, what)| med(f, false).map(|ns| format!("{f} ({what}) {ns:.0} ns")))
+        .collect();
+    s.push_str(&format!("; along the path: {}", steps.join(", ")));
+    if let (Some(enc), Some(rw)) = (med("encap_udp", false), med(FULL_PATH, false)) {
+        s.push_str(&format!(
+            "; encap_udp {enc:.0} ns ({:+.0} ns over rewrite: a second Murmur3 flow hash for \
+             the outer flow label, the head adjustment and 54 header bytes)",
+            enc - rw
+        ));
+    }
+    s
 }
