@@ -1,17 +1,18 @@
-//! Live-frames traffic through gen → DUT → sink (issue 4, "Traffic"), and
-//! the two traffic-related figures measured without a topology of packets
-//! per second: BPF_PROG_TEST_RUN cost per fixture, group update under load.
+//! The traffic half of the benchmark suite (issue 4): live-frames traffic
+//! through gen → DUT → sink, the forwarding program's BPF_PROG_TEST_RUN
+//! cost per fixture, and a group update under load.
 //!
 //! ```text
 //!  run ─► wait for other test suites to finish (pgrep)
-//!      ─► pps       scenarios 1-5 + packets/s against flows      (pps, dut, load, topo)
-//!      ─► testrun   ns/packet per dataplane fixture vs minimal   (testrun)
-//!      ─► update    10k groups republished under paced traffic   (update)
-//!      ─► profile   only when a traffic target is missed: why     (profile)
+//!      ─► pps      scenarios 1-5, packets/s against flows        (pps, dut, load, topo)
+//!          └─► profile  when a target is missed: where the DUT's CPU goes (profile)
+//!      ─► testrun  ns/packet per dataplane fixture vs minimal    (testrun)
+//!      ─► update   10k groups republished under paced traffic    (update)
 //! ```
 //!
-//! The programs of our own (generator, sink, minimal forwarder) are in
-//! bench/ebpf/ (progs.rs); namespaces and CPU placement in ns.rs/topo.rs.
+//! Our own XDP programs (generator, sink, minimal forwarder) are in
+//! bench/ebpf/, loaded by progs.rs; namespaces and CPU placement in ns.rs
+//! and topo.rs.
 
 mod dut;
 mod load;
@@ -90,7 +91,6 @@ impl Plan {
         } else {
             vec![1, 64, 4096, 65536, o.flows]
         };
-        flow_series.retain(|&n| n <= progs::SINK_MAX_FLOWS);
         flow_series.sort_unstable();
         flow_series.dedup();
         Ok(Plan {
