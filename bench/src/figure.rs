@@ -1,8 +1,6 @@
 //! One measured figure of the benchmark report. Every scenario returns
 //! figures; the report module turns them into results JSON and REPORT.md.
 
-#![allow(dead_code)] // TODO(lead): drop once every scenario module is wired in.
-
 use serde::{Deserialize, Serialize};
 
 /// How a figure is judged against its target.
