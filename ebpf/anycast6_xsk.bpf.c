@@ -23,6 +23,7 @@
 #include "anycast6_abi.h"
 #include "maps.h"
 #include "parse.h"
+#include "classify.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -61,40 +62,13 @@ static __always_inline __u32 a6_steer(struct xdp_md *ctx)
 	struct a6_pkt pkt = {};
 	int r;
 
-	r = a6_parse_l2_l3(data, data_end, &pkt);
+	struct ipv6hdr *ip6 = NULL;
+	struct a6_group *g = NULL;
+	__u32 group_id = 0;
+
+	r = a6_classify(data, data_end, &pkt, &ip6, &g, &group_id);
 	if (r >= 0)
 		return r;
-	struct ipv6hdr *ip6 = data + (pkt.l2_len & 0xff);
-
-	if ((void *)(ip6 + 1) > data_end)
-		return A6_R_DROP_TRUNC_IPV6;
-	if (ip6->version != 6)
-		return A6_R_DROP_BAD_IPV6;
-	if (ip6->daddr.in6_u.u6_addr8[0] == 0xff)
-		return A6_R_PASS_MULTICAST;
-
-	struct a6_fib_val *fv = bpf_map_lookup_elem(&a6_fib, &ip6->daddr);
-
-	if (!fv) {
-		struct a6_lpm_key lk = {.prefixlen = 128};
-
-		__builtin_memcpy(lk.addr, &ip6->daddr, 16);
-		fv = bpf_map_lookup_elem(&a6_fib_prefix, &lk);
-		if (!fv)
-			return A6_R_PASS_NOT_ANYCAST;
-	}
-	__u32 group_id = fv->group_id;
-	struct a6_group *g = bpf_map_lookup_elem(&a6_groups, &group_id);
-
-	if (!g)
-		return A6_R_PASS_NO_GROUP;
-
-	r = a6_parse_owned(data, data_end, ip6, &pkt);
-	if (r >= 0)
-		return r;
-	if (pkt.l4_proto == A6_NH_ICMPV6 && !pkt.later_frag && pkt.icmp_type >= 133 &&
-	    pkt.icmp_type <= 137)
-		return A6_R_PASS_ND;
 
 	/* The kernel answers an expiring hop limit (Time Exceeded) and gets the
 	 * packet whichever member would be chosen (a local member takes it too;
