@@ -33,56 +33,58 @@ impl Server {
     /// A UDP server in `ns` bound to `bind` that answers every datagram
     /// with `<name>\n<payload>`, from the address it was sent to.
     pub fn udp(ns: &Netns, name: &str, bind: SocketAddrV6) -> Result<Server> {
-        let (stop, served) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicU64::new(0)),
-        );
-        let (tx, rx) = std::sync::mpsc::channel();
-        let name = name.to_string();
-        let (st, sv) = (stop.clone(), served.clone());
-        let handle = ns.spawn(&format!("udp-{name}"), move || {
-            let sock = match UdpSocket::bind(bind) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = tx.send(Err(anyhow!("bind udp {bind}: {e}")));
-                    return Ok(());
-                }
-            };
-            let _ = tx.send(Ok(()));
-            serve_udp(&sock, &name, &st, &sv)
-        });
-        rx.recv_timeout(Duration::from_secs(5))
-            .context("UDP server did not start")??;
-        Ok(Server {
-            stop,
-            handle: Some(handle),
-            served,
-        })
+        Server::start(
+            ns,
+            "udp",
+            name,
+            move || UdpSocket::bind(bind),
+            |s, n, st, sv| serve_udp(s, n, st, sv),
+        )
     }
 
     /// A TCP server in `ns` bound to `bind`: for each connection it sends
     /// `<name>\n`, then echoes everything until the client shuts down.
     pub fn tcp(ns: &Netns, name: &str, bind: SocketAddrV6) -> Result<Server> {
+        Server::start(
+            ns,
+            "tcp",
+            name,
+            move || TcpListener::bind(bind),
+            |s, n, st, sv| serve_tcp(s, n, st, sv),
+        )
+    }
+
+    /// Binds on a thread inside `ns`, reports the bind result back, then
+    /// serves until stopped.
+    fn start<S: 'static>(
+        ns: &Netns,
+        kind: &str,
+        name: &str,
+        bind: impl FnOnce() -> std::io::Result<S> + Send + 'static,
+        serve: impl FnOnce(&S, &str, &Arc<AtomicBool>, &Arc<AtomicU64>) -> Result<()> + Send + 'static,
+    ) -> Result<Server> {
         let (stop, served) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicU64::new(0)),
         );
         let (tx, rx) = std::sync::mpsc::channel();
         let name = name.to_string();
+        let what = format!("{kind} server {name}");
         let (st, sv) = (stop.clone(), served.clone());
-        let handle = ns.spawn(&format!("tcp-{name}"), move || {
-            let l = match TcpListener::bind(bind) {
-                Ok(l) => l,
+        let handle = ns.spawn(&format!("{kind}-{name}"), move || {
+            let sock = match bind() {
+                Ok(s) => s,
                 Err(e) => {
-                    let _ = tx.send(Err(anyhow!("bind tcp {bind}: {e}")));
+                    let _ = tx.send(Err(anyhow!("bind: {e}")));
                     return Ok(());
                 }
             };
             let _ = tx.send(Ok(()));
-            serve_tcp(&l, &name, &st, &sv)
+            serve(&sock, &name, &st, &sv)
         });
         rx.recv_timeout(Duration::from_secs(5))
-            .context("TCP server did not start")??;
+            .with_context(|| format!("{what} did not start"))?
+            .with_context(|| what.clone())?;
         Ok(Server {
             stop,
             handle: Some(handle),
