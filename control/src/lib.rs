@@ -16,6 +16,7 @@ pub mod error;
 pub mod logging;
 pub mod mgmt;
 pub mod neigh;
+pub mod proto;
 pub mod rib;
 pub mod util;
 

@@ -1,0 +1,15 @@
+//! What every protocol core shares: the simulated-or-real clock it is fed,
+//! the RIB changes it emits, and keyed-digest authentication with replay
+//! protection.
+//!
+//! A protocol core (ard, arip, and later aospf, piasm, mga, aarp) has no
+//! sockets and reads no clock: the daemon calls `handle_*(now, ..)` and
+//! `handle_timeout(now)`, then drains `poll_output()` and sleeps until
+//! `poll_timeout()`. Tests drive many cores on a [`SimClock`].
+
+pub mod auth;
+pub mod clock;
+pub mod rib;
+
+pub use clock::{Instant, SimClock};
+pub use rib::{RibChange, RibEntry, Source};
