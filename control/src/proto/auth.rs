@@ -150,7 +150,7 @@ impl SeqCounter {
         SeqCounter(start.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn take(&mut self) -> u64 {
         let v = self.0;
         self.0 = self.0.saturating_add(1);
         v
