@@ -122,6 +122,24 @@ pub fn header(socket: &Path, pin_dir: &Path, state: &Path, caps: Option<Caps>) -
 /// One `[[group]]` with on-link members from the pool.
 pub fn group(out: &mut impl std::io::Write, address: &str, members: &[usize]) -> Result<()> {
     writeln!(out, "[[group]]\naddress = \"{address}\"")?;
+    group_members(out, members)
+}
+
+/// A `[[group]]` of several addresses sharing `members` (one FIB group).
+pub fn group_of(
+    out: &mut impl std::io::Write,
+    addresses: impl Iterator<Item = std::net::Ipv6Addr>,
+    members: &[usize],
+) -> Result<()> {
+    write!(out, "[[group]]\naddresses = [")?;
+    for (i, a) in addresses.enumerate() {
+        write!(out, "{}\"{a}\"", if i == 0 { "" } else { ",\n  " })?;
+    }
+    writeln!(out, "]")?;
+    group_members(out, members)
+}
+
+fn group_members(out: &mut impl std::io::Write, members: &[usize]) -> Result<()> {
     for &m in members {
         writeln!(
             out,

@@ -1,12 +1,11 @@
 //! anycast6d with big configs: its resident memory and how long it takes
 //! to load the FIB, at 1k, 10k, 100k (and 1M) anycast addresses.
 //!
-//! The config has one `[[group]]` per anycast address (that is the only way
-//! the config can name an address) with 2–10 on-link members drawn from a
-//! pool of 16 servers, all reachable (their neighbours resolve). anycast6d
-//! makes one FIB group per configured group, so N addresses are N groups
-//! and about 6N member ids, unlike the FIB scale scenario's 100 addresses
-//! per group; capacities are sized to fit.
+//! The config has one `[[group]]` per 100 anycast addresses (`addresses =
+//! [...]`, as the FIB scale scenario: 1M addresses in 10k groups), each with
+//! 2–10 on-link members drawn from a pool of 16 servers, all reachable
+//! (their neighbours resolve). anycast6d makes one FIB group per configured
+//! group; capacities are sized to fit.
 //!
 //! A size whose load would take longer than the budget (extrapolated from
 //! the previous size) is not attempted; the figure says so.
@@ -20,7 +19,7 @@ use anyhow::{Context, Result};
 use crate::daemon::{self, Caps, Daemon, Paths, Topology};
 use crate::figure::{at_most, Figure};
 use crate::progress::Progress;
-use crate::scale::{address, group_size, label};
+use crate::scale::{address, group_size, label, PER_GROUP};
 use crate::Opts;
 
 /// Members of group `i`: `group_size(i)` distinct pool servers.
@@ -28,17 +27,23 @@ fn members(i: usize) -> Vec<usize> {
     (0..group_size(i)).map(|k| (i + k) % daemon::POOL).collect()
 }
 
+/// Groups for `n` addresses.
+fn group_count(n: usize) -> usize {
+    n.div_ceil(PER_GROUP).max(1)
+}
+
 fn write_config(paths: &Paths, n: usize) -> Result<Caps> {
+    let g_count = group_count(n);
     let mut member_ids = 0u32;
     let mut blocks = 0u32;
-    for i in 0..n {
+    for i in 0..g_count {
         let m = group_size(i);
         member_ids += m as u32;
         blocks += blocks_for(maglev::table_len(m));
     }
     let caps = Caps {
         fib_entries: n as u32,
-        groups: n as u32,
+        groups: g_count as u32,
         maglev_blocks: 2 * blocks + 64,
         member_ids,
     };
@@ -47,8 +52,9 @@ fn write_config(paths: &Paths, n: usize) -> Result<Caps> {
     w.write_all(
         daemon::header(&paths.socket, paths.pins.path(), &paths.state, Some(caps)).as_bytes(),
     )?;
-    for i in 0..n {
-        daemon::group(&mut w, &address(i).to_string(), &members(i))?;
+    for g in 0..g_count {
+        let addrs = (g * PER_GROUP..((g + 1) * PER_GROUP).min(n)).map(address);
+        daemon::group_of(&mut w, addrs, &members(g))?;
     }
     w.flush()?;
     Ok(caps)
@@ -160,12 +166,17 @@ pub fn run(opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
         }
         let m = measure(&topo, n, budget, progress)?;
         let note = format!(
-            "anycast6d (release) started on a config of {} [[group]]s (one per address, 2–10 \
-             on-link members from 16 servers; {:.0} MiB of TOML), clock from spawn until its \
-             management socket answers (config parsed, {} FIB groups, routes and Maglev tables \
-             written); RSS read 1 s later from /proc (VmRSS {:.1} MiB, VmHWM {:.1} MiB); its BPF \
-             maps hold {:.1} MiB (bytes_memlock)",
-            m.n, m.config_mib, m.n, m.rss, m.peak, m.maps
+            "anycast6d (release) started on a config of {} addresses in {} [[group]]s of up to \
+             {PER_GROUP} `addresses` (2–10 on-link members from 16 servers; {:.0} MiB of TOML), \
+             clock from spawn until its management socket answers (config parsed, FIB groups, \
+             routes and Maglev tables written); RSS read 1 s later from /proc (VmRSS {:.1} MiB, \
+             VmHWM {:.1} MiB); its BPF maps hold {:.1} MiB (bytes_memlock)",
+            m.n,
+            group_count(m.n),
+            m.config_mib,
+            m.rss,
+            m.peak,
+            m.maps
         );
         out.push(Figure::from_samples(
             &format!("daemon.rss_mib.{n}"),
@@ -200,27 +211,13 @@ pub fn run(opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
                 let last = done.last();
                 let per_addr = last.map_or(f64::NAN, |m| m.rss / m.n as f64);
                 let k = growth(&done);
-                let why = if k > 1.5 {
-                    " Load time grows about quadratically with the config: a perf profile of \
-                     `anycast6d --check` on a 2k-group config showed 78% of the time in memchr and \
-                     19% in config::error::Pos::of: config validation records the line of every \
-                     group and member by counting newlines from the start of the file \
-                     (control/src/config/validate.rs via Errors::pos), so each of the ~7N \
-                     items scans up to the whole file (a line-offset index built once would make \
-                     it linear)."
-                } else {
-                    ""
-                };
                 (
                     Vec::new(),
                     format!(
                         "not measured: loading {} addresses would take about {est:.0} s \
                          (extrapolated from {prev_s:.1} s at {} with the growth exponent {k:.2} \
-                         of the sizes measured), over the {} s budget.{why} A linear \
-                         extrapolation of the RSS measured at {} gives about {:.0} MiB at 1M; \
-                         besides, anycast6d makes one FIB group per configured address (N \
-                         addresses = N groups and ~6N member ids, about 2 KiB of a6_groups each), \
-                         so its maps would hold several GiB at 1M",
+                         of the sizes measured), over the {} s budget. A linear extrapolation \
+                         of the RSS measured at {} gives about {:.0} MiB at 1M",
                         label(n),
                         label(prev_n),
                         budget.as_secs(),

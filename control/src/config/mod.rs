@@ -105,7 +105,12 @@ impl IfaceMode {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupConfig {
+    /// The group's name: its `address`, `prefix`, or the first of its
+    /// `addresses`.
     pub route: Route,
+    /// The rest of `addresses`: host routes sharing this group's members
+    /// (one FIB group, one Maglev table).
+    pub also: std::sync::Arc<[Route]>,
     pub members: Vec<MemberConfig>,
     pub pos: Pos,
 }
@@ -178,8 +183,14 @@ impl Config {
         }
     }
 
+    /// The group named `route` (its first address, or its prefix).
     pub fn group(&self, route: &Route) -> Option<&GroupConfig> {
         self.groups.iter().find(|g| &g.route == route)
+    }
+
+    /// Every route the config installs (group names and their `also`).
+    pub fn route_count(&self) -> usize {
+        self.groups.iter().map(|g| 1 + g.also.len()).sum()
     }
 
     pub fn interface(&self, name: &str) -> Option<&InterfaceConfig> {

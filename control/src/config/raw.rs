@@ -55,6 +55,7 @@ pub struct RawInterface {
 #[serde(deny_unknown_fields)]
 pub struct RawGroup {
     pub address: Option<S<String>>,
+    pub addresses: Option<S<Vec<S<String>>>>,
     pub prefix: Option<S<String>>,
     #[serde(default)]
     pub member: Vec<S<RawMember>>,

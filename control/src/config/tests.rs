@@ -106,7 +106,17 @@ fn duplicate_group_names_the_first() {
     let e = errors(text);
     assert_eq!(
         e,
-        vec!["a6.toml:3:1: group 2001:db8:ac::1 is defined twice (first at line 1)"]
+        vec!["a6.toml:4:11: anycast 2001:db8:ac::1 is already in a group (line 2)"]
+    );
+    // The same across `addresses` lists, and inside one.
+    let text = "[[group]]\naddresses = [\"2001:db8:ac::1\", \"2001:db8:ac::2\"]\n\
+                [[group]]\naddresses = [\"2001:db8:ac::3\",\n  \"2001:db8:ac::2\", \"2001:db8:ac::3\"]\n";
+    assert_eq!(
+        errors(text),
+        vec![
+            "a6.toml:5:3: anycast 2001:db8:ac::2 is already in a group (line 2)",
+            "a6.toml:5:21: anycast 2001:db8:ac::3 is already in a group (line 4)",
+        ]
     );
 }
 
@@ -194,11 +204,22 @@ fn prefix_checks() {
     );
     assert_eq!(
         errors("[[group]]\naddress = \"2001:db8:ac::1\"\nprefix = \"2001:db8:ac::/64\"\n"),
-        vec!["a6.toml:3:10: a group has either `address` or `prefix`, not both"]
+        vec!["a6.toml:3:10: a group has one of `address`, `addresses` and `prefix`, not several"]
+    );
+    assert_eq!(
+        errors("[[group]]\naddresses = []\n"),
+        vec!["a6.toml:2:13: `addresses` lists no address"]
+    );
+    assert_eq!(
+        errors("[[group]]\naddresses = [\"2001:db8::1\", \"ff02::1\", \"x\"]\n"),
+        vec![
+            "a6.toml:2:29: group address ff02::1 cannot be an anycast address",
+            "a6.toml:2:40: group address: \"x\" is not an IPv6 address",
+        ]
     );
     assert_eq!(
         errors("[[group]]\n[[group.member]]\naddress = \"2001:db8::1\"\naction = \"local\"\n"),
-        vec!["a6.toml:1:1: a group needs `address` (a /128 anycast address) or `prefix`"]
+        vec!["a6.toml:1:1: a group needs `address` (a /128 anycast address), `addresses` (several, sharing the members) or `prefix`"]
     );
 }
 

@@ -1,5 +1,6 @@
 //! Raw config → validated [`Config`], collecting every error with its span.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv6Addr;
 use std::ops::Range;
@@ -317,23 +318,36 @@ impl Validator<'_, '_> {
         router_address: Option<Ipv6Addr>,
     ) -> Vec<GroupConfig> {
         let mut out: Vec<GroupConfig> = Vec::new();
+        // Every route of every group, with where it was first given.
+        let mut seen: HashMap<Route, Range<usize>> = HashMap::new();
         for rg in raw {
             let gspan = rg.span();
             let g = rg.into_inner();
-            let route = self.group_route(&gspan, &g);
+            let routes = self.group_routes(&gspan, &g);
             let members = self.members(&g.member, interfaces, router_address);
-            let Some(route) = route else { continue };
+            let Some(routes) = routes else { continue };
             let pos = self.errs.pos(&gspan);
-            if let Some(prev) = out.iter().find(|o| o.route == route) {
-                let line = prev.pos.line;
-                self.errs.at(
-                    &gspan,
-                    format!("group {route} is defined twice (first at line {line})"),
-                );
-                continue;
+            let mut fresh = Vec::with_capacity(routes.len());
+            for (route, span) in routes {
+                match seen.entry(route) {
+                    Entry::Occupied(e) => {
+                        let line = self.errs.pos(e.get()).line;
+                        self.errs.at(
+                            &span,
+                            format!("anycast {route} is already in a group (line {line})"),
+                        );
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(span);
+                        fresh.push(route);
+                    }
+                }
             }
+            let mut fresh = fresh.into_iter();
+            let Some(route) = fresh.next() else { continue };
             out.push(GroupConfig {
                 route,
+                also: fresh.collect::<Vec<_>>().into(),
                 members,
                 pos,
             });
@@ -341,76 +355,108 @@ impl Validator<'_, '_> {
         out
     }
 
-    fn group_route(&mut self, gspan: &Range<usize>, g: &RawGroup) -> Option<Route> {
-        match (&g.address, &g.prefix) {
-            (Some(_), Some(p)) => {
+    /// The routes of a group with the span of each, or None after an error.
+    fn group_routes(
+        &mut self,
+        gspan: &Range<usize>,
+        g: &RawGroup,
+    ) -> Option<Vec<(Route, Range<usize>)>> {
+        let given = [
+            g.address.as_ref().map(|a| a.span()),
+            g.addresses.as_ref().map(|a| a.span()),
+            g.prefix.as_ref().map(|p| p.span()),
+        ];
+        let mut given = given.into_iter().flatten();
+        if given.next().is_none() {
+            self.errs.at(
+                gspan,
+                "a group needs `address` (a /128 anycast address), `addresses` (several, \
+                 sharing the members) or `prefix`",
+            );
+            return None;
+        }
+        if let Some(second) = given.next() {
+            self.errs.at(
+                &second,
+                "a group has one of `address`, `addresses` and `prefix`, not several",
+            );
+            return None;
+        }
+        if let Some(a) = &g.address {
+            let addr = self.anycast_addr(a)?;
+            return Some(vec![(Route::Host(addr), a.span())]);
+        }
+        if let Some(list) = &g.addresses {
+            if list.get_ref().is_empty() {
+                self.errs.at(&list.span(), "`addresses` lists no address");
+                return None;
+            }
+            let before = self.errs.list.len();
+            let mut routes = Vec::with_capacity(list.get_ref().len());
+            for a in list.get_ref() {
+                if let Some(addr) = self.anycast_addr(a) {
+                    routes.push((Route::Host(addr), a.span()));
+                }
+            }
+            return (self.errs.list.len() == before).then_some(routes);
+        }
+        let p = g.prefix.as_ref()?;
+        self.anycast_prefix(p).map(|r| vec![(r, p.span())])
+    }
+
+    fn anycast_addr(&mut self, a: &S<String>) -> Option<Ipv6Addr> {
+        let addr = self.addr(a, "group address")?;
+        if addr.is_unspecified() || addr.is_multicast() || addr.is_loopback() {
+            self.errs.at(
+                &a.span(),
+                format!("group address {addr} cannot be an anycast address"),
+            );
+            return None;
+        }
+        Some(addr)
+    }
+
+    fn anycast_prefix(&mut self, p: &S<String>) -> Option<Route> {
+        let n: Ipv6Network = match p.get_ref().parse() {
+            Ok(n) => n,
+            Err(_) => {
                 self.errs.at(
                     &p.span(),
-                    "a group has either `address` or `prefix`, not both",
+                    format!(
+                        "prefix {:?} is not an IPv6 prefix (like 2001:db8::/64)",
+                        p.get_ref()
+                    ),
                 );
-                None
+                return None;
             }
-            (None, None) => {
-                self.errs.at(
-                    gspan,
-                    "a group needs `address` (a /128 anycast address) or `prefix`",
-                );
-                None
-            }
-            (Some(a), None) => {
-                let addr = self.addr(a, "group address")?;
-                if addr.is_unspecified() || addr.is_multicast() || addr.is_loopback() {
-                    self.errs.at(
-                        &a.span(),
-                        format!("group address {addr} cannot be an anycast address"),
-                    );
-                    return None;
-                }
-                Some(Route::Host(addr))
-            }
-            (None, Some(p)) => {
-                let n: Ipv6Network = match p.get_ref().parse() {
-                    Ok(n) => n,
-                    Err(_) => {
-                        self.errs.at(
-                            &p.span(),
-                            format!(
-                                "prefix {:?} is not an IPv6 prefix (like 2001:db8::/64)",
-                                p.get_ref()
-                            ),
-                        );
-                        return None;
-                    }
-                };
-                if !p.get_ref().contains('/') {
-                    self.errs.at(
-                        &p.span(),
-                        format!(
-                            "prefix {:?} needs a length (/N); for one address use `address`",
-                            p.get_ref()
-                        ),
-                    );
-                    return None;
-                }
-                if n.ip() != n.network() {
-                    self.errs.at(
-                        &p.span(),
-                        format!(
-                            "prefix {n} has host bits set (did you mean {}/{}?)",
-                            n.network(),
-                            n.prefix()
-                        ),
-                    );
-                    return None;
-                }
-                if n.prefix() == 0 || n.network().is_multicast() {
-                    self.errs
-                        .at(&p.span(), format!("prefix {n} cannot be an anycast prefix"));
-                    return None;
-                }
-                Some(Route::from_network(n))
-            }
+        };
+        if !p.get_ref().contains('/') {
+            self.errs.at(
+                &p.span(),
+                format!(
+                    "prefix {:?} needs a length (/N); for one address use `address`",
+                    p.get_ref()
+                ),
+            );
+            return None;
         }
+        if n.ip() != n.network() {
+            self.errs.at(
+                &p.span(),
+                format!(
+                    "prefix {n} has host bits set (did you mean {}/{}?)",
+                    n.network(),
+                    n.prefix()
+                ),
+            );
+            return None;
+        }
+        if n.prefix() == 0 || n.network().is_multicast() {
+            self.errs
+                .at(&p.span(), format!("prefix {n} cannot be an anycast prefix"));
+            return None;
+        }
+        Some(Route::from_network(n))
     }
 
     fn members(
@@ -555,11 +601,14 @@ impl Validator<'_, '_> {
     }
 
     fn totals(&mut self, groups: &[GroupConfig], caps: &Capacities) {
-        let hosts = groups
+        let hosts: usize = groups
             .iter()
-            .filter(|g| matches!(g.route, Route::Host(_)))
+            .map(|g| usize::from(matches!(g.route, Route::Host(_))) + g.also.len())
+            .sum();
+        let prefixes = groups
+            .iter()
+            .filter(|g| !matches!(g.route, Route::Host(_)))
             .count();
-        let prefixes = groups.len() - hosts;
         let members: usize = groups.iter().map(|g| g.members.len()).sum();
         let checks = [
             (groups.len(), caps.groups, "groups", "capacities.groups"),

@@ -7,6 +7,7 @@ pub fn groups(v: &[GroupView]) -> String {
     let mut t = Table::new(&[
         ("GROUP", Left),
         ("KIND", Left),
+        ("ADDRS", Right),
         ("ID", Right),
         ("DISTANCE", Right),
         ("MEMBERS", Right),
@@ -19,6 +20,7 @@ pub fn groups(v: &[GroupView]) -> String {
         t.row(vec![
             g.group.clone(),
             g.kind.clone(),
+            g.addresses.to_string(),
             opt(&g.group_id),
             opt(&g.best_distance),
             g.members.to_string(),
@@ -385,7 +387,8 @@ mod tests {
         let v = vec![
             GroupView {
                 group: "2001:db8:ac::1".into(),
-                kind: "address".into(),
+                kind: "addresses".into(),
+                addresses: 100,
                 group_id: Some(0),
                 best_distance: Some(1),
                 members: 3,
@@ -397,6 +400,7 @@ mod tests {
             GroupView {
                 group: "2001:db8:ad::/64".into(),
                 kind: "prefix".into(),
+                addresses: 1,
                 group_id: Some(12),
                 best_distance: None,
                 members: 0,
@@ -408,9 +412,9 @@ mod tests {
         ];
         assert_eq!(
             groups(&v),
-            "GROUP             KIND     ID  DISTANCE  MEMBERS  INSTALLED  ACTIVE  DRAINING  DOWN\n\
-             2001:db8:ac::1    address   0         1        3          2       1         1     0\n\
-             2001:db8:ad::/64  prefix   12         -        0          0       0         0     0\n"
+            "GROUP             KIND       ADDRS  ID  DISTANCE  MEMBERS  INSTALLED  ACTIVE  DRAINING  DOWN\n\
+             2001:db8:ac::1    addresses    100   0         1        3          2       1         1     0\n\
+             2001:db8:ad::/64  prefix         1  12         -        0          0       0         0     0\n"
         );
         assert_eq!(groups(&[]), "no groups\n");
     }

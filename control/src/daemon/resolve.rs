@@ -4,9 +4,11 @@
 //! [`egress`] does the I/O (route lookups for members without an
 //! interface); [`resolve`] is pure and reads links and the neighbour table.
 
+use std::collections::HashMap;
 use std::net::Ipv6Addr;
+use std::sync::Arc;
 
-use anycast6_dataplane::Action;
+use anycast6_dataplane::{Action, Route};
 
 use crate::config::{Config, MemberConfig};
 use crate::neigh::{LinkInfo, NeighKey, NeighStatus, NeighTable, Netlink};
@@ -177,10 +179,15 @@ fn reach(e: &Egress, links: &[LinkInfo], neigh: &NeighTable) -> (Reach, Option<N
 
 /// RIB input from resolved groups.
 pub fn rib_groups(cfg: &Config, resolved: &[ResolvedGroup]) -> Vec<RibGroup> {
+    let also: HashMap<Route, &Arc<[Route]>> =
+        cfg.groups.iter().map(|g| (g.route, &g.also)).collect();
     resolved
         .iter()
         .map(|g| RibGroup {
             route: g.route,
+            also: also
+                .get(&g.route)
+                .map_or_else(|| Arc::from([]), |a| Arc::clone(a)),
             candidates: g
                 .members
                 .iter()

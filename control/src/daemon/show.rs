@@ -102,15 +102,24 @@ impl Daemon {
         Ok(v.expect("views always encode"))
     }
 
-    fn planned(&self, r: &Route) -> Option<&PlannedGroup> {
-        self.planned.iter().find(|p| &p.route == r)
+    /// Planned groups by route (one lookup per group, not a scan).
+    fn planned_index(&self) -> HashMap<Route, &PlannedGroup> {
+        self.planned.iter().map(|p| (p.route, p)).collect()
     }
 
     fn show_groups(&self) -> Vec<GroupView> {
+        let planned = self.planned_index();
+        let also: HashMap<Route, usize> = self
+            .cfg
+            .groups
+            .iter()
+            .map(|g| (g.route, g.also.len()))
+            .collect();
         self.resolved
             .iter()
             .map(|g| {
-                let p = self.planned(&g.route);
+                let p = planned.get(&g.route).copied();
+                let more = also.get(&g.route).copied().unwrap_or(0);
                 let count = |s: MemberState| {
                     p.map_or(0, |p| {
                         p.placements
@@ -123,7 +132,13 @@ impl Daemon {
                 };
                 GroupView {
                     group: g.route.to_string(),
-                    kind: route_kind(&g.route).into(),
+                    kind: if more > 0 {
+                        "addresses"
+                    } else {
+                        route_kind(&g.route)
+                    }
+                    .into(),
+                    addresses: 1 + more,
                     group_id: p.map(|p| p.group_id),
                     best_distance: p.and_then(|p| p.best_distance),
                     members: g.members.len(),
@@ -139,9 +154,10 @@ impl Daemon {
     }
 
     fn show_members(&self) -> Vec<MemberView> {
+        let planned = self.planned_index();
         let mut out = Vec::new();
         for g in &self.resolved {
-            let p = self.planned(&g.route);
+            let p = planned.get(&g.route).copied();
             for (i, r) in g.members.iter().enumerate() {
                 let m = &r.member;
                 let placement = p.and_then(|p| p.placements.get(i)).copied();

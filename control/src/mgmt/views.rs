@@ -4,13 +4,20 @@
 
 use serde::{Deserialize, Serialize};
 
+fn one() -> usize {
+    1
+}
+
 /// `show groups`: one per configured group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupView {
     /// `2001:db8:ac::1` or `2001:db8:ac::/64`.
     pub group: String,
-    /// `address` or `prefix`.
+    /// `address`, `addresses` (several sharing the members) or `prefix`.
     pub kind: String,
+    /// Routes the group installs (1 but for `addresses`).
+    #[serde(default = "one")]
+    pub addresses: usize,
     pub group_id: Option<u32>,
     /// Distance of the installed members (None: no member).
     pub best_distance: Option<u32>,

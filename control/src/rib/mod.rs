@@ -93,6 +93,8 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RibGroup {
     pub route: Route,
+    /// More host routes to the same group (config `addresses`).
+    pub also: std::sync::Arc<[Route]>,
     pub candidates: Vec<Candidate>,
 }
 
@@ -191,6 +193,7 @@ pub fn plan_avoiding(
         }
         members.sort_by_key(|m| m.member_id);
         target.routes.insert(g.route, group_id);
+        target.routes.extend(g.also.iter().map(|r| (*r, group_id)));
         target.groups.insert(group_id, members);
         planned.push(PlannedGroup {
             route: g.route,

@@ -41,6 +41,7 @@ fn cand(unicast: &str, distance: u32, reach: Reach) -> Candidate {
 fn two_groups() -> Vec<RibGroup> {
     vec![
         RibGroup {
+            also: Default::default(),
             route: host("2001:db8:ac::1"),
             candidates: vec![
                 cand("2001:db8:1::10", 1, ready(3, 1)),
@@ -49,6 +50,7 @@ fn two_groups() -> Vec<RibGroup> {
             ],
         },
         RibGroup {
+            also: Default::default(),
             route: Route::from_network("2001:db8:ad::/64".parse().unwrap()),
             candidates: vec![cand("2001:db8:1::12", 1, ready(3, 4))],
         },
@@ -327,6 +329,7 @@ fn unresolved_best_tier_falls_back_then_returns() {
 fn nothing_usable_installs_best_tier_down() {
     let caps = Capacities::default();
     let groups = vec![RibGroup {
+        also: Default::default(),
         route: host("2001:db8:ac::1"),
         candidates: vec![
             cand(
@@ -383,11 +386,13 @@ fn new_ids_never_reuse_installed_ones() {
     // B must not get group 0 while A's route may still point at it.
     let caps = Capacities::default();
     let a_groups = vec![RibGroup {
+        also: Default::default(),
         route: host("2001:db8:ac::a"),
         candidates: vec![cand("2001:db8:1::10", 1, ready(3, 1))],
     }];
     let first = plan(&a_groups, &ports(), &FibState::default(), &caps).unwrap();
     let b_groups = vec![RibGroup {
+        also: Default::default(),
         route: host("2001:db8:ac::b"),
         candidates: vec![cand("2001:db8:1::10", 1, ready(3, 1))],
     }];
@@ -437,6 +442,7 @@ fn capacities_bound_ids() {
 #[test]
 fn duplicate_candidate_is_not_installed_twice() {
     let groups = vec![RibGroup {
+        also: Default::default(),
         route: host("2001:db8:ac::1"),
         candidates: vec![
             cand("2001:db8:1::10", 1, ready(3, 1)),
@@ -659,4 +665,27 @@ interface = "eth2"
         assert!(dropped[1].contains("2001:db8:1::20") && dropped[1].contains("eth2"));
         assert_eq!(o.states.len(), 1);
     }
+}
+
+#[test]
+fn addresses_share_one_group() {
+    let caps = Capacities::default();
+    let also: Vec<Route> = (2..=4)
+        .map(|i| host(&format!("2001:db8:ac::{i}")))
+        .collect();
+    let mut groups = two_groups();
+    groups[0].also = also.clone().into();
+    let p = plan(&groups, &ports(), &FibState::default(), &caps).unwrap();
+    let gid = p.target.routes[&host("2001:db8:ac::1")];
+    for r in &also {
+        assert_eq!(p.target.routes.get(r), Some(&gid), "{r}");
+    }
+    assert_eq!(p.target.groups.len(), 2, "one FIB group per config group");
+    assert_eq!(p.target.routes.len(), 5);
+
+    // Dropping one address deletes just its route; nothing is republished.
+    let current = FibState::from(&installed(&p.target));
+    groups[0].also = also[..2].to_vec().into();
+    let p2 = plan(&groups, &ports(), &current, &caps).unwrap();
+    assert_eq!(p2.ops, vec![FibOp::DeleteRoute(also[2])]);
 }
