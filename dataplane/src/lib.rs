@@ -22,6 +22,7 @@ pub mod maglev;
 pub mod objects;
 pub mod pins;
 mod sys;
+pub use sys::release_free_memory;
 pub mod testrun;
 pub mod types;
 pub mod userspace;

@@ -3,7 +3,7 @@
 //! and its counters and modes in `show counters` / `show dataplane`.
 
 use anycast6_afxdp::{Afxdp, AfxdpOptions, BindMode, IfaceSpec};
-use anycast6_dataplane::userspace::EngineConfig;
+use anycast6_dataplane::userspace::{EngineConfig, SnapshotBuilder};
 
 use super::Daemon;
 use crate::config::{Config, IfaceMode};
@@ -30,7 +30,15 @@ impl Daemon {
         }
         self.afxdp_key.clear();
         if !wanted {
+            self.snap = None;
             return Ok(());
+        }
+        if self.snap.is_none() {
+            let snap = SnapshotBuilder::from_installed(&self.dp.fib().installed()?).map_err(|e| {
+                ControlError::FibApply(format!("userspace snapshot of the pinned FIB: {e}"))
+            })?;
+            self.shared.publish(&snap);
+            self.snap = Some(snap);
         }
         let mut specs = Vec::new();
         for i in &cfg.interfaces {

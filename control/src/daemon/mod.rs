@@ -49,6 +49,10 @@ pub use run::{run, DaemonArgs};
 /// when the kernel resolves them).
 const SETTLE: Duration = Duration::from_millis(1500);
 
+/// A converge over a FIB (or a change) of at least this many routes is
+/// followed by handing the allocator's free pages back to the kernel.
+const BIG_FIB: usize = 4096;
+
 pub struct Daemon {
     cfg: Config,
     overlays: Overlays,
@@ -66,9 +70,10 @@ pub struct Daemon {
     planned: Vec<PlannedGroup>,
     /// A kernel event asked for a resync that has not run yet.
     dirty: bool,
-    /// The userspace FIB: fed the same operations as the maps (fib::Tee),
-    /// published to the AF_XDP workers after every change.
-    snap: SnapshotBuilder,
+    /// The userspace FIB while the AF_XDP path runs: fed the same
+    /// operations as the maps (fib::Tee), published to the workers after
+    /// every change. None otherwise (a 1M-route copy is not kept for nothing).
+    snap: Option<SnapshotBuilder>,
     shared: Arc<SharedFib>,
     /// The AF_XDP path, while some interface is in `afxdp` mode.
     afxdp: Option<anycast6_afxdp::Afxdp>,
@@ -220,19 +225,26 @@ impl Daemon {
             &retired,
         )
         .map_err(|e| ControlError::RibInvalid(e.to_string()))?;
-        // Attach and detach write tx ports straight to the maps: bring the
-        // snapshot's to what the plan starts from.
-        self.snap.sync_tx_ports(&current.tx_ports);
-        let applied = fib::apply(
-            &mut fib::Tee {
-                fib: self.dp.fib(),
-                snap: &mut self.snap,
-            },
-            &plan.ops,
-            &current,
-        );
-        // Published also after a rollback: the builder followed the maps.
-        self.shared.publish(&self.snap);
+        let applied = match &mut self.snap {
+            Some(snap) => {
+                // Attach and detach write tx ports straight to the maps:
+                // bring the snapshot's to what the plan starts from.
+                snap.sync_tx_ports(&current.tx_ports);
+                let r = fib::apply(
+                    &mut fib::Tee {
+                        fib: self.dp.fib(),
+                        snap,
+                    },
+                    &plan.ops,
+                    &current,
+                );
+                // Published also after a rollback: the builder followed the maps.
+                self.shared.publish(snap);
+                r
+            }
+            None => fib::apply(self.dp.fib(), &plan.ops, &current),
+        };
+        drop(current);
         applied.map_err(|e| ControlError::FibApply(e.to_string()))?;
         if !plan.ops.is_empty() {
             tracing::info!(operations = plan.ops.len(), "FIB updated");
@@ -242,7 +254,16 @@ impl Daemon {
         }
         self.resolved = resolved;
         self.planned = plan.groups;
-        Ok(plan.ops.len())
+        let n = plan.ops.len();
+        let big = n.max(plan.target.routes.len()) >= BIG_FIB;
+        drop(plan.ops);
+        drop(plan.target);
+        if big {
+            // The plan, the FIB read back and (at start or reload) the
+            // parsed config were freed in small pieces among what stays.
+            anycast6_dataplane::release_free_memory();
+        }
+        Ok(n)
     }
 
     /// Resync with the running config (timer, kernel events).

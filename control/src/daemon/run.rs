@@ -59,19 +59,13 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     config::check_environment(&cfg, |n| links.iter().any(|l| l.name == n))?;
     // Subscribe before the first dump so no change falls in between.
     let kernel_rx = neigh::netlink::monitor()?;
-    let mut dp = Dataplane::open(&cfg.dataplane_options())?;
+    let dp = Dataplane::open(&cfg.dataplane_options())?;
     tracing::info!(pin_dir = %cfg.daemon.pin_dir.display(), "dataplane open (pinned maps reused)");
     let overlays = state_file::load(&cfg.daemon.state_file).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "runtime overlays not restored");
         Default::default()
     });
-    let snap =
-        anycast6_dataplane::userspace::SnapshotBuilder::from_installed(&dp.fib().installed()?)
-            .map_err(|e| {
-                ControlError::FibApply(format!("userspace snapshot of the pinned FIB: {e}"))
-            })?;
     let shared = std::sync::Arc::new(anycast6_dataplane::userspace::SharedFib::default());
-    shared.publish(&snap);
     let mut d = Daemon {
         cfg: cfg.clone(),
         overlays,
@@ -85,7 +79,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         resolved: Vec::new(),
         planned: Vec::new(),
         dirty: false,
-        snap,
+        snap: None,
         shared,
         afxdp: None,
         afxdp_key: Vec::new(),
