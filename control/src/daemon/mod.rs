@@ -26,6 +26,7 @@ pub mod resolve;
 pub mod run;
 mod show;
 pub mod state_file;
+pub mod udp;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -197,10 +197,7 @@ impl Daemon {
                     admin: m.state.name().into(),
                     state,
                     member_id,
-                    source: match r.source {
-                        crate::rib::overlay::Source::Config => "config".into(),
-                        crate::rib::overlay::Source::Runtime => "runtime".into(),
-                    },
+                    source: r.source.name().into(),
                 });
             }
         }

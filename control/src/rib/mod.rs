@@ -16,6 +16,7 @@
 
 mod diff;
 mod ids;
+pub mod learned;
 pub mod overlay;
 mod select;
 mod state;

@@ -57,10 +57,24 @@ pub struct Overlays {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Source {
     Config,
     Runtime,
+    /// Learned by a protocol (see [`crate::rib::learned`]).
+    Ard,
+    Arip,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Config => "config",
+            Source::Runtime => "runtime",
+            Source::Ard => "ard",
+            Source::Arip => "arip",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

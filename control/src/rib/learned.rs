@@ -1,0 +1,229 @@
+//! Members and next hops learned by the protocols (ARD, ARIP), merged with
+//! the configured groups before selection. Each protocol core emits
+//! [`RibChange`]s; this table keeps them, keyed by (anycast address, next
+//! hop, interface, source), and turns them into members:
+//!
+//! - an address that is also a configured group gets the learned members
+//!   beside the configured ones (selection keeps the smallest distance);
+//! - any other address becomes a group of its own (a /128), which goes
+//!   away with its last learned member.
+//!
+//! A learned member is delivered by rewrite to the next hop's MAC on the
+//! interface it was learned on (the kernel resolves the link-local next
+//! hop); its identity is the member's unicast address when the protocol
+//! knows it (ARD reports carry it), otherwise the next hop. Its distance is
+//! the protocol metric (see docs/arip.md: ARD metrics and ARIP hop counts
+//! share one scale).
+
+use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
+
+use anycast6_dataplane::{Action, Route};
+use serde::Serialize;
+
+use super::overlay::{EffectiveGroup, EffectiveMember, Source};
+use crate::config::{AdminState, MemberConfig, DEFAULT_WEIGHT};
+use crate::proto::{self, RibChange};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LearnedKey {
+    pub next_hop: Ipv6Addr,
+    pub ifindex: u32,
+    pub source: proto::Source,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LearnedEntry {
+    pub metric: u32,
+    pub member_unicast: Option<Ipv6Addr>,
+    pub draining: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Learned {
+    by_addr: BTreeMap<Ipv6Addr, BTreeMap<LearnedKey, LearnedEntry>>,
+}
+
+impl Learned {
+    /// Applies one change; true if the table changed.
+    pub fn apply(&mut self, ch: &RibChange, draining: bool) -> bool {
+        match ch {
+            RibChange::Upsert(e) => {
+                let key = LearnedKey {
+                    next_hop: e.next_hop,
+                    ifindex: e.ifindex,
+                    source: e.source,
+                };
+                let v = LearnedEntry {
+                    metric: e.metric,
+                    member_unicast: e.member_unicast,
+                    draining,
+                };
+                self.by_addr.entry(e.anycast).or_default().insert(key, v) != Some(v)
+            }
+            RibChange::Withdraw {
+                anycast,
+                next_hop,
+                ifindex,
+                source,
+            } => {
+                let Some(m) = self.by_addr.get_mut(anycast) else {
+                    return false;
+                };
+                let gone = m
+                    .remove(&LearnedKey {
+                        next_hop: *next_hop,
+                        ifindex: *ifindex,
+                        source: *source,
+                    })
+                    .is_some();
+                if m.is_empty() {
+                    self.by_addr.remove(anycast);
+                }
+                gone
+            }
+        }
+    }
+
+    /// Forgets everything `source` taught (the protocol was turned off).
+    pub fn forget(&mut self, source: proto::Source) -> bool {
+        let before = self.len();
+        for m in self.by_addr.values_mut() {
+            m.retain(|k, _| k.source != source);
+        }
+        self.by_addr.retain(|_, m| !m.is_empty());
+        self.len() != before
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_addr.values().map(|m| m.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_addr.is_empty()
+    }
+
+    pub fn addresses(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
+        self.by_addr.keys().copied()
+    }
+
+    /// Adds the learned members to `groups` (configured groups first, in
+    /// config order; then one group per learned-only address, in address
+    /// order). `ifname` names an interface index (None: the interface is
+    /// gone, the entry is skipped until its protocol withdraws it).
+    pub fn merge(&self, groups: &mut Vec<EffectiveGroup>, ifname: impl Fn(u32) -> Option<String>) {
+        let mut index: BTreeMap<Ipv6Addr, usize> = groups
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| match g.route {
+                Route::Host(a) => Some((a, i)),
+                Route::Prefix(_) => None,
+            })
+            .collect();
+        for (addr, entries) in &self.by_addr {
+            let members: Vec<EffectiveMember> = entries
+                .iter()
+                .filter_map(|(k, v)| Some(member(k, v, ifname(k.ifindex)?)))
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            match index.get(addr) {
+                Some(&i) => groups[i].members.extend(members),
+                None => {
+                    index.insert(*addr, groups.len());
+                    groups.push(EffectiveGroup {
+                        route: Route::Host(*addr),
+                        members,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn member(k: &LearnedKey, v: &LearnedEntry, ifname: String) -> EffectiveMember {
+    EffectiveMember {
+        member: MemberConfig {
+            address: v.member_unicast.unwrap_or(k.next_hop),
+            interface: Some(ifname),
+            next_hop: Some(k.next_hop),
+            distance: v.metric.max(1),
+            weight: DEFAULT_WEIGHT,
+            action: Action::Rewrite,
+            encap_source: None,
+            state: if v.draining {
+                AdminState::Draining
+            } else {
+                AdminState::Active
+            },
+        },
+        source: match k.source {
+            proto::Source::Ard => Source::Ard,
+            _ => Source::Arip,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::RibEntry;
+
+    fn a(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    fn up(anycast: &str, nh: &str, ifindex: u32, metric: u32, src: proto::Source) -> RibChange {
+        RibChange::Upsert(RibEntry {
+            anycast: a(anycast),
+            next_hop: a(nh),
+            ifindex,
+            metric,
+            member_unicast: None,
+            source: src,
+        })
+    }
+
+    #[test]
+    fn learned_members_join_configured_groups_or_make_their_own() {
+        let mut l = Learned::default();
+        assert!(l.apply(
+            &up("2001:db8:ac::1", "fe80::1", 3, 2, proto::Source::Arip),
+            false
+        ));
+        assert!(!l.apply(
+            &up("2001:db8:ac::1", "fe80::1", 3, 2, proto::Source::Arip),
+            false
+        ));
+        assert!(l.apply(
+            &up("2001:db8:ac::9", "fe80::2", 4, 1, proto::Source::Ard),
+            true
+        ));
+        let mut groups = vec![EffectiveGroup {
+            route: Route::Host(a("2001:db8:ac::1")),
+            members: vec![],
+        }];
+        l.merge(&mut groups, |i| (i != 99).then(|| format!("eth{i}")));
+        assert_eq!(groups.len(), 2);
+        let m = &groups[0].members[0];
+        assert_eq!(m.source, Source::Arip);
+        assert_eq!(m.member.interface.as_deref(), Some("eth3"));
+        assert_eq!(m.member.next_hop, Some(a("fe80::1")));
+        assert_eq!(m.member.distance, 2);
+        assert_eq!(groups[1].route, Route::Host(a("2001:db8:ac::9")));
+        assert_eq!(groups[1].members[0].member.state, AdminState::Draining);
+
+        let w = RibChange::Withdraw {
+            anycast: a("2001:db8:ac::9"),
+            next_hop: a("fe80::2"),
+            ifindex: 4,
+            source: proto::Source::Ard,
+        };
+        assert!(l.apply(&w, false));
+        assert!(!l.apply(&w, false));
+        assert_eq!(l.addresses().count(), 1);
+        assert!(l.forget(proto::Source::Arip));
+        assert!(l.is_empty());
+    }
+}
