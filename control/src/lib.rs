@@ -10,6 +10,7 @@
 //! - [`ctl`]: anycast6ctl's client and table formatting.
 
 pub mod ard;
+pub mod arip;
 pub mod config;
 pub mod ctl;
 pub mod daemon;
