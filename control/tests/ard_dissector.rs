@@ -205,77 +205,81 @@ fn tshark_present() {
     );
 }
 
-#[test]
-fn every_message_decodes_in_tshark() {
-    tshark_present();
-    let lua = root().join("contrib/wireshark/ard.lua");
-    let script = root().join("scripts/check-dissector.sh");
-    let pcap = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ard_all.pcap");
-    let fixtures = [
-        ("query_general.hex", "fe80::1", "ff02::1"),
-        ("query_specific.hex", "fe80::1", "fe80::10:1"),
-        ("query_general_signed.hex", "fe80::1", "ff02::1"),
-        ("report.hex", "fe80::10:1", "ff02::2"),
-        ("report_signed.hex", "fe80::10:1", "ff02::2"),
-        ("report_leave.hex", "fe80::10:1", "ff02::2"),
-        ("report_leave_signed.hex", "fe80::10:1", "ff02::2"),
-        ("report_bad_records.hex", "fe80::10:1", "ff02::2"),
-    ];
-    let mut frames: Vec<Vec<u8>> = fixtures
-        .iter()
-        .map(|(f, s, d)| frame(ip(s), ip(d), 255, &load_hex(f)))
-        .collect();
-    let live = live_transmits();
-    assert!(live.len() >= 6, "{live:?}");
-    assert!(live.iter().any(|t| t.dst == ALL_NODES));
-    frames.extend(live.iter().map(|t| frame(t.src, t.dst, 255, &t.bytes)));
-    write_pcap(&pcap, &frames);
+/// Inside `ard` so that `cargo test -p anycast6-control ard` selects them.
+mod ard {
+    use super::*;
 
-    let out = Command::new(&script)
-        .arg(&lua)
-        .arg(&pcap)
-        .output()
-        .expect("scripts/check-dissector.sh runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "check-dissector failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let n = frames.len();
-    assert!(
-        stdout.contains(&format!("decoded {n} of {n} packets")),
-        "{stdout}"
-    );
+    #[test]
+    fn every_message_decodes_in_tshark() {
+        tshark_present();
+        let lua = root().join("contrib/wireshark/ard.lua");
+        let script = root().join("scripts/check-dissector.sh");
+        let pcap = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ard_all.pcap");
+        let fixtures = [
+            ("query_general.hex", "fe80::1", "ff02::1"),
+            ("query_specific.hex", "fe80::1", "fe80::10:1"),
+            ("query_general_signed.hex", "fe80::1", "ff02::1"),
+            ("report.hex", "fe80::10:1", "ff02::2"),
+            ("report_signed.hex", "fe80::10:1", "ff02::2"),
+            ("report_leave.hex", "fe80::10:1", "ff02::2"),
+            ("report_leave_signed.hex", "fe80::10:1", "ff02::2"),
+            ("report_bad_records.hex", "fe80::10:1", "ff02::2"),
+        ];
+        let mut frames: Vec<Vec<u8>> = fixtures
+            .iter()
+            .map(|(f, s, d)| frame(ip(s), ip(d), 255, &load_hex(f)))
+            .collect();
+        let live = live_transmits();
+        assert!(live.len() >= 6, "{live:?}");
+        assert!(live.iter().any(|t| t.dst == ALL_NODES));
+        frames.extend(live.iter().map(|t| frame(t.src, t.dst, 255, &t.bytes)));
+        write_pcap(&pcap, &frames);
 
-    // UDP checksums good (the frames are well built) on every packet.
-    let good = tshark_fields(&lua, &pcap, "udp.checksum.status == 1", &["frame.number"]);
-    assert_eq!(good.len(), n);
+        let out = Command::new(&script)
+            .arg(&lua)
+            .arg(&pcap)
+            .output()
+            .expect("scripts/check-dissector.sh runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "check-dissector failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let n = frames.len();
+        assert!(
+            stdout.contains(&format!("decoded {n} of {n} packets")),
+            "{stdout}"
+        );
 
-    // Field values the dissector read are the ones the fixtures mean.
-    let rows = tshark_fields(
-        &lua,
-        &pcap,
-        "ard",
-        &[
-            "ard.type",
-            "ard.flags.auth",
-            "ard.flags.complete",
-            "ard.query.max_response_delay",
-            "ard.query.anycast",
-            "ard.report.hold_time",
-            "ard.report.member_unicast",
-            "ard.record.type",
-            "ard.record.metric",
-            "ard.record.draining",
-            "ard.record.anycast",
-            "ard.auth.key_id",
-            "ard.auth.seq",
-        ],
-    );
-    assert_eq!(rows.len(), n);
-    let norm = |s: &str| s.replace("True", "1").replace("False", "0");
-    let want = [
+        // UDP checksums good (the frames are well built) on every packet.
+        let good = tshark_fields(&lua, &pcap, "udp.checksum.status == 1", &["frame.number"]);
+        assert_eq!(good.len(), n);
+
+        // Field values the dissector read are the ones the fixtures mean.
+        let rows = tshark_fields(
+            &lua,
+            &pcap,
+            "ard",
+            &[
+                "ard.type",
+                "ard.flags.auth",
+                "ard.flags.complete",
+                "ard.query.max_response_delay",
+                "ard.query.anycast",
+                "ard.report.hold_time",
+                "ard.report.member_unicast",
+                "ard.record.type",
+                "ard.record.metric",
+                "ard.record.draining",
+                "ard.record.anycast",
+                "ard.auth.key_id",
+                "ard.auth.seq",
+            ],
+        );
+        assert_eq!(rows.len(), n);
+        let norm = |s: &str| s.replace("True", "1").replace("False", "0");
+        let want = [
         "1|0|0|10000|::||||||||",
         "1|0|0|250|2001:db8:a::1||||||||",
         "1|1|0|10000|::|||||||7|1677733249747",
@@ -284,71 +288,73 @@ fn every_message_decodes_in_tshark() {
         "2|0|0|||300|2001:db8:1::10|3|0|0|2001:db8:a::1||",
         "2|1|0|||300|2001:db8:1::10|3|0|0|2001:db8:a::1|7|1677733249747",
     ];
-    for (i, w) in want.iter().enumerate() {
-        assert_eq!(norm(&rows[i]), *w, "frame {} ({})", i + 1, fixtures[i].0);
-    }
-    // The bad records are flagged as warnings (receivers skip them).
-    let warned = tshark_fields(
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(norm(&rows[i]), *w, "frame {} ({})", i + 1, fixtures[i].0);
+        }
+        // The bad records are flagged as warnings (receivers skip them).
+        let warned = tshark_fields(
         &lua,
         &pcap,
         "_ws.expert.message == \"Invalid anycast address\" || _ws.expert.message == \"Reserved metric\" || _ws.expert.message == \"Unknown record type\"",
         &["frame.number"],
     );
-    assert_eq!(warned, vec!["8"]);
-    // The live leave carries Leave records.
-    let leaves = tshark_fields(&lua, &pcap, "ard.record.type == 3", &["frame.number"]);
-    assert!(leaves.len() >= 3, "{leaves:?}");
-}
+        assert_eq!(warned, vec!["8"]);
+        // The live leave carries Leave records.
+        let leaves = tshark_fields(&lua, &pcap, "ard.record.type == 3", &["frame.number"]);
+        assert!(leaves.len() >= 3, "{leaves:?}");
+    }
 
-#[test]
-fn the_check_fails_on_malformed_and_off_link_packets() {
-    tshark_present();
-    let lua = root().join("contrib/wireshark/ard.lua");
-    let script = root().join("scripts/check-dissector.sh");
-    let good = load_hex("report.hex");
-    let mut truncated = good.clone();
-    truncated.truncate(good.len() - 5);
-    let mut bad_len = good.clone();
-    bad_len[5] ^= 1;
-    for (name, payload) in [
-        ("short", vec![1u8, 2, 0]),
-        ("truncated", truncated),
-        ("length", bad_len),
-        ("version", {
-            let mut b = good.clone();
-            b[0] = 9;
-            b
-        }),
-    ] {
-        let pcap = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ard_bad_{name}.pcap"));
+    #[test]
+    fn the_check_fails_on_malformed_and_off_link_packets() {
+        tshark_present();
+        let lua = root().join("contrib/wireshark/ard.lua");
+        let script = root().join("scripts/check-dissector.sh");
+        let good = load_hex("report.hex");
+        let mut truncated = good.clone();
+        truncated.truncate(good.len() - 5);
+        let mut bad_len = good.clone();
+        bad_len[5] ^= 1;
+        for (name, payload) in [
+            ("short", vec![1u8, 2, 0]),
+            ("truncated", truncated),
+            ("length", bad_len),
+            ("version", {
+                let mut b = good.clone();
+                b[0] = 9;
+                b
+            }),
+        ] {
+            let pcap =
+                PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ard_bad_{name}.pcap"));
+            write_pcap(
+                &pcap,
+                &[
+                    frame(ip("fe80::10:1"), ip("ff02::2"), 255, &good),
+                    frame(ip("fe80::10:1"), ip("ff02::2"), 255, &payload),
+                ],
+            );
+            let out = Command::new(&script).arg(&lua).arg(&pcap).output().unwrap();
+            assert!(
+                !out.status.success(),
+                "{name}: the check passed a broken packet:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        // Hop limit 64 and a global source: decoded, with a security warning.
+        let pcap = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ard_offlink.pcap");
         write_pcap(
             &pcap,
             &[
-                frame(ip("fe80::10:1"), ip("ff02::2"), 255, &good),
-                frame(ip("fe80::10:1"), ip("ff02::2"), 255, &payload),
+                frame(ip("fe80::10:1"), ip("ff02::2"), 64, &good),
+                frame(ip("2001:db8::66"), ip("ff02::2"), 255, &good),
             ],
         );
-        let out = Command::new(&script).arg(&lua).arg(&pcap).output().unwrap();
-        assert!(
-            !out.status.success(),
-            "{name}: the check passed a broken packet:\n{}",
-            String::from_utf8_lossy(&out.stdout)
+        let warned = tshark_fields(
+            &lua,
+            &pcap,
+            "_ws.expert.severity == warning",
+            &["frame.number"],
         );
+        assert_eq!(warned, vec!["1", "2"]);
     }
-    // Hop limit 64 and a global source: decoded, with a security warning.
-    let pcap = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ard_offlink.pcap");
-    write_pcap(
-        &pcap,
-        &[
-            frame(ip("fe80::10:1"), ip("ff02::2"), 64, &good),
-            frame(ip("2001:db8::66"), ip("ff02::2"), 255, &good),
-        ],
-    );
-    let warned = tshark_fields(
-        &lua,
-        &pcap,
-        "_ws.expert.severity == warning",
-        &["frame.number"],
-    );
-    assert_eq!(warned, vec!["1", "2"]);
 }
