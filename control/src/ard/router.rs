@@ -32,8 +32,8 @@ pub struct RouterConfig {
     pub query_interval: Duration,
     /// Members answer a query after a random delay up to this (MLD: 10 s).
     pub max_response_delay: Duration,
-    /// Startup queries sent (at a quarter of the query interval), carried
-    /// in queries for members to repeat their triggered messages.
+    /// Startup queries sent (a quarter query interval apart); also carried
+    /// in queries, for diagnosis (members use their own robustness).
     pub robustness: u8,
     /// A member's hold time is raised to at least this...
     pub min_hold: Duration,
