@@ -15,13 +15,20 @@ fuzz_target!(|data: &[u8]| {
         let bytes = p.encode();
         let again = Packet::decode(&bytes).expect("re-encoded packet decodes");
         assert!(again.errors.is_empty(), "{:?}", again.errors);
-        assert_eq!(again, Packet { errors: Vec::new(), ..p });
+        assert_eq!(
+            again,
+            Packet {
+                errors: Vec::new(),
+                ..p
+            }
+        );
         assert_eq!(again.encode(), bytes);
     }
     let mut core = Instance::new(Config::default(), Instant::ZERO).expect("default config");
     let me: Ipv6Addr = "fe80::1".parse().unwrap();
     let peer: Ipv6Addr = "fe80::2".parse().unwrap();
-    core.interface_up(Instant::ZERO, InterfaceConfig::new(1, "fuzz0", me)).unwrap();
+    core.interface_up(Instant::ZERO, InterfaceConfig::new(1, "fuzz0", me))
+        .unwrap();
     core.handle_packet(Instant::ZERO, 1, peer, PORT, 255, data);
     while core.poll_output().is_some() {}
     core.handle_timeout(Instant::from_micros(u64::MAX / 2));
