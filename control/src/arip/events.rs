@@ -227,9 +227,6 @@ impl Instance {
                 .or_default()
                 .check_and_update(src, key_id, seq)
                 .map_err(Rejection::Auth)?;
-            if let Some(n) = self.neighbors.get_mut(&(ifindex, src)) {
-                n.last_seq = Some(seq);
-            }
         }
         Ok(packet)
     }
@@ -290,6 +287,9 @@ impl Instance {
             .or_insert_with(|| Neighbor::new(ifindex, src, now));
         n.rx_responses += 1;
         n.last_heard = now;
+        if self.config.keyring.enabled() {
+            n.last_seq = p.auth.map(|t| t.seq);
+        }
         n.bad_entries += p.errors.len() as u64;
         if self
             .timers
