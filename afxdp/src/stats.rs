@@ -40,6 +40,13 @@ pub struct IoCounters {
     pub pass_not_reinjected: u64,
     /// Batches that had to wait for frames (UMEM exhausted).
     pub fill_starved: u64,
+    /// Non-empty rx batches taken (rx_packets / rx_batches: the mean batch).
+    #[serde(default)]
+    pub rx_batches: u64,
+    /// sendmsg(2) calls made to transmit (copy mode sends at most 32
+    /// frames a call).
+    #[serde(default)]
+    pub tx_wakeups: u64,
 }
 
 impl IoCounters {
@@ -52,6 +59,8 @@ impl IoCounters {
         self.tx_no_socket += o.tx_no_socket;
         self.pass_not_reinjected += o.pass_not_reinjected;
         self.fill_starved += o.fill_starved;
+        self.rx_batches += o.rx_batches;
+        self.tx_wakeups += o.tx_wakeups;
     }
 }
 

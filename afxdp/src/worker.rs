@@ -43,6 +43,8 @@ pub(crate) struct Sock {
     pub fq: FillQueue,
     pub cq: CompQueue,
     pub fd: RawFd,
+    /// Descriptors the tx ring holds (its size).
+    tx_ring: u32,
     pending_tx: Vec<FrameDesc>,
 }
 
@@ -54,11 +56,13 @@ impl Sock {
         queue: u32,
         mode: BindMode,
         rx: Option<RxQueue>,
-        tx: TxQueue,
+        mut tx: TxQueue,
         fq: FillQueue,
         cq: CompQueue,
     ) -> Sock {
         let fd = tx.fd().as_raw_fd();
+        // A new ring is empty: all of it is free.
+        let tx_ring = tx.nb_free_exact();
         Sock {
             ifname,
             ifindex,
@@ -69,7 +73,35 @@ impl Sock {
             fq,
             cq,
             fd,
+            tx_ring,
             pending_tx: Vec::new(),
+        }
+    }
+}
+
+/// Frames the kernel transmits per sendmsg(2) on a copy-mode socket at
+/// most (`TX_BATCH_SIZE` in net/xdp/xsk.c; the call then fails with
+/// EAGAIN and leaves the rest on the ring).
+const COPY_TX_PER_CALL: u32 = 32;
+
+impl Sock {
+    /// Copy mode transmits only inside sendmsg(2), at most
+    /// [`COPY_TX_PER_CALL`] frames a call: one call per rx batch of 64
+    /// left half of every batch on the ring, which filled up and dropped
+    /// (`tx_ring_full`). Calls until the ring is empty, bounded by what it
+    /// held (a full completion ring also stops the kernel: the next turn
+    /// of the loop drains it).
+    fn kick_copy_tx(&mut self, io: &mut IoCounters) {
+        let held = self.tx_ring.saturating_sub(self.tx.nb_free_exact());
+        for _ in 0..held.div_ceil(COPY_TX_PER_CALL) + 1 {
+            io.tx_wakeups += 1;
+            if let Err(e) = self.tx.wakeup() {
+                tracing::trace!(ifname = %self.ifname, error = %e, "tx wakeup");
+                return;
+            }
+            if self.tx.nb_free_exact() >= self.tx_ring {
+                return;
+            }
         }
     }
 }
@@ -128,6 +160,7 @@ impl Worker {
                     continue;
                 }
                 busy = true;
+                self.io.rx_batches += 1;
                 let ingress = self.socks[si].ifindex;
                 for desc in scratch.iter_mut().take(n) {
                     self.forward(*desc, ingress, &snap, now);
@@ -236,8 +269,12 @@ impl Worker {
             }
             self.io.tx_ring_full += (want - sent) as u64;
             self.free.extend(s.pending_tx.drain(..).skip(sent));
-            // Copy mode transmits from sendmsg(2); zero-copy when asked.
-            if sent > 0 && (s.mode == BindMode::Copy || s.tx.needs_wakeup()) {
+            if sent == 0 {
+                continue;
+            }
+            if s.mode == BindMode::Copy {
+                s.kick_copy_tx(&mut self.io);
+            } else if s.tx.needs_wakeup() {
                 if let Err(e) = s.tx.wakeup() {
                     tracing::trace!(ifname = %s.ifname, error = %e, "tx wakeup");
                 }
