@@ -1,15 +1,21 @@
 //! What runs on the DUT: baseline A (a6b_minimal), baseline B (no XDP,
-//! kernel forwarding) or anycast6 (the real forwarding program, loaded
-//! through `anycast6_dataplane::Dataplane` with a pin directory of its own).
+//! kernel forwarding), anycast6 (the real forwarding program, loaded
+//! through `anycast6_dataplane::Dataplane` with a pin directory of its own)
+//! or anycast6's AF_XDP path (the steering program over the same pinned
+//! maps, and the afxdp crate's workers: afxdp.rs).
 
 use std::net::Ipv6Addr;
+use std::sync::Arc;
 
+use anycast6_afxdp::Afxdp;
+use anycast6_dataplane::userspace::SharedFib;
 use anycast6_dataplane::{
     loader::Capacities, Action, AttachMode, Dataplane, DataplaneOptions, MemberSpec, MemberState,
     Route,
 };
 use anyhow::{Context, Result};
 
+use super::afxdp::{self, Counts};
 use super::ns;
 use super::progs::Minimal;
 use super::topo::{Egress, Topo, DST_BASE, DUT_IN_ADDR};
@@ -24,7 +30,12 @@ pub enum Mode {
     Kernel,
     /// anycast6 XDP, the one group's member with this action.
     Anycast(Action),
+    /// anycast6 AF_XDP: steering program + userspace workers (rewrite).
+    Afxdp,
 }
+
+/// The flow hash seed of both paths.
+pub const HASH_SEED: u32 = 0x5eed_1234;
 
 /// The group every traffic destination is routed to.
 pub const GROUP: u32 = 1;
@@ -53,6 +64,9 @@ pub fn dst(i: u32) -> Ipv6Addr {
 pub struct Dut<'t> {
     topo: &'t Topo,
     minimal: Minimal,
+    // Stopped before `dp`: its steering program uses the pinned maps.
+    afxdp: Option<Afxdp>,
+    shared: Arc<SharedFib>,
     dp: Dataplane,
     mode: Mode,
     // Dropped after `dp`: unpins and detaches what the Dataplane pinned.
@@ -73,7 +87,7 @@ impl<'t> Dut<'t> {
         let opts = DataplaneOptions {
             pin_dir: pins.path().to_path_buf(),
             capacities,
-            hash_seed: 0x5eed_1234,
+            hash_seed: HASH_SEED,
             router_addr: DUT_IN_ADDR,
             ptb_per_sec: 100,
         };
@@ -89,9 +103,12 @@ impl<'t> Dut<'t> {
         for i in 0..n_dst {
             fib.set_route(Route::Host(dst(i)), GROUP)?;
         }
+        let shared = afxdp::snapshot(topo, n_dst)?;
         Ok(Dut {
             topo,
             minimal,
+            afxdp: None,
+            shared,
             dp,
             mode: Mode::Kernel,
             _pins: pins,
@@ -122,6 +139,11 @@ impl<'t> Dut<'t> {
                 let dp = &mut self.dp;
                 ns::in_ns(&self.topo.dut, || Ok(dp.detach(&dev)?))?;
             }
+            Mode::Afxdp => {
+                if let Some(mut a) = self.afxdp.take() {
+                    a.stop();
+                }
+            }
             Mode::Kernel => {}
         }
         self.mode = Mode::Kernel;
@@ -141,10 +163,35 @@ impl<'t> Dut<'t> {
                         .with_context(|| format!("attaching anycast6 to {dev}"))
                 })?;
             }
+            Mode::Afxdp => {
+                let pin_dir = self.dp.pin_dir().to_path_buf();
+                self.afxdp = Some(afxdp::start(self.topo, &pin_dir, self.shared.clone())?);
+            }
             Mode::Kernel => {}
         }
         self.mode = mode;
         Ok(())
+    }
+
+    /// CPU time (ns) the DUT's NAPI threads and AF_XDP workers have run.
+    pub fn cpu_ns(&self) -> Result<u64> {
+        let mut t = ns::tasks_run_ns(&self.topo.napi_pids());
+        if self.afxdp.is_some() {
+            for (tid, _) in afxdp::workers()? {
+                t += ns::run_ns(&format!("/proc/self/task/{tid}/schedstat"));
+            }
+        }
+        Ok(t)
+    }
+
+    /// Where the frames went so far (AF_XDP mode only; `sink`: what the
+    /// sink has counted).
+    pub fn afxdp_counts(&mut self, sink: u64) -> Result<Option<Counts>> {
+        let Some(a) = &self.afxdp else {
+            return Ok(None);
+        };
+        let napi = self.topo.napi_pids();
+        Ok(Some(Counts::read(a, self.dp.fib(), sink, &napi)?))
     }
 
     /// Kernel id of the program now attached (None for kernel forwarding).
@@ -153,6 +200,7 @@ impl<'t> Dut<'t> {
             Mode::Kernel => None,
             Mode::Minimal => Some(self.minimal.prog_id()?),
             Mode::Anycast(_) => self.dp.attached()?.first().map(|a| a.prog_id),
+            Mode::Afxdp => ns::xdp_prog_id(&self.topo.dut, &self.topo.dut_in)?,
         })
     }
 }

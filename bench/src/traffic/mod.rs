@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  run ─► wait for other test suites to finish (pgrep)
-//!      ─► pps      scenarios 1-5, packets/s against flows        (pps, dut, load, topo)
+//!      ─► pps      scenarios 1-6, packets/s against flows (pps, dut, load, topo, afxdp)
 //!          └─► profile  when a target is missed: where the DUT's CPU goes (profile)
 //!      ─► testrun  ns/packet per dataplane fixture vs minimal    (testrun)
 //!      ─► update   10k groups republished under paced traffic    (update)
@@ -14,6 +14,7 @@
 //! bench/ebpf/, loaded by progs.rs; namespaces and CPU placement in ns.rs
 //! and topo.rs.
 
+mod afxdp;
 mod dut;
 mod load;
 mod ns;

@@ -205,6 +205,13 @@ pub fn link_facts(ns: &Netns, dev: &str) -> Result<([u8; 6], u32)> {
     Ok((m, ifindex))
 }
 
+/// Id of the XDP program attached to `dev` in `ns` (None: none).
+pub fn xdp_prog_id(ns: &Netns, dev: &str) -> Result<Option<u32>> {
+    let out = ns.ip(&["-j", "link", "show", "dev", dev])?;
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    Ok(v[0]["xdp"]["prog"]["id"].as_u64().map(|id| id as u32))
+}
+
 /// `aa:bb:..` of a MAC.
 pub fn mac_str(m: &[u8; 6]) -> String {
     m.iter()
@@ -384,4 +391,19 @@ impl Others {
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
         used as f64 / hz / secs
     }
+}
+
+/// Time a task has run (ns, first field of a schedstat file; 0 if gone).
+pub fn run_ns(path: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Time the tasks `pids` have run (ns).
+pub fn tasks_run_ns(pids: &[u32]) -> u64 {
+    pids.iter()
+        .map(|pid| run_ns(&format!("/proc/{pid}/schedstat")))
+        .sum()
 }

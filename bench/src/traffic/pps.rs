@@ -1,4 +1,4 @@
-//! Scenarios 1-5 of issue 4 and the packets/s-against-flows series, all on
+//! Scenarios 1-6 of issue 4 and the packets/s-against-flows series, all on
 //! one topology, interleaved: each repetition runs every case once, so slow
 //! drift on a noisy machine hits all of them alike and ratios pair sample i
 //! of one case with sample i of the other.
@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use anycast6_dataplane::{loader::Capacities, Action};
 use anyhow::Result;
 
+use super::afxdp::{self, Counts};
 use super::dut::{Dut, Mode};
 use super::load::{self, Window};
 use super::progs::{Generator, Traffic};
@@ -41,6 +42,15 @@ pub struct Measured {
     pub sizes: Option<profile::Sizes>,
     /// Why profiling failed, if it did.
     pub profile_error: Option<String>,
+    /// Scenario 6: where the frames of each measurement went (worker,
+    /// sink and steering counters over the rate search and window).
+    pub afxdp: Vec<Counts>,
+    /// Scenario 6: the workers' thread ids and allowed CPUs.
+    pub afxdp_workers: Vec<(u32, String)>,
+    /// Per case and measurement: CPU time of the DUT's NAPI threads and
+    /// AF_XDP workers (schedstat) per frame the sink counted, in ns. CPU
+    /// time, not wall time: other tasks on the machine barely move it.
+    pub cpu_ns: BTreeMap<String, Vec<f64>>,
 }
 
 impl Measured {
@@ -64,6 +74,11 @@ impl Measured {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     }
+    pub fn cpu_ns_median(&self, id: &str) -> f64 {
+        let mut v = self.cpu_ns.get(id).cloned().unwrap_or_default();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    }
     fn offered_median(&self, id: &str) -> f64 {
         self.median_of(id, Window::offered_pps)
     }
@@ -77,8 +92,11 @@ pub const MINIMAL: &str = "pps.baseline_minimal";
 pub const KERNEL: &str = "pps.baseline_kernel";
 pub const NEW_FLOWS: &str = "pps.anycast6_new_flows";
 pub const ENCAP: &str = "pps.anycast6_encap";
+pub const AFXDP: &str = "pps.anycast6_afxdp";
+/// Scenarios 1-6 come first in [`cases`]; the flows series after them.
+const MAIN_CASES: usize = 6;
 
-/// The five scenarios and the flows series (scenario 3 at other flow counts).
+/// The six scenarios and the flows series (scenario 3 at other flow counts).
 pub fn cases(plan: &Plan) -> Vec<Case> {
     let f = plan.flows;
     let c = |id: &str, name: &str, mode, flows, new_per_mille| Case {
@@ -121,6 +139,13 @@ pub fn cases(plan: &Plan) -> Vec<Case> {
             ENCAP,
             "5 anycast6 XDP, IPv6-in-IPv6 encapsulation",
             Mode::Anycast(Action::Encap),
+            f,
+            0,
+        ),
+        c(
+            AFXDP,
+            "6 anycast6 AF_XDP, established flows",
+            Mode::Afxdp,
             f,
             0,
         ),
@@ -185,7 +210,30 @@ pub fn measure(plan: &Plan, progress: &dyn Fn(&str)) -> Result<Measured> {
                 start_pps: start.get(&case.id).copied().unwrap_or(1e6),
                 ..plan.search
             };
+            if case.mode == Mode::Afxdp {
+                m.afxdp_workers = afxdp::workers()?;
+            }
+            let sink0 = sink.received()?.packets;
+            let cpu0 = dut.cpu_ns()?;
+            let before = dut.afxdp_counts(sink0)?;
             let w = load::measure_max(&topo, &gen, &[sink], &search)?;
+            let frames = sink.received()?.packets.saturating_sub(sink0);
+            let cpu = dut.cpu_ns()?.saturating_sub(cpu0);
+            m.cpu_ns
+                .entry(case.id.clone())
+                .or_default()
+                .push(cpu as f64 / frames.max(1) as f64);
+            if let (Some(b), Some(a)) = (before, dut.afxdp_counts(sink.received()?.packets)?) {
+                let d = a.delta(&b);
+                if !d.through_workers() {
+                    anyhow::bail!(
+                        "{}: frames reached the sink without crossing the AF_XDP workers: {}",
+                        case.id,
+                        d.describe()
+                    );
+                }
+                m.afxdp.push(d);
+            }
             start.insert(case.id.clone(), w.pps() * 0.9);
             m.windows.entry(case.id.clone()).or_default().push(w);
         }
@@ -212,7 +260,7 @@ fn profile_all(
     m: &mut Measured,
 ) -> Result<()> {
     let tmp = TempDir::new("tp")?;
-    let main: Vec<Case> = m.cases.iter().take(5).cloned().collect();
+    let main: Vec<Case> = m.cases.iter().take(MAIN_CASES).cloned().collect();
     for case in &main {
         cleanup::check()?;
         dut.set(case.mode)?;
@@ -239,7 +287,7 @@ struct RatioTarget {
     target: f64,
 }
 
-const TARGETS: [RatioTarget; 4] = [
+const TARGETS: [RatioTarget; 5] = [
     RatioTarget {
         id: "ratio.established_vs_minimal",
         name: "3 / 1 established flows vs minimal redirect",
@@ -267,6 +315,13 @@ const TARGETS: [RatioTarget; 4] = [
         num: ENCAP,
         den: ESTABLISHED,
         target: 0.90,
+    },
+    RatioTarget {
+        id: "ratio.afxdp_vs_xdp",
+        name: "6 / 3 AF_XDP path vs XDP path, established flows",
+        num: AFXDP,
+        den: ESTABLISHED,
+        target: 0.5,
     },
 ];
 
@@ -299,6 +354,24 @@ fn explain(m: &Measured, t: &RatioTarget) -> String {
                 bd / t.target - bm
             ));
         }
+    }
+    if t.num == AFXDP {
+        s.push_str(&format!(
+            "; DUT CPU time per frame (schedstat, robust to the machine's other load): {} {:.0} \
+             ns, {} {:.0} ns",
+            t.num,
+            m.cpu_ns_median(t.num),
+            t.den,
+            m.cpu_ns_median(t.den)
+        ));
+        let mut total = Counts::default();
+        for d in &m.afxdp {
+            total = total.add(d);
+        }
+        s.push_str(&format!(
+            "; AF_XDP counters over every measurement of scenario 6: {}",
+            total.describe()
+        ));
     }
     let cost = |id: &str| m.costs.iter().find(|c| c.id == id);
     if let (Some(cn), Some(cd)) = (cost(t.num), cost(t.den)) {
@@ -374,7 +447,35 @@ pub fn method(plan: &Plan, m: &Measured) -> String {
     )
 }
 
-/// Figures of scenarios 1-5, their ratios and the flows series.
+/// What scenario 6 ran on and where its frames went.
+fn afxdp_detail(case: &Case, m: &Measured) -> String {
+    let workers: Vec<String> = m
+        .afxdp_workers
+        .iter()
+        .map(|(tid, cpus)| format!("tid {tid} on CPU {cpus}"))
+        .collect();
+    let mut total = Counts::default();
+    for d in &m.afxdp {
+        total = total.add(d);
+    }
+    format!(
+        "anycast6_xsk (native XDP) on the DUT's ingress redirects the owned traffic into an \
+         XSKMAP; the afxdp crate (driven by the bench, no anycast6d) runs one worker per rx queue \
+         ({} worker(s): {}; started from a thread pinned to CPU {}, the CPU of the DUT's NAPI \
+         thread, so one CPU does all the DUT's work as in scenario 3), copy-mode sockets on the \
+         ingress and on the egress veth (transmit only), the userspace engine on a snapshot of the \
+         same group (rewrite, member = the sink), {} flows warmed up first; no exception device; \
+         over all {} measurements (rate searches and windows): {}",
+        workers.len(),
+        workers.join(", "),
+        ns::DUT_CPU,
+        case.flows,
+        m.afxdp.len(),
+        total.describe()
+    )
+}
+
+/// Figures of scenarios 1-6, their ratios and the flows series.
 pub fn figures(plan: &Plan, m: &Measured) -> Vec<Figure> {
     let how = method(plan, m);
     let mut out = Vec::new();
@@ -392,11 +493,15 @@ pub fn figures(plan: &Plan, m: &Measured) -> Vec<Figure> {
                     "flows warmed up first (affinity hits)".to_string()
                 }
             ),
+            Mode::Afxdp => afxdp_detail(case, m),
         };
         let note = format!(
-            "{detail}; offered {:.2} Mpps, loss {:.1}% (medians); {how}",
+            "{detail}; offered {:.2} Mpps, loss {:.1}%, DUT CPU {:.0} ns per frame the sink \
+             counted (medians; CPU time of the DUT's NAPI thread and AF_XDP workers from \
+             schedstat over each search and window, which other tasks barely move); {how}",
             m.offered_median(&case.id) / 1e6,
-            m.loss_median(&case.id) * 100.0
+            m.loss_median(&case.id) * 100.0,
+            m.cpu_ns_median(&case.id)
         );
         out.push(Figure::from_samples(
             &case.id,
