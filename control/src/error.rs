@@ -31,6 +31,8 @@ pub enum ControlError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("ARD: {0}")]
+    ArdSetup(String),
     #[error("state file {path}: {reason}")]
     StateFile { path: PathBuf, reason: String },
 }

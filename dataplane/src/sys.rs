@@ -323,6 +323,19 @@ pub(crate) fn xdp_state(ifindex: u32) -> io::Result<XdpState> {
     Err(bad())
 }
 
+/// Hands the allocator's free pages back to the kernel (glibc
+/// `malloc_trim(0)`: also the free pages inside the heap, not only its top).
+/// A FIB load of a million routes frees hundreds of MiB of parse and plan
+/// buffers scattered between what stays; without this they count as the
+/// daemon's resident memory for good. Returns whether memory was released.
+pub fn release_free_memory() -> bool {
+    #[allow(unsafe_code)]
+    // SAFETY: malloc_trim only walks the allocator's own free lists (under
+    // its locks) and madvises free pages; it touches no memory of ours.
+    let r = unsafe { libc::malloc_trim(0) };
+    r == 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,15 +396,3 @@ mod tests {
     }
 }
 
-/// Hands the allocator's free pages back to the kernel (glibc
-/// `malloc_trim(0)`: also the free pages inside the heap, not only its top).
-/// A FIB load of a million routes frees hundreds of MiB of parse and plan
-/// buffers scattered between what stays; without this they count as the
-/// daemon's resident memory for good. Returns whether memory was released.
-pub fn release_free_memory() -> bool {
-    #[allow(unsafe_code)]
-    // SAFETY: malloc_trim only walks the allocator's own free lists (under
-    // its locks) and madvises free pages; it touches no memory of ours.
-    let r = unsafe { libc::malloc_trim(0) };
-    r == 1
-}

@@ -177,6 +177,9 @@ pub struct DaemonCfg {
     pub interfaces: Vec<IfaceCfg>,
     pub groups: Vec<GroupCfg>,
     pub member: Option<MemberRoleCfg>,
+    /// Appended verbatim (protocol sections: `[ard]`, `[member.ard]` after
+    /// `[member]`, ...).
+    pub extra: String,
 }
 
 impl DaemonCfg {
@@ -255,6 +258,10 @@ impl DaemonCfg {
                 list(&m.addresses),
                 list(&m.decap_interfaces)
             );
+        }
+        if !self.extra.is_empty() {
+            s.push('\n');
+            s.push_str(&self.extra);
         }
         s
     }

@@ -7,6 +7,7 @@
 
 mod error;
 mod member;
+mod proto;
 mod raw;
 mod validate;
 
@@ -46,6 +47,8 @@ pub struct Config {
     pub interfaces: Vec<InterfaceConfig>,
     pub groups: Vec<GroupConfig>,
     pub member_role: Option<MemberRoleConfig>,
+    /// `[ard]`: this router listens for members' ARD reports.
+    pub ard: Option<ArdRouterConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +170,47 @@ impl MemberConfig {
 pub struct MemberRoleConfig {
     pub addresses: Vec<Ipv6Addr>,
     pub decap_interfaces: Vec<InterfaceConfig>,
+    /// `[member.ard]`: announce `addresses` to the first-hop routers.
+    pub ard: Option<ArdMemberConfig>,
+}
+
+/// `[ard]` (router side of ARD, docs/ard.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArdRouterConfig {
+    pub interfaces: Vec<String>,
+    pub query_interval: std::time::Duration,
+    pub max_response_delay: std::time::Duration,
+    pub min_hold: std::time::Duration,
+    pub max_hold: std::time::Duration,
+    pub keys: Vec<crate::proto::auth::Key>,
+}
+
+/// `[member.ard]` (member side of ARD).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArdMemberConfig {
+    pub interfaces: Vec<String>,
+    pub unicast: Ipv6Addr,
+    pub metric: u32,
+    pub hold: std::time::Duration,
+    pub report_interval: std::time::Duration,
+    pub keys: Vec<crate::proto::auth::Key>,
+    pub health_check: Option<HealthCheck>,
+}
+
+/// Withdraws the member's addresses while the check fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub probe: HealthProbe,
+    pub interval: std::time::Duration,
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthProbe {
+    /// `sh -c COMMAND`; healthy when it exits 0.
+    Command(String),
+    /// Healthy when a TCP connection to it opens.
+    Tcp(std::net::SocketAddr),
 }
 
 impl Config {

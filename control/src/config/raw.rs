@@ -18,6 +18,49 @@ pub struct RawConfig {
     #[serde(default)]
     pub group: Vec<S<RawGroup>>,
     pub member: Option<S<RawMemberRole>>,
+    pub ard: Option<S<RawArdRouter>>,
+}
+
+/// `{ id = 1, secret = "..." }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    pub id: S<i64>,
+    pub secret: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArdRouter {
+    pub interfaces: S<Vec<S<String>>>,
+    pub query_interval_ms: Option<S<i64>>,
+    pub max_response_delay_ms: Option<S<i64>>,
+    pub min_hold_ms: Option<S<i64>>,
+    pub max_hold_ms: Option<S<i64>>,
+    #[serde(default)]
+    pub keys: Vec<S<RawKey>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArdMember {
+    pub interfaces: S<Vec<S<String>>>,
+    pub unicast: S<String>,
+    pub metric: Option<S<i64>>,
+    pub hold_ms: Option<S<i64>>,
+    pub report_interval_ms: Option<S<i64>>,
+    #[serde(default)]
+    pub keys: Vec<S<RawKey>>,
+    pub health_check: Option<S<RawHealthCheck>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    pub command: Option<S<String>>,
+    pub tcp: Option<S<String>>,
+    pub interval_ms: Option<S<i64>>,
+    pub timeout_ms: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,4 +124,5 @@ pub struct RawMemberRole {
     pub addresses: Vec<S<String>>,
     #[serde(default)]
     pub decap_interfaces: Vec<S<String>>,
+    pub ard: Option<S<RawArdMember>>,
 }

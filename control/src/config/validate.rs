@@ -33,8 +33,8 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     errs.finish().map(|()| cfg)
 }
 
-struct Validator<'e, 'a> {
-    errs: &'e mut Errors<'a>,
+pub(super) struct Validator<'e, 'a> {
+    pub(super) errs: &'e mut Errors<'a>,
 }
 
 impl Validator<'_, '_> {
@@ -49,6 +49,7 @@ impl Validator<'_, '_> {
             .unwrap_or_default();
         let interfaces = self.interfaces(&raw.interface);
         let member_role = raw.member.map(|m| self.member_role(m, &interfaces));
+        let ard = raw.ard.map(|a| self.ard_router(a.into_inner()));
         let groups = self.groups(raw.group, &interfaces, daemon.router_address);
         self.totals(&groups, &capacities);
         Config {
@@ -58,6 +59,7 @@ impl Validator<'_, '_> {
             interfaces,
             groups,
             member_role,
+            ard,
         }
     }
 
@@ -76,7 +78,7 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn unicast(&mut self, v: &S<String>, what: &str) -> Option<Ipv6Addr> {
+    pub(super) fn unicast(&mut self, v: &S<String>, what: &str) -> Option<Ipv6Addr> {
         let a = self.addr(v, what)?;
         if let Some(why) = not_unicast(a) {
             self.errs.at(&v.span(), format!("{what} {a}: {why}"));
@@ -85,7 +87,7 @@ impl Validator<'_, '_> {
         Some(a)
     }
 
-    fn int(&mut self, v: &S<i64>, what: &str, lo: i64, hi: i64) -> Option<i64> {
+    pub(super) fn int(&mut self, v: &S<i64>, what: &str, lo: i64, hi: i64) -> Option<i64> {
         let x = *v.get_ref();
         if x < lo || x > hi {
             self.errs
@@ -107,7 +109,7 @@ impl Validator<'_, '_> {
         Some(p)
     }
 
-    fn ifname(&mut self, v: &S<String>) -> Option<String> {
+    pub(super) fn ifname(&mut self, v: &S<String>) -> Option<String> {
         let n = v.get_ref();
         let bad = n.is_empty()
             || n.len() > MAX_IFNAME
@@ -264,7 +266,10 @@ impl Validator<'_, '_> {
 
     fn member_role(&mut self, raw: S<RawMemberRole>, fwd: &[InterfaceConfig]) -> MemberRoleConfig {
         let r = raw.into_inner();
-        let mut role = MemberRoleConfig::default();
+        let mut role = MemberRoleConfig {
+            ard: r.ard.map(|a| self.ard_member(a.into_inner())),
+            ..MemberRoleConfig::default()
+        };
         let mut seen: HashMap<Ipv6Addr, Pos> = HashMap::new();
         for v in &r.addresses {
             let Some(a) = self.unicast(v, "member address") else {

@@ -68,6 +68,8 @@ pub enum ShowArg {
     Counters,
     Interfaces,
     Dataplane,
+    Rib,
+    Ard,
 }
 
 impl From<ShowArg> for ShowWhat {
@@ -79,6 +81,8 @@ impl From<ShowArg> for ShowWhat {
             ShowArg::Counters => ShowWhat::Counters,
             ShowArg::Interfaces => ShowWhat::Interfaces,
             ShowArg::Dataplane => ShowWhat::Dataplane,
+            ShowArg::Rib => ShowWhat::Rib,
+            ShowArg::Ard => ShowWhat::Ard,
         }
     }
 }
@@ -223,6 +227,8 @@ pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
             ShowArg::Counters => render::counters(&typed(data)?),
             ShowArg::Interfaces => render::interfaces(&typed::<Vec<InterfaceView>>(data)?),
             ShowArg::Dataplane => render::dataplane(&typed(data)?),
+            ShowArg::Rib => render::rib(&typed::<Vec<MemberView>>(data)?),
+            ShowArg::Ard => render::ard(&data),
         },
         Cmd::Reload => render::reload(&typed(data)?),
         Cmd::Member { .. } => render::member_change(&typed(data)?),

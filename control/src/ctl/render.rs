@@ -378,6 +378,92 @@ pub fn destroy(v: &DestroyView) -> String {
     )
 }
 
+/// `show rib`: per anycast address, every member or next hop with where it
+/// came from and whether it is installed.
+pub fn rib(v: &[MemberView]) -> String {
+    let mut t = Table::new(&[
+        ("ANYCAST", Left),
+        ("SOURCE", Left),
+        ("MEMBER", Left),
+        ("NEXT HOP", Left),
+        ("INTERFACE", Left),
+        ("METRIC", Right),
+        ("STATE", Left),
+    ]);
+    for m in v {
+        t.row(vec![
+            m.group.clone(),
+            m.source.clone(),
+            m.address.clone(),
+            m.next_hop.clone().unwrap_or_else(|| "-".into()),
+            m.interface.clone().unwrap_or_else(|| "-".into()),
+            m.distance.to_string(),
+            m.state.clone(),
+        ]);
+    }
+    if t.is_empty() {
+        return "RIB empty\n".into();
+    }
+    t.render()
+}
+
+/// `show ard`: the members a router heard, or what a member announces.
+pub fn ard(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    let s = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        v => v.to_string(),
+    };
+    if let Some(r) = v.get("router").filter(|r| !r.is_null()) {
+        let mut t = Table::new(&[
+            ("INTERFACE", Right),
+            ("MEMBER", Left),
+            ("UNICAST", Left),
+            ("ANYCAST", Left),
+            ("METRIC", Right),
+            ("DRAINING", Left),
+            ("EXPIRES MS", Right),
+        ]);
+        let ifs = r["router"]["interfaces"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for i in &ifs {
+            for m in i["members"].as_array().into_iter().flatten() {
+                for a in m["addresses"].as_array().into_iter().flatten() {
+                    t.row(vec![
+                        s(&i["ifindex"]),
+                        s(&m["link_local"]),
+                        s(&m["unicast"]),
+                        s(&a["anycast"]),
+                        s(&a["metric"]),
+                        s(&a["draining"]),
+                        s(&a["expires_in_ms"]),
+                    ]);
+                }
+            }
+        }
+        out.push_str(&format!("ARD router on {} interface(s)\n", ifs.len()));
+        if t.is_empty() {
+            out.push_str("no members heard\n");
+        } else {
+            out.push_str(&t.render());
+        }
+        out.push_str(&format!("counters: {}\n", r["counters"]));
+    }
+    if let Some(m) = v.get("member").filter(|m| !m.is_null()) {
+        out.push_str(&format!(
+            "ARD member: {}\ncounters: {}\n",
+            m["member"], m["counters"]
+        ));
+    }
+    if out.is_empty() {
+        out.push_str("ARD is not configured ([ard] or [member.ard])\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

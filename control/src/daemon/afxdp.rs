@@ -34,9 +34,10 @@ impl Daemon {
             return Ok(());
         }
         if self.snap.is_none() {
-            let snap = SnapshotBuilder::from_installed(&self.dp.fib().installed()?).map_err(|e| {
-                ControlError::FibApply(format!("userspace snapshot of the pinned FIB: {e}"))
-            })?;
+            let snap =
+                SnapshotBuilder::from_installed(&self.dp.fib().installed()?).map_err(|e| {
+                    ControlError::FibApply(format!("userspace snapshot of the pinned FIB: {e}"))
+                })?;
             self.shared.publish(&snap);
             self.snap = Some(snap);
         }

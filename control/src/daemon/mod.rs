@@ -19,6 +19,7 @@
 //! - [`state_file`]: runtime overlays saved across restarts.
 
 mod afxdp;
+pub mod ard;
 pub mod fib;
 mod handle;
 mod links;
@@ -80,6 +81,18 @@ pub struct Daemon {
     afxdp: Option<anycast6_afxdp::Afxdp>,
     /// (interface, afxdp?) the running AF_XDP path was started for.
     afxdp_key: Vec<(String, bool)>,
+    /// Members and next hops the protocols taught (merged before planning).
+    learned: crate::rib::learned::Learned,
+    learn_tx: mpsc::UnboundedSender<Vec<ard::Learn>>,
+    learn_rx: mpsc::UnboundedReceiver<Vec<ard::Learn>>,
+    /// `[ard]`, with the config it runs.
+    ard_router: Option<(ard::ArdTask, crate::config::ArdRouterConfig)>,
+    /// `[member.ard]`, with the config and addresses it announces.
+    ard_member: Option<(
+        ard::ArdTask,
+        crate::config::ArdMemberConfig,
+        Vec<std::net::Ipv6Addr>,
+    )>,
 }
 
 impl Daemon {
@@ -171,7 +184,14 @@ impl Daemon {
     /// FIB is as before. Returns the number of FIB operations applied.
     async fn converge(&mut self, cfg: &Config, overlays: &Overlays) -> Result<usize, ControlError> {
         self.links = self.nl.links().await?;
-        let groups = overlays.effective(cfg);
+        let mut groups = overlays.effective(cfg);
+        let links = &self.links;
+        self.learned.merge(&mut groups, |i| {
+            links
+                .iter()
+                .find(|l| l.ifindex == i)
+                .map(|l| l.name.clone())
+        });
         let egress = resolve::egress(&self.nl, &groups, &self.links).await?;
         let new = self.manage_neighbours(resolve::neigh_keys(&egress)).await?;
         if !new.is_empty() {
@@ -265,6 +285,56 @@ impl Daemon {
             anycast6_dataplane::release_free_memory();
         }
         Ok(n)
+    }
+
+    /// Takes what the protocols learned; true if the RIB changed.
+    fn learn(&mut self, batch: Vec<ard::Learn>) -> bool {
+        let mut changed = false;
+        for (ch, draining) in &batch {
+            let c = self.learned.apply(ch, *draining);
+            if c {
+                tracing::info!(change = ?ch, draining, "learned");
+            }
+            changed |= c;
+        }
+        changed
+    }
+
+    /// Starts, restarts or stops the ARD speakers to match `cfg`.
+    async fn sync_ard(&mut self, cfg: &Config) {
+        let want_router = cfg.ard.clone();
+        if self.ard_router.as_ref().map(|(_, c)| c) != want_router.as_ref() {
+            if self.ard_router.take().is_some() {
+                tracing::info!("ARD router stopped");
+                if self.learned.forget(crate::proto::Source::Ard) {
+                    self.dirty = true;
+                }
+            }
+            if let Some(rc) = want_router {
+                match ard::ArdTask::router(&rc, &self.nl, &self.links, self.learn_tx.clone()).await
+                {
+                    Ok(t) => self.ard_router = Some((t, rc)),
+                    Err(e) => tracing::error!(error = %e, "ARD router not started"),
+                }
+            }
+        }
+        let want_member = cfg
+            .member_role
+            .as_ref()
+            .and_then(|m| m.ard.clone().map(|a| (a, m.addresses.clone())));
+        let running = self.ard_member.as_ref().map(|(_, c, a)| (c, a));
+        if running != want_member.as_ref().map(|(c, a)| (c, a)) {
+            if let Some((t, _, _)) = self.ard_member.take() {
+                t.shutdown(Duration::from_millis(500)).await;
+                tracing::info!("ARD member stopped (leaves sent)");
+            }
+            if let Some((mc, addrs)) = want_member {
+                match ard::ArdTask::member(&mc, &addrs, &self.nl, &self.links).await {
+                    Ok(t) => self.ard_member = Some((t, mc, addrs)),
+                    Err(e) => tracing::error!(error = %e, "ARD member not started"),
+                }
+            }
+        }
     }
 
     /// Resync with the running config (timer, kernel events).

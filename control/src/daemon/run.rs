@@ -66,6 +66,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         Default::default()
     });
     let shared = std::sync::Arc::new(anycast6_dataplane::userspace::SharedFib::default());
+    let (learn_tx, learn_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut d = Daemon {
         cfg: cfg.clone(),
         overlays,
@@ -83,6 +84,11 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         shared,
         afxdp: None,
         afxdp_key: Vec::new(),
+        learned: Default::default(),
+        learn_tx,
+        learn_rx,
+        ard_router: None,
+        ard_member: None,
     };
     for dropped in d.overlays.retain_valid(&cfg) {
         tracing::warn!(overlay = %dropped, "saved runtime change dropped");
@@ -91,6 +97,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     d.detach_unlisted(&cfg)?;
     d.apply_member_role(&cfg.daemon.pin_dir, cfg.member_role.as_ref())
         .await;
+    d.sync_ard(&cfg).await;
     let overlays = d.overlays.clone();
     let ops = d.converge(&cfg, &overlays).await?;
     d.sync_afxdp(&cfg)?;
@@ -167,6 +174,15 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
                     d.resync().await;
                 }
             }
+            Some(batch) = d.learn_rx.recv() => {
+                let mut changed = d.learn(batch);
+                while let Ok(more) = d.learn_rx.try_recv() {
+                    changed |= d.learn(more);
+                }
+                if changed || d.dirty {
+                    d.resync().await;
+                }
+            }
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading");
                 match d.reload().await {
@@ -189,6 +205,11 @@ impl Daemon {
     /// last FIB); the managed neighbour entries go.
     async fn shutdown(&mut self) {
         self.save_state();
+        if let Some((t, _, _)) = self.ard_member.take() {
+            t.shutdown(Duration::from_millis(500)).await;
+            tracing::info!("ARD leaves sent");
+        }
+        self.ard_router = None;
         let ours: Vec<_> = std::mem::take(&mut self.ours).into_iter().collect();
         for k in &ours {
             if let Err(e) = self.nl.delete_neighbour(*k).await {

@@ -98,6 +98,15 @@ impl Daemon {
             ShowWhat::Counters => serde_json::to_value(self.show_counters()?),
             ShowWhat::Interfaces => serde_json::to_value(self.show_interfaces()?),
             ShowWhat::Dataplane => serde_json::to_value(self.show_dataplane()?),
+            ShowWhat::Rib => {
+                let mut v = self.show_members();
+                v.sort_by(|a, b| (&a.group, a.distance).cmp(&(&b.group, b.distance)));
+                serde_json::to_value(v)
+            }
+            ShowWhat::Ard => Ok(serde_json::json!({
+                "router": self.ard_router.as_ref().map(|(t, _)| t.view()),
+                "member": self.ard_member.as_ref().map(|(t, _, _)| t.view()),
+            })),
         };
         Ok(v.expect("views always encode"))
     }

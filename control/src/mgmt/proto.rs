@@ -16,16 +16,22 @@ pub enum ShowWhat {
     Counters,
     Interfaces,
     Dataplane,
+    /// Every member and next hop per anycast address, with its source.
+    Rib,
+    /// The ARD speakers (router and member side) and their counters.
+    Ard,
 }
 
 impl ShowWhat {
-    pub const ALL: [ShowWhat; 6] = [
+    pub const ALL: [ShowWhat; 8] = [
         ShowWhat::Groups,
         ShowWhat::Members,
         ShowWhat::Fib,
         ShowWhat::Counters,
         ShowWhat::Interfaces,
         ShowWhat::Dataplane,
+        ShowWhat::Rib,
+        ShowWhat::Ard,
     ];
 }
 

@@ -1,0 +1,170 @@
+//! Validation of the protocol sections: `[ard]` (router) and `[member.ard]`.
+
+use std::time::Duration;
+
+use super::raw::{RawArdMember, RawArdRouter, RawHealthCheck, RawKey, S};
+use super::validate::Validator;
+use super::{ArdMemberConfig, ArdRouterConfig, HealthCheck, HealthProbe};
+use crate::proto::auth::Key;
+
+/// Defaults (docs/config.md, docs/ard.md).
+pub const ARD_QUERY_INTERVAL_MS: i64 = 125_000;
+pub const ARD_MAX_RESPONSE_DELAY_MS: i64 = 10_000;
+pub const ARD_MIN_HOLD_MS: i64 = 100;
+pub const ARD_MAX_HOLD_MS: i64 = 260_000;
+pub const ARD_HOLD_MS: i64 = 30_000;
+pub const HEALTH_INTERVAL_MS: i64 = 1_000;
+const MAX_MS: i64 = 3_600_000;
+
+impl Validator<'_, '_> {
+    fn ms(&mut self, v: &Option<S<i64>>, what: &str, lo: i64, default: i64) -> Duration {
+        let ms = v
+            .as_ref()
+            .and_then(|v| self.int(v, what, lo, MAX_MS))
+            .unwrap_or(default);
+        Duration::from_millis(ms as u64)
+    }
+
+    fn names(&mut self, list: &S<Vec<S<String>>>, what: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if list.get_ref().is_empty() {
+            self.errs
+                .at(&list.span(), format!("{what} lists no interface"));
+        }
+        for v in list.get_ref() {
+            let Some(n) = self.ifname(v) else { continue };
+            if out.contains(&n) {
+                self.errs
+                    .at(&v.span(), format!("interface {n:?} is listed twice"));
+                continue;
+            }
+            out.push(n);
+        }
+        out
+    }
+
+    fn keys(&mut self, raw: &[S<RawKey>]) -> Vec<Key> {
+        let mut out: Vec<Key> = Vec::new();
+        for k in raw {
+            let r = k.get_ref();
+            let Some(id) = self.int(&r.id, "key id", 0, u16::MAX as i64) else {
+                continue;
+            };
+            if r.secret.get_ref().len() < 16 {
+                self.errs.at(
+                    &r.secret.span(),
+                    "key secret is shorter than 16 bytes (too easy to guess)",
+                );
+                continue;
+            }
+            if out.iter().any(|k| k.id == id as u16) {
+                self.errs
+                    .at(&r.id.span(), format!("key id {id} is listed twice"));
+                continue;
+            }
+            out.push(Key::new(id as u16, r.secret.get_ref().as_bytes().to_vec()));
+        }
+        out
+    }
+
+    pub(super) fn ard_router(&mut self, r: RawArdRouter) -> ArdRouterConfig {
+        let cfg = ArdRouterConfig {
+            interfaces: self.names(&r.interfaces, "[ard] interfaces"),
+            query_interval: self.ms(
+                &r.query_interval_ms,
+                "query_interval_ms",
+                10,
+                ARD_QUERY_INTERVAL_MS,
+            ),
+            max_response_delay: self.ms(
+                &r.max_response_delay_ms,
+                "max_response_delay_ms",
+                1,
+                ARD_MAX_RESPONSE_DELAY_MS,
+            ),
+            min_hold: self.ms(&r.min_hold_ms, "min_hold_ms", 10, ARD_MIN_HOLD_MS),
+            max_hold: self.ms(&r.max_hold_ms, "max_hold_ms", 10, ARD_MAX_HOLD_MS),
+            keys: self.keys(&r.keys),
+        };
+        if cfg.min_hold > cfg.max_hold {
+            if let Some(v) = r.min_hold_ms.as_ref().or(r.max_hold_ms.as_ref()) {
+                self.errs.at(&v.span(), "min_hold_ms is above max_hold_ms");
+            }
+        }
+        cfg
+    }
+
+    pub(super) fn ard_member(&mut self, r: RawArdMember) -> ArdMemberConfig {
+        let unicast = self.unicast(&r.unicast, "[member.ard] unicast");
+        let hold = self.ms(&r.hold_ms, "hold_ms", 10, ARD_HOLD_MS);
+        let report_interval = self.ms(
+            &r.report_interval_ms,
+            "report_interval_ms",
+            5,
+            (hold.as_millis() as i64 / 3).max(5),
+        );
+        if report_interval >= hold {
+            let span = r
+                .report_interval_ms
+                .as_ref()
+                .map_or(r.unicast.span(), |v| v.span());
+            self.errs.at(
+                &span,
+                format!(
+                    "report_interval_ms {} is not below hold_ms {}: routers would expire the \
+                     member between reports",
+                    report_interval.as_millis(),
+                    hold.as_millis()
+                ),
+            );
+        }
+        ArdMemberConfig {
+            interfaces: self.names(&r.interfaces, "[member.ard] interfaces"),
+            unicast: unicast.unwrap_or(std::net::Ipv6Addr::UNSPECIFIED),
+            metric: r
+                .metric
+                .as_ref()
+                .and_then(|v| self.int(v, "metric", 0, 14))
+                .unwrap_or(0) as u32,
+            hold,
+            report_interval,
+            keys: self.keys(&r.keys),
+            health_check: r.health_check.map(|h| self.health(h)),
+        }
+    }
+
+    fn health(&mut self, h: S<RawHealthCheck>) -> HealthCheck {
+        let span = h.span();
+        let h = h.into_inner();
+        let probe = match (&h.command, &h.tcp) {
+            (Some(c), None) => HealthProbe::Command(c.get_ref().clone()),
+            (None, Some(t)) => match t.get_ref().parse() {
+                Ok(a) => HealthProbe::Tcp(a),
+                Err(_) => {
+                    self.errs.at(
+                        &t.span(),
+                        format!(
+                            "tcp {:?} is not an address:port (like \"[::1]:80\")",
+                            t.get_ref()
+                        ),
+                    );
+                    HealthProbe::Command("true".into())
+                }
+            },
+            _ => {
+                self.errs.at(
+                    &span,
+                    "health_check needs exactly one of `command` and `tcp`",
+                );
+                HealthProbe::Command("true".into())
+            }
+        };
+        let interval = self.ms(&h.interval_ms, "interval_ms", 10, HEALTH_INTERVAL_MS);
+        let timeout = self.ms(&h.timeout_ms, "timeout_ms", 10, interval.as_millis() as i64);
+        HealthCheck {
+            probe,
+            interval,
+            timeout,
+        }
+    }
+}

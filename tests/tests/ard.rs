@@ -1,0 +1,225 @@
+//! ARD end to end: members announce an anycast address to the router with
+//! anycast6d's member role; the router installs the best member from the
+//! reports alone (no `[[group]]` in its config), and moves traffic to the
+//! next one when that member leaves (clean shutdown) or falls silent
+//! (SIGKILL: expiry after the hold time).
+
+use std::net::SocketAddrV6;
+use std::time::{Duration, Instant};
+
+use anycast6_tests::daemon::{DaemonCfg, MemberRoleCfg};
+use anycast6_tests::topology::{Options, ANYCAST, CLIENT, M1, M2, ROUTER_C};
+use anycast6_tests::{require_root, wait_for, Daemon, Topology, UdpStream};
+
+const HOLD_MS: u64 = 300;
+
+fn router_cfg(key: bool) -> DaemonCfg {
+    let mut cfg = DaemonCfg {
+        router_address: Some(ROUTER_C.to_string()),
+        ..Default::default()
+    }
+    .interface("to-c", "native")
+    .interface("to-m1", "native")
+    .interface("to-m2", "native");
+    cfg.extra = format!(
+        "[ard]\ninterfaces = [\"to-m1\", \"to-m2\"]\nquery_interval_ms = 1000\n\
+         max_response_delay_ms = 100\nmin_hold_ms = 100\n{}",
+        if key {
+            "keys = [{ id = 7, secret = \"ard test key 0123456789\" }]\n"
+        } else {
+            ""
+        }
+    );
+    cfg
+}
+
+fn member_cfg(unicast: &str, metric: u32, key: Option<&str>) -> DaemonCfg {
+    let mut cfg = DaemonCfg {
+        member: Some(MemberRoleCfg {
+            addresses: vec![ANYCAST.to_string()],
+            decap_interfaces: vec![],
+        }),
+        ..Default::default()
+    };
+    cfg.extra = format!(
+        "[member.ard]\ninterfaces = [\"to-r1\"]\nunicast = \"{unicast}\"\nmetric = {metric}\n\
+         hold_ms = {HOLD_MS}\nreport_interval_ms = 100\n{}",
+        key.map(|k| format!("keys = [{{ id = 7, secret = \"{k}\" }}]\n"))
+            .unwrap_or_default()
+    );
+    cfg
+}
+
+/// Who answers a UDP flow to the anycast address now (None: nobody).
+fn answering(topo: &Topology, port: u16) -> Option<String> {
+    let c = topo.udp_census(port, 1).ok()?;
+    c.members().first().map(|m| m.to_string())
+}
+
+/// Longest run of unanswered datagrams, as time.
+fn gap(lost: &[u64], interval: Duration) -> Duration {
+    let mut best = 0u64;
+    let mut run = 0u64;
+    let mut prev = None;
+    for &s in lost {
+        run = if prev == Some(s.wrapping_sub(1)) {
+            run + 1
+        } else {
+            1
+        };
+        best = best.max(run);
+        prev = Some(s);
+    }
+    interval * best as u32
+}
+
+#[test]
+fn members_register_by_ard_and_failover_follows_leave_and_expiry() {
+    if !require_root("members_register_by_ard_and_failover_follows_leave_and_expiry") {
+        return;
+    }
+    let topo = Topology::build("ard", Options { m4: false }).expect("topology");
+    let router = Daemon::start(&topo.router, &topo.tmp, "router", &router_cfg(false))
+        .expect("router anycast6d");
+    // m1 is preferred (metric 1 < 3).
+    let mut m1 = Daemon::start(
+        &topo.m1,
+        &topo.tmp,
+        "m1",
+        &member_cfg(&M1.to_string(), 1, None),
+    )
+    .expect("m1 anycast6d");
+    let mut m2 = Daemon::start(
+        &topo.m2,
+        &topo.tmp,
+        "m2",
+        &member_cfg(&M2.to_string(), 3, None),
+    )
+    .expect("m2 anycast6d");
+
+    wait_for(
+        "m1 answers the anycast address",
+        Duration::from_secs(15),
+        || answering(&topo, 61000) == Some("m1".into()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\nrouter log:\n{}", router.log()));
+    let rib = router.ctl_json(&["show", "rib"]).expect("show rib");
+    let rows = rib.as_array().expect("rib rows");
+    assert_eq!(rows.len(), 2, "both members in the RIB: {rib:#}");
+    for r in rows {
+        assert_eq!(r["source"], "ard", "{rib:#}");
+    }
+    let m1_row = rows
+        .iter()
+        .find(|r| r["address"] == M1.to_string())
+        .unwrap();
+    assert_eq!(m1_row["state"], "active", "{rib:#}");
+    let m2_row = rows
+        .iter()
+        .find(|r| r["address"] == M2.to_string())
+        .unwrap();
+    assert_eq!(m2_row["state"], "not-installed", "{rib:#}");
+    let human = router.ctl(&["show", "ard"]).expect("show ard");
+    assert!(human.contains(&ANYCAST.to_string()), "{human}");
+
+    // Clean leave: SIGTERM on m1's daemon sends ARD leaves; traffic moves
+    // to m2 at once (no hold time to wait out).
+    let interval = Duration::from_millis(1);
+    let dst = SocketAddrV6::new(ANYCAST, anycast6_tests::topology::UDP_PORT, 0, 0);
+    let src = SocketAddrV6::new(CLIENT, 40001, 0, 0);
+    let stream = UdpStream::start(&topo.client, src, dst, interval);
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    m1.signal(libc::SIGTERM).expect("SIGTERM m1");
+    wait_for(
+        "m2 answers after m1's leave",
+        Duration::from_secs(5),
+        || answering(&topo, 61100) == Some("m2".into()),
+    )
+    .expect("failover after leave");
+    eprintln!(
+        "leave: m2 answers new flows {:?} after SIGTERM",
+        t.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let rep = stream.stop().expect("stream");
+    let leave_gap = gap(&rep.lost, interval);
+    eprintln!(
+        "leave: {} sent, {} lost, longest gap {leave_gap:?}, members {:?}",
+        rep.sent,
+        rep.lost.len(),
+        rep.members
+    );
+    assert!(rep.members.contains_key("m2"), "{:?}", rep.members);
+
+    // m1 comes back, is preferred again; then a hard failure: SIGKILL,
+    // no leave: the router expires it after the hold time.
+    m1.spawn().expect("m1 again");
+    wait_for("m1 answers again", Duration::from_secs(10), || {
+        answering(&topo, 61200) == Some("m1".into())
+    })
+    .expect("m1 back");
+    let src = SocketAddrV6::new(CLIENT, 40002, 0, 0);
+    let stream = UdpStream::start(&topo.client, src, dst, interval);
+    std::thread::sleep(Duration::from_millis(300));
+    m1.kill9();
+    // The anycast address stays on m1's lo and its server keeps answering:
+    // only the router's expiry of m1 moves the traffic.
+    wait_for(
+        "m2 answers after m1's expiry",
+        Duration::from_secs(5),
+        || answering(&topo, 61300) == Some("m2".into()),
+    )
+    .expect("failover after expiry");
+    std::thread::sleep(Duration::from_millis(300));
+    let rep = stream.stop().expect("stream");
+    eprintln!("expiry: {} sent, members {:?}", rep.sent, rep.members);
+    assert!(rep.members.contains_key("m2"), "{:?}", rep.members);
+    let log = router.log();
+    assert!(log.contains("learned"), "{log}");
+    drop(m2.signal(libc::SIGTERM));
+}
+
+/// With a key on the router, a member without it is rejected and counted;
+/// one with the key is installed.
+#[test]
+fn ard_reports_without_the_key_are_rejected() {
+    if !require_root("ard_reports_without_the_key_are_rejected") {
+        return;
+    }
+    let topo = Topology::build("ardk", Options { m4: false }).expect("topology");
+    let router = Daemon::start(&topo.router, &topo.tmp, "router", &router_cfg(true))
+        .expect("router anycast6d");
+    let _m1 = Daemon::start(
+        &topo.m1,
+        &topo.tmp,
+        "m1",
+        &member_cfg(&M1.to_string(), 1, None),
+    )
+    .expect("m1 anycast6d (no key)");
+    let _m2 = Daemon::start(
+        &topo.m2,
+        &topo.tmp,
+        "m2",
+        &member_cfg(&M2.to_string(), 3, Some("ard test key 0123456789")),
+    )
+    .expect("m2 anycast6d (key)");
+    wait_for("m2 answers", Duration::from_secs(15), || {
+        answering(&topo, 62000) == Some("m2".into())
+    })
+    .unwrap_or_else(|e| panic!("{e}\nrouter log:\n{}", router.log()));
+    wait_for("unsigned reports counted", Duration::from_secs(5), || {
+        router
+            .ctl_json(&["show", "ard"])
+            .map(|v| v["router"]["counters"]["rejected"]["auth_missing"].as_u64() > Some(0))
+            .unwrap_or(false)
+    })
+    .expect("auth_missing counted");
+    let rib = router.ctl_json(&["show", "rib"]).expect("show rib");
+    let rows = rib.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "only the keyed member: {rib:#}");
+    assert_eq!(rows[0]["address"], M2.to_string());
+    for p in 62100..62120 {
+        assert_eq!(answering(&topo, p).as_deref(), Some("m2"));
+    }
+}
