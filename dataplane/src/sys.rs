@@ -395,4 +395,3 @@ mod tests {
         assert_eq!(if_indextoname(0), None);
     }
 }
-
