@@ -372,6 +372,16 @@ fn explain(m: &Measured, t: &RatioTarget) -> String {
             "; AF_XDP counters over every measurement of scenario 6: {}",
             total.describe()
         ));
+        s.push_str(
+            "; copy mode on veth (zero-copy is refused there) costs the kernel twice per frame: \
+             the NAPI thread runs the steering program, copies the frame into the UMEM and \
+             returns the generator's page one at a time (page-pool ring lock shared with the \
+             generator's CPU), and the worker's sendmsg(2) builds an skb per frame (allocation, \
+             copy, veth_xmit, then the sink's veth copies it again into a page for its XDP \
+             program and the destructor posts the completion), where the XDP path hands one \
+             xdp_frame from program to devmap to sink; the worker and the NAPI thread share one \
+             CPU, so each wake-up of the NAPI thread is a context switch",
+        );
     }
     let cost = |id: &str| m.costs.iter().find(|c| c.id == id);
     if let (Some(cn), Some(cd)) = (cost(t.num), cost(t.den)) {
