@@ -33,6 +33,8 @@ pub enum ControlError {
     },
     #[error("ARD: {0}")]
     ArdSetup(String),
+    #[error("ARIP: {0}")]
+    AripSetup(String),
     #[error("state file {path}: {reason}")]
     StateFile { path: PathBuf, reason: String },
 }

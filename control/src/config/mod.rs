@@ -49,6 +49,25 @@ pub struct Config {
     pub member_role: Option<MemberRoleConfig>,
     /// `[ard]`: this router listens for members' ARD reports.
     pub ard: Option<ArdRouterConfig>,
+    /// `[arip]`: this router speaks ARIP (RIPng-compatible).
+    pub arip: Option<AripConfig>,
+}
+
+/// `[arip]` (docs/arip.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AripConfig {
+    pub interfaces: Vec<String>,
+    pub update_interval: std::time::Duration,
+    pub update_jitter: std::time::Duration,
+    pub timeout: std::time::Duration,
+    pub garbage: std::time::Duration,
+    pub triggered_min: std::time::Duration,
+    pub triggered_max: std::time::Duration,
+    pub anycast_tag: u16,
+    pub check_hop_limit: bool,
+    /// Announce the global prefixes of every interface but `lo`.
+    pub redistribute_connected: bool,
+    pub keys: Vec<crate::proto::auth::Key>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

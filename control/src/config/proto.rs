@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::raw::{RawArdMember, RawArdRouter, RawHealthCheck, RawKey, S};
+use super::raw::{RawArdMember, RawArdRouter, RawArip, RawHealthCheck, RawKey, S};
 use super::validate::Validator;
-use super::{ArdMemberConfig, ArdRouterConfig, HealthCheck, HealthProbe};
+use super::{ArdMemberConfig, ArdRouterConfig, AripConfig, HealthCheck, HealthProbe};
 use crate::proto::auth::Key;
 
 /// Defaults (docs/config.md, docs/ard.md).
@@ -131,6 +131,69 @@ impl Validator<'_, '_> {
             keys: self.keys(&r.keys),
             health_check: r.health_check.map(|h| self.health(h)),
         }
+    }
+
+    pub(super) fn arip(&mut self, r: RawArip) -> AripConfig {
+        let d = crate::arip::Config::default();
+        let ms = |x: std::time::Duration| x.as_millis() as i64;
+        let update_interval = self.ms(
+            &r.update_interval_ms,
+            "update_interval_ms",
+            10,
+            ms(d.update_interval),
+        );
+        let cfg = AripConfig {
+            interfaces: self.names(&r.interfaces, "[arip] interfaces"),
+            update_interval,
+            update_jitter: self.ms(
+                &r.update_jitter_ms,
+                "update_jitter_ms",
+                0,
+                ms(update_interval) / 2,
+            ),
+            timeout: self.ms(&r.timeout_ms, "timeout_ms", 10, ms(d.timeout)),
+            garbage: self.ms(&r.garbage_ms, "garbage_ms", 10, ms(d.garbage)),
+            triggered_min: self.ms(
+                &r.triggered_min_ms,
+                "triggered_min_ms",
+                0,
+                ms(d.triggered_min),
+            ),
+            triggered_max: self.ms(
+                &r.triggered_max_ms,
+                "triggered_max_ms",
+                0,
+                ms(d.triggered_max),
+            ),
+            anycast_tag: r
+                .anycast_tag
+                .as_ref()
+                .and_then(|v| self.int(v, "anycast_tag", 1, u16::MAX as i64))
+                .unwrap_or(d.anycast_tag as i64) as u16,
+            check_hop_limit: r.check_hop_limit.is_none_or(|v| *v.get_ref()),
+            redistribute_connected: r.redistribute_connected.is_none_or(|v| *v.get_ref()),
+            keys: self.keys(&r.keys),
+        };
+        let problem = if cfg.update_jitter >= cfg.update_interval {
+            Some((
+                &r.update_jitter_ms,
+                "update_jitter_ms must be below update_interval_ms",
+            ))
+        } else if cfg.timeout <= cfg.update_interval {
+            Some((&r.timeout_ms, "timeout_ms must be above update_interval_ms"))
+        } else if cfg.triggered_min > cfg.triggered_max {
+            Some((
+                &r.triggered_min_ms,
+                "triggered_min_ms is above triggered_max_ms",
+            ))
+        } else {
+            None
+        };
+        if let Some((v, msg)) = problem {
+            let span = v.as_ref().map_or(r.interfaces.span(), |v| v.span());
+            self.errs.at(&span, msg);
+        }
+        cfg
     }
 
     fn health(&mut self, h: S<RawHealthCheck>) -> HealthCheck {

@@ -19,6 +19,24 @@ pub struct RawConfig {
     pub group: Vec<S<RawGroup>>,
     pub member: Option<S<RawMemberRole>>,
     pub ard: Option<S<RawArdRouter>>,
+    pub arip: Option<S<RawArip>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArip {
+    pub interfaces: S<Vec<S<String>>>,
+    pub update_interval_ms: Option<S<i64>>,
+    pub update_jitter_ms: Option<S<i64>>,
+    pub timeout_ms: Option<S<i64>>,
+    pub garbage_ms: Option<S<i64>>,
+    pub triggered_min_ms: Option<S<i64>>,
+    pub triggered_max_ms: Option<S<i64>>,
+    pub anycast_tag: Option<S<i64>>,
+    pub check_hop_limit: Option<S<bool>>,
+    pub redistribute_connected: Option<S<bool>>,
+    #[serde(default)]
+    pub keys: Vec<S<RawKey>>,
 }
 
 /// `{ id = 1, secret = "..." }`

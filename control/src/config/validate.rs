@@ -50,6 +50,7 @@ impl Validator<'_, '_> {
         let interfaces = self.interfaces(&raw.interface);
         let member_role = raw.member.map(|m| self.member_role(m, &interfaces));
         let ard = raw.ard.map(|a| self.ard_router(a.into_inner()));
+        let arip = raw.arip.map(|a| self.arip(a.into_inner()));
         let groups = self.groups(raw.group, &interfaces, daemon.router_address);
         self.totals(&groups, &capacities);
         Config {
@@ -60,6 +61,7 @@ impl Validator<'_, '_> {
             groups,
             member_role,
             ard,
+            arip,
         }
     }
 

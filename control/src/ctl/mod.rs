@@ -70,6 +70,7 @@ pub enum ShowArg {
     Dataplane,
     Rib,
     Ard,
+    Arip,
 }
 
 impl From<ShowArg> for ShowWhat {
@@ -83,6 +84,7 @@ impl From<ShowArg> for ShowWhat {
             ShowArg::Dataplane => ShowWhat::Dataplane,
             ShowArg::Rib => ShowWhat::Rib,
             ShowArg::Ard => ShowWhat::Ard,
+            ShowArg::Arip => ShowWhat::Arip,
         }
     }
 }
@@ -229,6 +231,7 @@ pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
             ShowArg::Dataplane => render::dataplane(&typed(data)?),
             ShowArg::Rib => render::rib(&typed::<Vec<MemberView>>(data)?),
             ShowArg::Ard => render::ard(&data),
+            ShowArg::Arip => render::arip(&data),
         },
         Cmd::Reload => render::reload(&typed(data)?),
         Cmd::Member { .. } => render::member_change(&typed(data)?),

@@ -464,6 +464,74 @@ pub fn ard(v: &serde_json::Value) -> String {
     out
 }
 
+/// `show arip`: the ARIP table, one row per path (or per origin).
+pub fn arip(v: &serde_json::Value) -> String {
+    if v.is_null() {
+        return "ARIP is not configured ([arip])\n".into();
+    }
+    let s = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        v => v.to_string(),
+    };
+    let mut t = Table::new(&[
+        ("PREFIX", Left),
+        ("KIND", Left),
+        ("METRIC", Right),
+        ("TAG", Right),
+        ("VIA", Left),
+        ("IFINDEX", Right),
+        ("INSTALLED", Left),
+        ("EXPIRES MS", Right),
+    ]);
+    for r in v["view"]["routes"].as_array().into_iter().flatten() {
+        let prefix = match &r["prefix"] {
+            serde_json::Value::Object(o) => format!(
+                "{}/{}",
+                s(o.get("addr").unwrap_or(&serde_json::Value::Null)),
+                s(o.get("len").unwrap_or(&serde_json::Value::Null))
+            ),
+            p => s(p),
+        };
+        let kind = if r["anycast"] == true {
+            "anycast"
+        } else {
+            "unicast"
+        };
+        if r["local_metric"].is_number() {
+            t.row(vec![
+                prefix.clone(),
+                kind.into(),
+                s(&r["local_metric"]),
+                s(&r["tag"]),
+                "local".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ]);
+        }
+        for p in r["paths"].as_array().into_iter().flatten() {
+            t.row(vec![
+                prefix.clone(),
+                kind.into(),
+                s(&p["metric"]),
+                s(&p["tag"]),
+                s(&p["next_hop"]),
+                s(&p["ifindex"]),
+                s(&p["installed"]),
+                s(&p["expires_in_ms"]),
+            ]);
+        }
+    }
+    let mut out = if t.is_empty() {
+        "no ARIP routes\n".to_string()
+    } else {
+        t.render()
+    };
+    out.push_str(&format!("counters: {}\n", v["counters"]));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,103 +1,104 @@
 //! ARD inside anycast6d: the router side (`[ard]`) and the member side
-//! (`[member.ard]`), each a task owning one UDP socket (port 5359) and a
-//! pure core (control/src/ard).
-//!
-//! ```text
-//!   LinkUdp ──recv──► task ──handle_packet──► core (Mutex) ──poll_output──► LinkUdp::send
-//!                      ▲ sleep until poll_timeout         └──► RibChange ──mpsc──► daemon loop
-//!   mgmt / health ─────┘ (lock, call, notify)                                 (learned RIB, converge)
-//! ```
-//!
-//! The core sits behind a std Mutex, held only for a call: the task, the
-//! management handler (views) and the health checker use it in turn.
+//! (`[member.ard]`), each a speaker task (daemon/speaker.rs) owning one UDP
+//! socket on port 5359 and a pure core (control/src/ard).
 
-use std::net::{Ipv6Addr, SocketAddrV6};
-use std::sync::{Arc, Mutex};
+use std::net::Ipv6Addr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::udp::LinkUdp;
-use crate::ard::{self, ArdMember, ArdRouter, MemberInterface, RouterOutput, Transmit};
+use super::speaker::{lock, Datagram, Outputs, ProtoEvent, Speaker, Task};
+use super::udp::{LinkUdp, Received};
+use crate::ard::{self, ArdMember, ArdRouter, MemberInterface, RouterOutput};
 use crate::config::{ArdMemberConfig, ArdRouterConfig, HealthProbe};
 use crate::neigh::{LinkInfo, Netlink};
 use crate::proto::auth::Keyring;
 use crate::proto::clock::MonoClock;
-use crate::proto::RibChange;
+use crate::proto::{Instant, RibChange};
 use crate::ControlError;
 
-/// A RIB change with the draining flag ARD reported beside it.
-pub type Learn = (RibChange, bool);
-
-enum Core {
+pub enum Core {
     Router(ArdRouter),
     Member(ArdMember),
 }
 
-impl Core {
-    fn handle_packet(&mut self, now: crate::proto::Instant, r: &super::udp::Received, b: &[u8]) {
+fn datagram(t: ard::Transmit) -> Datagram {
+    Datagram {
+        ifindex: t.ifindex,
+        src: t.src,
+        dst: t.dst,
+        dst_port: ard::PORT,
+        bytes: t.bytes,
+    }
+}
+
+impl Speaker for Core {
+    fn handle_packet(&mut self, now: Instant, r: &Received, b: &[u8]) {
         match self {
             Core::Router(c) => c.handle_packet(now, r.ifindex, r.src, r.hop_limit, b),
             Core::Member(c) => c.handle_packet(now, r.ifindex, r.src, r.hop_limit, b),
         }
     }
-    fn handle_timeout(&mut self, now: crate::proto::Instant) {
+    fn handle_timeout(&mut self, now: Instant) {
         match self {
             Core::Router(c) => c.handle_timeout(now),
             Core::Member(c) => c.handle_timeout(now),
         }
     }
-    fn poll_timeout(&self) -> Option<crate::proto::Instant> {
+    fn poll_timeout(&self) -> Option<Instant> {
         match self {
             Core::Router(c) => c.poll_timeout(),
             Core::Member(c) => c.poll_timeout(),
         }
     }
-    /// Everything to send, and (router) the RIB changes.
-    fn drain(&mut self) -> (Vec<Transmit>, Vec<Learn>) {
-        let (mut tx, mut rib) = (Vec::new(), Vec::new());
+    fn drain(&mut self, out: &mut Outputs) {
         match self {
             Core::Router(c) => {
                 while let Some(o) = c.poll_output() {
                     match o {
-                        RouterOutput::Send(t) => tx.push(t),
+                        RouterOutput::Send(t) => out.send.push(datagram(t)),
                         RouterOutput::Rib(ch) => {
                             let draining = match &ch {
                                 RibChange::Upsert(e) => c.draining(e).unwrap_or(false),
                                 RibChange::Withdraw { .. } => false,
                             };
-                            rib.push((ch, draining));
+                            out.learn.push((ch, draining));
                         }
                     }
                 }
             }
             Core::Member(c) => {
                 while let Some(t) = c.poll_output() {
-                    tx.push(t);
+                    out.send.push(datagram(t));
                 }
             }
         }
-        (tx, rib)
     }
 }
 
 /// A running ARD speaker (router or member).
 pub struct ArdTask {
-    core: Arc<Mutex<Core>>,
-    wake: Arc<Notify>,
-    clock: MonoClock,
-    task: JoinHandle<()>,
-    health: Option<JoinHandle<()>>,
+    task: Task<Core>,
+    health: Option<AbortOnDrop>,
 }
 
-fn seq_start() -> u64 {
+/// A helper task that dies with its owner.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub(super) fn seq_start() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
 }
 
-fn keyring(keys: &[crate::proto::auth::Key]) -> Keyring {
+pub(super) fn keyring(keys: &[crate::proto::auth::Key]) -> Keyring {
     if keys.is_empty() {
         Keyring::none()
     } else {
@@ -106,7 +107,7 @@ fn keyring(keys: &[crate::proto::auth::Key]) -> Keyring {
 }
 
 /// (ifindex, link-local address) of each named interface.
-async fn link_locals(
+pub(super) async fn link_locals(
     nl: &Netlink,
     links: &[LinkInfo],
     names: &[String],
@@ -137,7 +138,7 @@ impl ArdTask {
         cfg: &ArdRouterConfig,
         nl: &Netlink,
         links: &[LinkInfo],
-        rib: mpsc::UnboundedSender<Vec<Learn>>,
+        events: mpsc::UnboundedSender<ProtoEvent>,
     ) -> Result<ArdTask, ControlError> {
         let ifs = link_locals(nl, links, &cfg.interfaces).await?;
         let sock = LinkUdp::bind(ard::PORT).map_err(|e| ControlError::ArdSetup(e.to_string()))?;
@@ -160,13 +161,10 @@ impl ArdTask {
                 .map_err(|e| ControlError::ArdSetup(format!("{name}: {e}")))?;
             tracing::info!(interface = %name, link_local = %ll, "ARD router listening");
         }
-        Ok(ArdTask::spawn(
-            Core::Router(core),
-            sock,
-            clock,
-            Some(rib),
-            None,
-        ))
+        Ok(ArdTask {
+            task: Task::spawn(Core::Router(core), sock, clock, Some(events)),
+            health: None,
+        })
     }
 
     /// The member side: announces `addresses` on `cfg.interfaces`.
@@ -199,41 +197,18 @@ impl ArdTask {
         for (name, _, ll) in &ifs {
             tracing::info!(interface = %name, link_local = %ll, addresses = addresses.len(), "ARD member announcing");
         }
-        let mut t = ArdTask::spawn(Core::Member(core), sock, clock, None, None);
-        if let Some(h) = &cfg.health_check {
-            t.health = Some(tokio::spawn(health_loop(
-                h.clone(),
-                t.core.clone(),
-                t.wake.clone(),
-                clock,
-            )));
-        }
-        Ok(t)
-    }
-
-    fn spawn(
-        core: Core,
-        sock: LinkUdp,
-        clock: MonoClock,
-        rib: Option<mpsc::UnboundedSender<Vec<Learn>>>,
-        health: Option<JoinHandle<()>>,
-    ) -> ArdTask {
-        let core = Arc::new(Mutex::new(core));
-        let wake = Arc::new(Notify::new());
-        let task = tokio::spawn(run(core.clone(), wake.clone(), sock, clock, rib));
-        ArdTask {
-            core,
-            wake,
-            clock,
-            task,
-            health,
-        }
+        let task = Task::spawn(Core::Member(core), sock, clock, None);
+        let health = cfg.health_check.as_ref().map(|h| {
+            let (core, wake) = task.shared();
+            AbortOnDrop(tokio::spawn(health_loop(h.clone(), core, wake, clock)))
+        });
+        Ok(ArdTask { task, health })
     }
 
     /// `show ard`.
     pub fn view(&self) -> serde_json::Value {
-        let now = self.clock.now();
-        let c = self.core.lock().expect("ARD core lock");
+        let now = self.task.clock.now();
+        let c = self.task.core();
         match &*c {
             Core::Router(r) => serde_json::json!({
                 "role": "router",
@@ -250,93 +225,20 @@ impl ArdTask {
 
     /// Member: leaves every address (repeated as the core says), waits up
     /// to `grace` for the leaves to go out, then stops.
-    pub async fn shutdown(mut self, grace: Duration) {
-        if let Some(h) = self.health.take() {
-            h.abort();
+    pub async fn shutdown(self, grace: Duration) {
+        drop(self.health);
+        if let Core::Member(m) = &mut *self.task.core() {
+            m.shutdown(self.task.clock.now());
         }
-        if let Core::Member(m) = &mut *self.core.lock().expect("ARD core lock") {
-            m.shutdown(self.clock.now());
-        }
-        self.wake.notify_one();
-        let deadline = tokio::time::Instant::now() + grace;
-        loop {
-            let pending = self
-                .core
-                .lock()
-                .expect("ARD core lock")
-                .poll_timeout()
-                .is_some();
-            if !pending || tokio::time::Instant::now() >= deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.task.abort();
-    }
-}
-
-impl Drop for ArdTask {
-    fn drop(&mut self) {
-        self.task.abort();
-        if let Some(h) = &self.health {
-            h.abort();
-        }
-    }
-}
-
-async fn run(
-    core: Arc<Mutex<Core>>,
-    wake: Arc<Notify>,
-    sock: LinkUdp,
-    clock: MonoClock,
-    rib: Option<mpsc::UnboundedSender<Vec<Learn>>>,
-) {
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let (tx, learned, deadline) = {
-            let mut c = core.lock().expect("ARD core lock");
-            let (tx, learned) = c.drain();
-            (tx, learned, c.poll_timeout())
-        };
-        for t in tx {
-            let dst = SocketAddrV6::new(t.dst, ard::PORT, 0, 0);
-            if let Err(e) = sock.send(&t.bytes, t.src, t.ifindex, dst).await {
-                tracing::warn!(ifindex = t.ifindex, dst = %t.dst, error = %e, "ARD send failed");
-            }
-        }
-        if !learned.is_empty() {
-            if let Some(rib) = &rib {
-                let _ = rib.send(learned);
-            }
-        }
-        let sleep = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(clock.to_std(at).into()).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            r = sock.recv(&mut buf) => match r {
-                Ok(r) => {
-                    let len = r.len.min(buf.len());
-                    core.lock().expect("ARD core lock").handle_packet(clock.now(), &r, &buf[..len]);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "ARD receive failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-            _ = sleep => core.lock().expect("ARD core lock").handle_timeout(clock.now()),
-            _ = wake.notified() => {}
-        }
+        self.task.stop_when_idle(grace).await;
     }
 }
 
 /// Runs the member's health check; reports changes to the core.
 async fn health_loop(
     h: crate::config::HealthCheck,
-    core: Arc<Mutex<Core>>,
-    wake: Arc<Notify>,
+    core: std::sync::Arc<std::sync::Mutex<Core>>,
+    wake: std::sync::Arc<tokio::sync::Notify>,
     clock: MonoClock,
 ) {
     let mut last: Option<bool> = None;
@@ -350,7 +252,7 @@ async fn health_loop(
             .unwrap_or_default();
         if last != Some(ok) {
             tracing::info!(healthy = ok, probe = ?h.probe, "member health check");
-            if let Core::Member(m) = &mut *core.lock().expect("ARD core lock") {
+            if let Core::Member(m) = &mut *lock(&core) {
                 m.set_healthy(clock.now(), ok);
             }
             wake.notify_one();

@@ -76,6 +76,7 @@ impl Daemon {
             tracing::error!(error = %e, "AF_XDP path not (re)started");
         }
         self.sync_ard(&new).await;
+        self.sync_arip(&new).await;
         let detached = match self.detach_unlisted(&new) {
             Ok(d) => d,
             Err(e) => {

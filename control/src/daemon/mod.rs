@@ -20,16 +20,18 @@
 
 mod afxdp;
 pub mod ard;
+pub mod arip;
 pub mod fib;
 mod handle;
 mod links;
 pub mod resolve;
 pub mod run;
 mod show;
+pub mod speaker;
 pub mod state_file;
 pub mod udp;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,10 +85,12 @@ pub struct Daemon {
     afxdp_key: Vec<(String, bool)>,
     /// Members and next hops the protocols taught (merged before planning).
     learned: crate::rib::learned::Learned,
-    learn_tx: mpsc::UnboundedSender<Vec<ard::Learn>>,
-    learn_rx: mpsc::UnboundedReceiver<Vec<ard::Learn>>,
+    proto_tx: mpsc::UnboundedSender<speaker::ProtoEvent>,
+    proto_rx: mpsc::UnboundedReceiver<speaker::ProtoEvent>,
     /// `[ard]`, with the config it runs.
     ard_router: Option<(ard::ArdTask, crate::config::ArdRouterConfig)>,
+    /// `[arip]`, with the config it runs.
+    arip: Option<(arip::AripTask, crate::config::AripConfig)>,
     /// `[member.ard]`, with the config and addresses it announces.
     ard_member: Option<(
         ard::ArdTask,
@@ -288,7 +292,7 @@ impl Daemon {
     }
 
     /// Takes what the protocols learned; true if the RIB changed.
-    fn learn(&mut self, batch: Vec<ard::Learn>) -> bool {
+    fn learn(&mut self, batch: Vec<speaker::Learn>) -> bool {
         let mut changed = false;
         for (ch, draining) in &batch {
             let c = self.learned.apply(ch, *draining);
@@ -298,6 +302,81 @@ impl Daemon {
             changed |= c;
         }
         changed
+    }
+
+    /// What a protocol task reported: RIB changes (true if the learned
+    /// table changed) and kernel routes (applied here).
+    async fn proto_event(&mut self, ev: speaker::ProtoEvent) -> bool {
+        for k in ev.kernel {
+            let r = match k.op {
+                crate::arip::KernelOp::Add => {
+                    self.nl
+                        .route_replace(k.prefix, k.plen, k.next_hop, k.ifindex, k.metric.into())
+                        .await
+                }
+                crate::arip::KernelOp::Remove => self.nl.route_delete(k.prefix, k.plen).await,
+            };
+            match r {
+                Ok(()) => tracing::info!(route = ?k, "kernel route"),
+                Err(e) => tracing::warn!(route = ?k, error = %e, "kernel route not applied"),
+            }
+        }
+        self.learn(ev.learn)
+    }
+
+    /// The anycast addresses this router serves itself (configured groups
+    /// with members, ARD-learned members), with the metric ARIP announces:
+    /// the best distance, within RIPng's 1..=15.
+    fn local_anycast(&self, cfg: &Config) -> BTreeMap<std::net::Ipv6Addr, u8> {
+        let mut want = BTreeMap::new();
+        let mut offer = |a: std::net::Ipv6Addr, d: u32| {
+            let m = d.clamp(1, 15) as u8;
+            let e = want.entry(a).or_insert(m);
+            *e = (*e).min(m);
+        };
+        for g in &cfg.groups {
+            let Some(d) = g.members.iter().map(|m| m.distance).min() else {
+                continue;
+            };
+            if let anycast6_dataplane::Route::Host(a) = g.route {
+                offer(a, d);
+            }
+            for r in g.also.iter() {
+                if let anycast6_dataplane::Route::Host(a) = r {
+                    offer(*a, d);
+                }
+            }
+        }
+        for (a, d) in self.learned.local_members(crate::proto::Source::Ard) {
+            offer(a, d);
+        }
+        want
+    }
+
+    /// Starts, restarts or stops ARIP to match `cfg`.
+    async fn sync_arip(&mut self, cfg: &Config) {
+        if self.arip.as_ref().map(|(_, c)| c) != cfg.arip.as_ref() {
+            if self.arip.take().is_some() {
+                tracing::info!("ARIP stopped");
+                if self.learned.forget(crate::proto::Source::Arip) {
+                    self.dirty = true;
+                }
+                if let Err(e) = self.nl.remove_our_routes().await {
+                    tracing::warn!(error = %e, "ARIP: removing its kernel routes");
+                }
+            }
+            if let Some(ac) = cfg.arip.clone() {
+                match arip::AripTask::start(&ac, &self.nl, &self.links, self.proto_tx.clone()).await
+                {
+                    Ok(t) => self.arip = Some((t, ac)),
+                    Err(e) => tracing::error!(error = %e, "ARIP not started"),
+                }
+            }
+        }
+        let want = self.local_anycast(cfg);
+        if let Some((t, _)) = &mut self.arip {
+            t.set_local_anycast(want);
+        }
     }
 
     /// Starts, restarts or stops the ARD speakers to match `cfg`.
@@ -311,7 +390,7 @@ impl Daemon {
                 }
             }
             if let Some(rc) = want_router {
-                match ard::ArdTask::router(&rc, &self.nl, &self.links, self.learn_tx.clone()).await
+                match ard::ArdTask::router(&rc, &self.nl, &self.links, self.proto_tx.clone()).await
                 {
                     Ok(t) => self.ard_router = Some((t, rc)),
                     Err(e) => tracing::error!(error = %e, "ARD router not started"),

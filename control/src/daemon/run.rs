@@ -66,7 +66,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         Default::default()
     });
     let shared = std::sync::Arc::new(anycast6_dataplane::userspace::SharedFib::default());
-    let (learn_tx, learn_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (proto_tx, proto_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut d = Daemon {
         cfg: cfg.clone(),
         overlays,
@@ -85,10 +85,11 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         afxdp: None,
         afxdp_key: Vec::new(),
         learned: Default::default(),
-        learn_tx,
-        learn_rx,
+        proto_tx,
+        proto_rx,
         ard_router: None,
         ard_member: None,
+        arip: None,
     };
     for dropped in d.overlays.retain_valid(&cfg) {
         tracing::warn!(overlay = %dropped, "saved runtime change dropped");
@@ -98,6 +99,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     d.apply_member_role(&cfg.daemon.pin_dir, cfg.member_role.as_ref())
         .await;
     d.sync_ard(&cfg).await;
+    d.sync_arip(&cfg).await;
     let overlays = d.overlays.clone();
     let ops = d.converge(&cfg, &overlays).await?;
     d.sync_afxdp(&cfg)?;
@@ -174,13 +176,15 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
                     d.resync().await;
                 }
             }
-            Some(batch) = d.learn_rx.recv() => {
-                let mut changed = d.learn(batch);
-                while let Ok(more) = d.learn_rx.try_recv() {
-                    changed |= d.learn(more);
+            Some(ev) = d.proto_rx.recv() => {
+                let mut changed = d.proto_event(ev).await;
+                while let Ok(more) = d.proto_rx.try_recv() {
+                    changed |= d.proto_event(more).await;
                 }
                 if changed || d.dirty {
                     d.resync().await;
+                    let cfg = d.cfg.clone();
+                    d.sync_arip(&cfg).await;
                 }
             }
             _ = hup.recv() => {
@@ -210,6 +214,12 @@ impl Daemon {
             tracing::info!("ARD leaves sent");
         }
         self.ard_router = None;
+        if self.arip.take().is_some() {
+            match self.nl.remove_our_routes().await {
+                Ok(n) => tracing::info!(routes = n, "ARIP stopped; its kernel routes removed"),
+                Err(e) => tracing::warn!(error = %e, "ARIP: removing its kernel routes"),
+            }
+        }
         let ours: Vec<_> = std::mem::take(&mut self.ours).into_iter().collect();
         for k in &ours {
             if let Err(e) = self.nl.delete_neighbour(*k).await {

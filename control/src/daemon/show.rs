@@ -103,6 +103,10 @@ impl Daemon {
                 v.sort_by(|a, b| (&a.group, a.distance).cmp(&(&b.group, b.distance)));
                 serde_json::to_value(v)
             }
+            ShowWhat::Arip => Ok(self
+                .arip
+                .as_ref()
+                .map_or(serde_json::Value::Null, |(t, _)| t.view())),
             ShowWhat::Ard => Ok(serde_json::json!({
                 "router": self.ard_router.as_ref().map(|(t, _)| t.view()),
                 "member": self.ard_member.as_ref().map(|(t, _, _)| t.view()),

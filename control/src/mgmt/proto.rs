@@ -20,10 +20,12 @@ pub enum ShowWhat {
     Rib,
     /// The ARD speakers (router and member side) and their counters.
     Ard,
+    /// The ARIP routing table, neighbours and counters.
+    Arip,
 }
 
 impl ShowWhat {
-    pub const ALL: [ShowWhat; 8] = [
+    pub const ALL: [ShowWhat; 9] = [
         ShowWhat::Groups,
         ShowWhat::Members,
         ShowWhat::Fib,
@@ -32,6 +34,7 @@ impl ShowWhat {
         ShowWhat::Dataplane,
         ShowWhat::Rib,
         ShowWhat::Ard,
+        ShowWhat::Arip,
     ];
 }
 

@@ -281,6 +281,92 @@ impl Netlink {
         .map(drop)
     }
 
+    fn route_msg(prefix: Ipv6Addr, plen: u8) -> RouteMessage {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet6;
+        m.header.destination_prefix_length = plen;
+        m.header.table = 254; // main
+        m.header.protocol = RouteProtocol::Other(KERNEL_PROTO);
+        m.header.scope = netlink_packet_route::route::RouteScope::Universe;
+        m.header.kind = RouteType::Unicast;
+        m.attributes = vec![RouteAttribute::Destination(RouteAddress::Inet6(prefix))];
+        m
+    }
+
+    /// `ip -6 route replace prefix/plen via next_hop dev ifindex metric m
+    /// proto 0xa6` (a route a protocol learned).
+    pub async fn route_replace(
+        &self,
+        prefix: Ipv6Addr,
+        plen: u8,
+        next_hop: Ipv6Addr,
+        ifindex: u32,
+        metric: u32,
+    ) -> Result<(), ControlError> {
+        let mut m = Self::route_msg(prefix, plen);
+        m.attributes.extend([
+            RouteAttribute::Gateway(RouteAddress::Inet6(next_hop)),
+            RouteAttribute::Oif(ifindex),
+            RouteAttribute::Priority(metric),
+        ]);
+        self.request(
+            "route replace",
+            RouteNetlinkMessage::NewRoute(m),
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Deletes our route to prefix/plen (not there is not an error).
+    pub async fn route_delete(&self, prefix: Ipv6Addr, plen: u8) -> Result<(), ControlError> {
+        let m = Self::route_msg(prefix, plen);
+        match self
+            .request(
+                "route delete",
+                RouteNetlinkMessage::DelRoute(m),
+                NLM_F_REQUEST | NLM_F_ACK,
+            )
+            .await
+        {
+            Err(ControlError::NetlinkRequest { reason, .. }) if reason.contains("No such") => {
+                Ok(())
+            }
+            r => r.map(drop),
+        }
+    }
+
+    /// Deletes every route of protocol 0xa6 (left by a crashed anycast6d).
+    pub async fn remove_our_routes(&self) -> Result<usize, ControlError> {
+        let mut req = RouteMessage::default();
+        req.header.address_family = AddressFamily::Inet6;
+        let msgs = self
+            .request(
+                "route dump",
+                RouteNetlinkMessage::GetRoute(req),
+                NLM_F_REQUEST | NLM_F_DUMP,
+            )
+            .await?;
+        let mut n = 0;
+        for msg in msgs {
+            let RouteNetlinkMessage::NewRoute(r) = msg else {
+                continue;
+            };
+            if r.header.protocol != RouteProtocol::Other(KERNEL_PROTO) {
+                continue;
+            }
+            let dst = r.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Destination(RouteAddress::Inet6(d)) => Some(*d),
+                _ => None,
+            });
+            let dst = dst.unwrap_or(Ipv6Addr::UNSPECIFIED);
+            self.route_delete(dst, r.header.destination_prefix_length)
+                .await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Removes what anycast6 left in the kernel: its managed neighbour
     /// entries and its addresses on `lo`. Returns how many were removed.
     pub async fn remove_ours(&self) -> Result<usize, ControlError> {

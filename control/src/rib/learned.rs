@@ -103,6 +103,20 @@ impl Learned {
         self.by_addr.is_empty()
     }
 
+    /// (address, best metric) of the entries `source` taught.
+    pub fn local_members(&self, source: proto::Source) -> Vec<(Ipv6Addr, u32)> {
+        self.by_addr
+            .iter()
+            .filter_map(|(a, m)| {
+                m.iter()
+                    .filter(|(k, _)| k.source == source)
+                    .map(|(_, v)| v.metric)
+                    .min()
+                    .map(|d| (*a, d))
+            })
+            .collect()
+    }
+
     pub fn addresses(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
         self.by_addr.keys().copied()
     }

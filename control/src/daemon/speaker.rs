@@ -1,0 +1,175 @@
+//! One task per protocol speaker (ARD router, ARD member, ARIP): it owns
+//! the UDP socket and drives the pure core, which sits behind a std Mutex
+//! held only for one call (the management handler reads views, the health
+//! checker and the daemon's RIB feed call in between).
+//!
+//! ```text
+//!   LinkUdp ──recv──► task ──handle_packet──► core ──drain──► LinkUdp::send
+//!                      ▲ sleep until poll_timeout     └──► Learned (RIB) / KernelRoute
+//!   daemon / health ───┘ (lock, call, wake)                 ──mpsc──► daemon loop
+//! ```
+
+use std::net::{Ipv6Addr, SocketAddrV6};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+use super::udp::{LinkUdp, Received};
+use crate::arip::KernelRoute;
+use crate::proto::clock::MonoClock;
+use crate::proto::{Instant, RibChange};
+
+/// A RIB change with the draining flag beside it (ARD reports it).
+pub type Learn = (RibChange, bool);
+
+/// A datagram a core wants sent.
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    pub ifindex: u32,
+    /// The link-local source (`::`: the kernel's choice).
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub dst_port: u16,
+    pub bytes: Vec<u8>,
+}
+
+/// What the cores ask of the daemon, batched per wake-up.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    pub send: Vec<Datagram>,
+    pub learn: Vec<Learn>,
+    pub kernel: Vec<KernelRoute>,
+}
+
+/// What reaches the daemon loop.
+#[derive(Debug)]
+pub struct ProtoEvent {
+    pub learn: Vec<Learn>,
+    pub kernel: Vec<KernelRoute>,
+}
+
+/// A pure protocol core as the task drives it.
+pub trait Speaker: Send + 'static {
+    fn handle_packet(&mut self, now: Instant, r: &Received, bytes: &[u8]);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Moves every pending output into `out`.
+    fn drain(&mut self, out: &mut Outputs);
+}
+
+pub struct Task<S: Speaker> {
+    core: Arc<Mutex<S>>,
+    wake: Arc<Notify>,
+    pub clock: MonoClock,
+    handle: JoinHandle<()>,
+}
+
+impl<S: Speaker> Task<S> {
+    pub fn spawn(
+        core: S,
+        sock: LinkUdp,
+        clock: MonoClock,
+        events: Option<mpsc::UnboundedSender<ProtoEvent>>,
+    ) -> Task<S> {
+        let core = Arc::new(Mutex::new(core));
+        let wake = Arc::new(Notify::new());
+        let handle = tokio::spawn(run(core.clone(), wake.clone(), sock, clock, events));
+        Task {
+            core,
+            wake,
+            clock,
+            handle,
+        }
+    }
+
+    /// The core, for one call; call [`Task::wake`] after changing it.
+    pub fn core(&self) -> MutexGuard<'_, S> {
+        lock(&self.core)
+    }
+
+    pub fn shared(&self) -> (Arc<Mutex<S>>, Arc<Notify>) {
+        (self.core.clone(), self.wake.clone())
+    }
+
+    /// Makes the task drain the core's output and re-arm its timer.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits (up to `grace`) until the core has no timer left, then stops.
+    pub async fn stop_when_idle(self, grace: Duration) {
+        self.wake();
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.core().poll_timeout().is_some() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Let the last drain go out.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl<S: Speaker> Drop for Task<S> {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+pub fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
+    // A panic inside a core call poisons the lock; the core's state is
+    // still the best there is.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn run<S: Speaker>(
+    core: Arc<Mutex<S>>,
+    wake: Arc<Notify>,
+    sock: LinkUdp,
+    clock: MonoClock,
+    events: Option<mpsc::UnboundedSender<ProtoEvent>>,
+) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let mut out = Outputs::default();
+        let deadline = {
+            let mut c = lock(&core);
+            c.drain(&mut out);
+            c.poll_timeout()
+        };
+        for d in out.send {
+            let dst = SocketAddrV6::new(d.dst, d.dst_port, 0, 0);
+            if let Err(e) = sock.send(&d.bytes, d.src, d.ifindex, dst).await {
+                tracing::warn!(port = sock.port(), ifindex = d.ifindex, dst = %d.dst, error = %e, "send failed");
+            }
+        }
+        if !out.learn.is_empty() || !out.kernel.is_empty() {
+            if let Some(ev) = &events {
+                let _ = ev.send(ProtoEvent {
+                    learn: out.learn,
+                    kernel: out.kernel,
+                });
+            }
+        }
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(clock.to_std(at).into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = sock.recv(&mut buf) => match r {
+                Ok(r) => {
+                    let len = r.len.min(buf.len());
+                    lock(&core).handle_packet(clock.now(), &r, &buf[..len]);
+                }
+                Err(e) => {
+                    tracing::warn!(port = sock.port(), error = %e, "receive failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = sleep => lock(&core).handle_timeout(clock.now()),
+            _ = wake.notified() => {}
+        }
+    }
+}

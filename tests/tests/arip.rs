@@ -1,0 +1,272 @@
+//! ARIP end to end between anycast6d routers: members register by ARD at
+//! their first-hop router, ARIP carries the anycast address (tagged) and
+//! the connected prefixes to the other router, and a client reaches the
+//! nearest member; when it fails, traffic moves to the far one through
+//! the ARIP route.
+//!
+//! ```text
+//!  client ── a2 ──────── a1 ── m1 (ARD, metric 0)
+//!            │
+//!            m2 (ARD, metric 0)
+//! ```
+
+use std::net::{Ipv6Addr, SocketAddrV6};
+use std::time::{Duration, Instant};
+
+use anycast6_tests::daemon::{DaemonCfg, MemberRoleCfg};
+use anycast6_tests::traffic::{self, Server};
+use anycast6_tests::{require_root, veth, wait_for, Daemon, Netns, TempDir, UdpStream};
+
+const ANYCAST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xac, 0, 0, 0, 0, 0xa);
+const CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xc, 0, 0, 0, 0, 2);
+const PORT: u16 = 7000;
+
+pub struct Net {
+    pub tmp: TempDir,
+    pub client: Netns,
+    pub a1: Netns,
+    pub a2: Netns,
+    pub m1: Netns,
+    pub m2: Netns,
+    _servers: Vec<Server>,
+}
+
+fn link(a: &Netns, a_if: &str, a_addr: &str, b: &Netns, b_if: &str, b_addr: &str) {
+    veth(a, a_if, b, b_if).expect("veth");
+    a.add_addr(a_if, a_addr).expect("addr");
+    b.add_addr(b_if, b_addr).expect("addr");
+    for (n, i) in [(a, a_if), (b, b_if)] {
+        n.gro_on(i).expect("gro");
+        n.tx_checksum_off(i).expect("tx csum");
+    }
+}
+
+fn build(short: &str) -> Net {
+    let tmp = TempDir::new(short).expect("tmp");
+    let ns = |r: &str| Netns::new(&format!("{short}{r}")).expect("netns");
+    let (client, a1, a2, m1, m2) = (ns("c"), ns("a"), ns("b"), ns("1"), ns("2"));
+    a1.enable_forwarding().unwrap();
+    a2.enable_forwarding().unwrap();
+    link(
+        &client,
+        "c-a2",
+        "2001:db8:c::2/64",
+        &a2,
+        "a2-c",
+        "2001:db8:c::1/64",
+    );
+    link(
+        &a2,
+        "a2-a1",
+        "2001:db8:21::2/64",
+        &a1,
+        "a1-a2",
+        "2001:db8:21::1/64",
+    );
+    link(
+        &a1,
+        "a1-m1",
+        "2001:db8:1::1/64",
+        &m1,
+        "m1-a1",
+        "2001:db8:1::10/64",
+    );
+    link(
+        &a2,
+        "a2-m2",
+        "2001:db8:2::1/64",
+        &m2,
+        "m2-a2",
+        "2001:db8:2::10/64",
+    );
+    client.add_route("default", "2001:db8:c::1").unwrap();
+    m1.add_route("default", "2001:db8:1::1").unwrap();
+    m2.add_route("default", "2001:db8:2::1").unwrap();
+    client.xdp_pass("c-a2").unwrap();
+    let mut servers = Vec::new();
+    for (name, m) in [("m1", &m1), ("m2", &m2)] {
+        m.add_addr("lo", &format!("{ANYCAST}/128")).unwrap();
+        servers.push(Server::udp(m, name, SocketAddrV6::new(ANYCAST, PORT, 0, 0)).unwrap());
+    }
+    Net {
+        tmp,
+        client,
+        a1,
+        a2,
+        m1,
+        m2,
+        _servers: servers,
+    }
+}
+
+fn router(ifs: &[&str], ard_if: &str, arip_ifs: &[&str]) -> DaemonCfg {
+    let mut cfg = DaemonCfg::default();
+    for i in ifs {
+        cfg = cfg.interface(i, "native");
+    }
+    let list = |v: &[&str]| {
+        v.iter()
+            .map(|i| format!("{i:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    cfg.extra = format!(
+        "[ard]\ninterfaces = [\"{ard_if}\"]\nquery_interval_ms = 1000\nmax_response_delay_ms = 100\n\
+         min_hold_ms = 100\n\n[arip]\ninterfaces = [{}]\nupdate_interval_ms = 1000\n\
+         update_jitter_ms = 200\ntimeout_ms = 3000\ngarbage_ms = 2000\ntriggered_min_ms = 50\n\
+         triggered_max_ms = 100\n",
+        list(arip_ifs)
+    );
+    cfg
+}
+
+fn member(unicast: &str, iface: &str) -> DaemonCfg {
+    let mut cfg = DaemonCfg {
+        member: Some(MemberRoleCfg {
+            addresses: vec![ANYCAST.to_string()],
+            decap_interfaces: vec![],
+        }),
+        ..Default::default()
+    };
+    cfg.extra = format!(
+        "[member.ard]\ninterfaces = [\"{iface}\"]\nunicast = \"{unicast}\"\nmetric = 0\n\
+         hold_ms = 300\nreport_interval_ms = 100\n"
+    );
+    cfg
+}
+
+fn answering(net: &Net, port: u16) -> Option<String> {
+    let dst = SocketAddrV6::new(ANYCAST, PORT, 0, 0);
+    let c = net
+        .client
+        .run_in(move || traffic::udp_flows(CLIENT, dst, port, 1))
+        .ok()?;
+    c.members().first().map(|m| m.to_string())
+}
+
+#[test]
+fn arip_carries_anycast_members_between_routers_and_fails_over() {
+    if !require_root("arip_carries_anycast_members_between_routers_and_fails_over") {
+        return;
+    }
+    let net = build("arip");
+    let r1 = Daemon::start(
+        &net.a1,
+        &net.tmp,
+        "a1",
+        &router(&["a1-a2", "a1-m1"], "a1-m1", &["a1-a2"]),
+    )
+    .expect("a1");
+    let r2 = Daemon::start(
+        &net.a2,
+        &net.tmp,
+        "a2",
+        &router(&["a2-c", "a2-a1", "a2-m2"], "a2-m2", &["a2-a1"]),
+    )
+    .expect("a2");
+    let mut m1 =
+        Daemon::start(&net.m1, &net.tmp, "m1", &member("2001:db8:1::10", "m1-a1")).expect("m1");
+    let mut m2 =
+        Daemon::start(&net.m2, &net.tmp, "m2", &member("2001:db8:2::10", "m2-a2")).expect("m2");
+
+    // m2 is nearest to the client (on a2's own link).
+    wait_for("m2 answers", Duration::from_secs(20), || {
+        answering(&net, 61000).as_deref() == Some("m2")
+    })
+    .unwrap_or_else(|e| panic!("{e}\na2 log:\n{}", r2.log()));
+    // a2 also knows the address through a1 (an ARIP path at metric 2,
+    // kept but not in the RIB: only the smallest metric is installed).
+    wait_for(
+        "a2 heard the anycast route from a1",
+        Duration::from_secs(10),
+        || {
+            r2.ctl_json(&["show", "arip"]).is_ok_and(|v| {
+                v["view"]["routes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|r| {
+                        r["prefix"]["addr"] == ANYCAST.to_string()
+                            && r["anycast"] == true
+                            && r["paths"].as_array().is_some_and(|p| !p.is_empty())
+                    })
+            })
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", r2.ctl(&["show", "arip"]).unwrap_or_default()));
+    // a1 learned the client's prefix (a2's connected network) by ARIP
+    // into the kernel: m1's answers can get back.
+    let routes = net.a1.ip(&["-6", "route", "show", "proto", "166"]).unwrap();
+    assert!(routes.contains("2001:db8:c::/64"), "{routes}");
+    let arip = r2.ctl(&["show", "arip"]).expect("show arip");
+    assert!(
+        arip.contains(&ANYCAST.to_string()) && arip.contains("anycast"),
+        "{arip}"
+    );
+    let rib = r2.ctl_json(&["show", "rib"]).unwrap();
+    let rows = rib.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "only the nearest member in the RIB: {rib:#}");
+    assert_eq!(rows[0]["source"], "ard", "{rib:#}");
+
+    // Hard failure of m2's announcements: a2 expires it and sends the
+    // anycast traffic to a1, which delivers to m1.
+    let interval = Duration::from_millis(1);
+    let dst = SocketAddrV6::new(ANYCAST, PORT, 0, 0);
+    let stream = UdpStream::start(
+        &net.client,
+        SocketAddrV6::new(CLIENT, 40001, 0, 0),
+        dst,
+        interval,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    m2.kill9();
+    wait_for(
+        "m1 answers after m2 expired",
+        Duration::from_secs(10),
+        || answering(&net, 61100).as_deref() == Some("m1"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\na2 log:\n{}", r2.log()));
+    eprintln!(
+        "expiry: new flows reach m1 {:?} after SIGKILL of m2's anycast6d",
+        t.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let rep = stream.stop().expect("stream");
+    eprintln!(
+        "expiry: sent {}, lost {}, members {:?}",
+        rep.sent,
+        rep.lost.len(),
+        rep.members
+    );
+    assert!(rep.members.contains_key("m1"), "{:?}", rep.members);
+    let rib = r2.ctl_json(&["show", "rib"]).unwrap();
+    assert!(
+        rib.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["source"] == "arip" && r["state"] == "active"),
+        "the ARIP path to a1 is installed: {rib:#}"
+    );
+
+    // m2 back: nearest again. Then a clean leave.
+    m2.spawn().expect("m2 again");
+    wait_for("m2 answers again", Duration::from_secs(10), || {
+        answering(&net, 61200).as_deref() == Some("m2")
+    })
+    .expect("m2 back");
+    let t = Instant::now();
+    m2.signal(libc::SIGTERM).expect("SIGTERM");
+    wait_for(
+        "m1 answers after m2's leave",
+        Duration::from_secs(10),
+        || answering(&net, 61300).as_deref() == Some("m1"),
+    )
+    .expect("failover after leave");
+    eprintln!(
+        "leave: new flows reach m1 {:?} after SIGTERM of m2's anycast6d",
+        t.elapsed()
+    );
+    drop(m1.signal(libc::SIGTERM));
+    let _ = r1;
+}
