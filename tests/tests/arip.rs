@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anycast6_tests::daemon::{DaemonCfg, MemberRoleCfg};
 use anycast6_tests::traffic::{self, Server};
-use anycast6_tests::{require_root, veth, wait_for, Daemon, Netns, TempDir, UdpStream};
+use anycast6_tests::{require_root, veth, wait_for, Daemon, Netns, Proc, TempDir, UdpStream};
 
 const ANYCAST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xac, 0, 0, 0, 0, 0xa);
 const CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xc, 0, 0, 0, 0, 2);
@@ -164,6 +164,29 @@ fn arip_carries_anycast_members_between_routers_and_fails_over() {
         &router(&["a2-c", "a2-a1", "a2-m2"], "a2-m2", &["a2-a1"]),
     )
     .expect("a2");
+    // Captures of what the routers and members send, decoded by tshark
+    // below (ARIP is RIPng on the wire: tshark's own dissector; ARD: ours).
+    let cap = |label: &str, ns: &Netns, dev: &str, filter: &str| {
+        let file = net.tmp.join(format!("{label}.pcap"));
+        let mut cmd = ns.command("tshark");
+        cmd.args([
+            "-n",
+            "-q",
+            "-i",
+            dev,
+            "-f",
+            filter,
+            "-a",
+            "duration:6",
+            "-w",
+        ])
+        .arg(&file);
+        let p = Proc::spawn(label, cmd, net.tmp.join(format!("{label}.log"))).expect("tshark");
+        (p, file)
+    };
+    let (mut arip_cap, arip_pcap) = cap("cap-arip", &net.a2, "a2-a1", "udp port 521");
+    let (mut ard_cap, ard_pcap) = cap("cap-ard", &net.a2, "a2-m2", "udp port 5359");
+    std::thread::sleep(Duration::from_millis(1500));
     let mut m1 =
         Daemon::start(&net.m1, &net.tmp, "m1", &member("2001:db8:1::10", "m1-a1")).expect("m1");
     let mut m2 =
@@ -207,6 +230,38 @@ fn arip_carries_anycast_members_between_routers_and_fails_over() {
     let rows = rib.as_array().unwrap();
     assert_eq!(rows.len(), 1, "only the nearest member in the RIB: {rib:#}");
     assert_eq!(rows[0]["source"], "ard", "{rib:#}");
+
+    // Every ARIP and ARD packet of the captures decodes with no malformed field.
+    for p in [&mut arip_cap, &mut ard_cap] {
+        wait_for("capture done", Duration::from_secs(15), || !p.running()).expect("tshark ends");
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let v = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&arip_pcap)
+        .arg("-V")
+        .output()
+        .expect("tshark -r");
+    let text = String::from_utf8_lossy(&v.stdout);
+    let packets = text.matches("RIPng").count();
+    assert!(
+        packets >= 2,
+        "ARIP packets in the capture: {packets}\n{text}"
+    );
+    assert!(!text.contains("Malformed"), "{text}");
+    let chk = std::process::Command::new(root.join("scripts/check-dissector.sh"))
+        .arg(root.join("contrib/wireshark/ard.lua"))
+        .arg(&ard_pcap)
+        .output()
+        .expect("check-dissector");
+    let out =
+        String::from_utf8_lossy(&chk.stdout).into_owned() + &String::from_utf8_lossy(&chk.stderr);
+    assert!(chk.status.success(), "ARD capture: {out}");
+    eprintln!(
+        "captures: {} lines of RIPng decode; ARD: {}",
+        packets,
+        out.trim()
+    );
 
     // Hard failure of m2's announcements: a2 expires it and sends the
     // anycast traffic to a1, which delivers to m1.
