@@ -11,7 +11,9 @@
 //! Privileged tests start with `if !require_root("name") { return; }`;
 //! `scripts/test.sh` refuses to run unless root, so CI never skips them.
 
+pub mod bird;
 pub mod daemon;
+pub mod frr;
 pub mod netns;
 pub mod process;
 pub mod sys;
