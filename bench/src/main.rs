@@ -7,6 +7,7 @@
 //!   scale     FIB of 1k..1M addresses: load rate, lookup cost, map memory (scale)
 //!   latency   member change → visible in the pinned map, via anycast6d (latency)
 //!   daemon    anycast6d's resident memory and load time with big configs (daemon_mem)
+//!   failover  member failure → traffic moved, anycast6 vs FRR ripngd; ARIP convergence (failover)
 //!  report: results/<date>-<sha>.json, PNG plots, REPORT.md (report, plots)
 //! ```
 //! Every scenario returns figures (figure.rs); a scenario that fails is
@@ -15,8 +16,10 @@
 
 mod batch;
 mod cleanup;
+mod convergence;
 mod daemon;
 mod daemon_mem;
+mod failover;
 mod figure;
 mod latency;
 mod machine;
@@ -39,7 +42,9 @@ use progress::Progress;
 use report::{Report, ScenarioError};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 5] = ["traffic", "maglev", "scale", "latency", "daemon"];
+pub const SCENARIOS: [&str; 6] = [
+    "traffic", "maglev", "scale", "latency", "daemon", "failover",
+];
 
 /// Runs the anycast6 benchmark suite and writes results/<date>-<sha>.json,
 /// PNG plots and REPORT.md. Needs root (namespaces, XDP, BPF maps).
@@ -49,7 +54,7 @@ struct Args {
     /// CI smoke mode: fewer sizes, flows and repetitions; under 2 minutes.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated): traffic, maglev, scale, latency, daemon.
+    /// Run only these scenarios (comma-separated): traffic, maglev, scale, latency, daemon, failover.
     #[arg(long, value_delimiter = ',', value_name = "SCENARIO,...")]
     only: Vec<String>,
     /// Directory of the results JSON and plots.
@@ -73,6 +78,7 @@ fn run_scenario(name: &str, opts: Opts, progress: &Progress) -> Result<Vec<Figur
         "scale" => scale::run(opts, progress),
         "latency" => latency::run(opts, progress),
         "daemon" => daemon_mem::run(opts, progress),
+        "failover" => failover::run(opts, progress),
         other => bail!("unknown scenario {other}"),
     }
 }

@@ -86,6 +86,21 @@ impl Validator<'_, '_> {
             max_hold: self.ms(&r.max_hold_ms, "max_hold_ms", 10, ARD_MAX_HOLD_MS),
             keys: self.keys(&r.keys),
         };
+        if cfg.max_response_delay >= cfg.query_interval {
+            let span = r
+                .max_response_delay_ms
+                .as_ref()
+                .or(r.query_interval_ms.as_ref())
+                .map_or(r.interfaces.span(), |v| v.span());
+            self.errs.at(
+                &span,
+                format!(
+                    "max_response_delay_ms {} must be below query_interval_ms {}",
+                    cfg.max_response_delay.as_millis(),
+                    cfg.query_interval.as_millis()
+                ),
+            );
+        }
         if cfg.min_hold > cfg.max_hold {
             if let Some(v) = r.min_hold_ms.as_ref().or(r.max_hold_ms.as_ref()) {
                 self.errs.at(&v.span(), "min_hold_ms is above max_hold_ms");

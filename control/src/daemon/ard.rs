@@ -106,27 +106,44 @@ pub(super) fn keyring(keys: &[crate::proto::auth::Key]) -> Keyring {
     }
 }
 
-/// (ifindex, link-local address) of each named interface.
+/// How long a protocol start waits for an interface's link-local address
+/// (the kernel assigns it shortly after the link comes up).
+const LINK_LOCAL_WAIT: Duration = Duration::from_secs(3);
+
+/// (ifindex, link-local address) of each named interface; the error says
+/// which interface lacks what.
 pub(super) async fn link_locals(
     nl: &Netlink,
     links: &[LinkInfo],
     names: &[String],
-) -> Result<Vec<(String, u32, Ipv6Addr)>, ControlError> {
+) -> Result<Vec<(String, u32, Ipv6Addr)>, String> {
     let mut out = Vec::new();
     for n in names {
         let l = links
             .iter()
             .find(|l| &l.name == n)
-            .ok_or_else(|| ControlError::InterfaceMissing(n.clone()))?;
-        let ll = nl
-            .addresses(l.ifindex)
-            .await?
-            .into_iter()
-            .map(|(a, _, _)| a)
-            .find(|a| a.segments()[0] & 0xffc0 == 0xfe80)
-            .ok_or_else(|| {
-                ControlError::ArdSetup(format!("interface {n} has no link-local address yet"))
-            })?;
+            .ok_or_else(|| format!("interface {n} not found"))?;
+        let deadline = tokio::time::Instant::now() + LINK_LOCAL_WAIT;
+        let ll = loop {
+            let found = nl
+                .addresses(l.ifindex)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|(a, _, _)| a)
+                .find(|a| a.segments()[0] & 0xffc0 == 0xfe80);
+            match found {
+                Some(a) => break a,
+                None if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                None => {
+                    return Err(format!(
+                        "interface {n} has no link-local address (waited {LINK_LOCAL_WAIT:?})"
+                    ))
+                }
+            }
+        };
         out.push((n.clone(), l.ifindex, ll));
     }
     Ok(out)
@@ -140,7 +157,9 @@ impl ArdTask {
         links: &[LinkInfo],
         events: mpsc::UnboundedSender<ProtoEvent>,
     ) -> Result<ArdTask, ControlError> {
-        let ifs = link_locals(nl, links, &cfg.interfaces).await?;
+        let ifs = link_locals(nl, links, &cfg.interfaces)
+            .await
+            .map_err(ControlError::ArdSetup)?;
         let sock = LinkUdp::bind(ard::PORT).map_err(|e| ControlError::ArdSetup(e.to_string()))?;
         let clock = MonoClock::new();
         let rc = ard::RouterConfig {
@@ -174,7 +193,9 @@ impl ArdTask {
         nl: &Netlink,
         links: &[LinkInfo],
     ) -> Result<ArdTask, ControlError> {
-        let ifs = link_locals(nl, links, &cfg.interfaces).await?;
+        let ifs = link_locals(nl, links, &cfg.interfaces)
+            .await
+            .map_err(ControlError::ArdSetup)?;
         let sock = LinkUdp::bind(ard::PORT).map_err(|e| ControlError::ArdSetup(e.to_string()))?;
         let clock = MonoClock::new();
         let mut mc = ard::MemberConfig::new(

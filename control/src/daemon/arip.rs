@@ -83,7 +83,7 @@ impl AripTask {
     ) -> Result<AripTask, ControlError> {
         let ifs = link_locals(nl, links, &cfg.interfaces)
             .await
-            .map_err(|e| ControlError::AripSetup(e.to_string()))?;
+            .map_err(ControlError::AripSetup)?;
         match nl.remove_our_routes().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(

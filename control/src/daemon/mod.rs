@@ -418,6 +418,18 @@ impl Daemon {
 
     /// Resync with the running config (timer, kernel events).
     async fn resync(&mut self) {
+        // A protocol that could not start (an interface without its
+        // link-local address yet) is tried again.
+        let cfg = self.cfg.clone();
+        let member_ard = cfg.member_role.as_ref().is_some_and(|m| m.ard.is_some());
+        if (cfg.ard.is_some() && self.ard_router.is_none())
+            || (member_ard && self.ard_member.is_none())
+        {
+            self.sync_ard(&cfg).await;
+        }
+        if cfg.arip.is_some() && self.arip.is_none() {
+            self.sync_arip(&cfg).await;
+        }
         let cfg = self.cfg.clone();
         let overlays = self.overlays.clone();
         if let Err(e) = self.converge(&cfg, &overlays).await {
