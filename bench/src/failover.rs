@@ -400,8 +400,10 @@ fn chain(reps: usize, progress: &Progress) -> Result<Vec<f64>> {
             i if i == N - 1 => vec!["w"],
             _ => vec!["w", "e"],
         };
-        let mut cfg = DaemonCfg::default();
-        cfg.extra = arip_section(&ifs);
+        let mut cfg = DaemonCfg {
+            extra: arip_section(&ifs),
+            ..Default::default()
+        };
         if i == 0 {
             cfg.extra.push_str(
                 "\n[ard]\ninterfaces = [\"r-m\"]\nquery_interval_ms = 1000\n\
