@@ -79,6 +79,30 @@ fn frr_capture_decodes_and_reencodes() {
 }
 
 #[test]
+fn bird_capture_decodes_and_reencodes() {
+    let text = include_str!("../../../../tests/fixtures/arip/bird-response.hex");
+    let bytes = hex(text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .as_str());
+    let p = Packet::decode(&bytes).unwrap();
+    assert_eq!(p.command, Command::Response);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert!(p.auth.is_none());
+    assert_eq!(
+        p.entries,
+        vec![
+            route("2001:db8:ac::7", 0xa6a6, 128, 1),
+            route("2001:db8:b1::", 0, 64, 1),
+            route("2001:db8:b::", 0, 64, 1),
+        ]
+    );
+    assert_eq!(p.encode(), bytes);
+}
+
+#[test]
 fn whole_packet_errors() {
     assert_eq!(
         Packet::decode(&[2, 1, 0]),
