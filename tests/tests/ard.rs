@@ -121,6 +121,9 @@ fn members_register_by_ard_and_failover_follows_leave_and_expiry() {
     assert_eq!(m2_row["state"], "not-installed", "{rib:#}");
     let human = router.ctl(&["show", "ard"]).expect("show ard");
     assert!(human.contains(&ANYCAST.to_string()), "{human}");
+    // A real TCP connection to the anycast address reaches the member ARD
+    // installed (the member role put the address on its lo).
+    assert_eq!(topo.tcp_probe(256 << 10).expect("TCP probe"), "m1");
 
     // Clean leave: SIGTERM on m1's daemon sends ARD leaves; traffic moves
     // to m2 at once (no hold time to wait out).
@@ -222,4 +225,49 @@ fn ard_reports_without_the_key_are_rejected() {
     for p in 62100..62120 {
         assert_eq!(answering(&topo, p).as_deref(), Some("m2"));
     }
+}
+
+/// A member whose health check fails withdraws its addresses (ARD leave)
+/// and reports them again when the check passes.
+#[test]
+fn failing_health_check_withdraws_the_member() {
+    if !require_root("failing_health_check_withdraws_the_member") {
+        return;
+    }
+    let topo = Topology::build("ardh", Options { m4: false }).expect("topology");
+    let flag = topo.tmp.join("m1-healthy");
+    std::fs::write(&flag, b"ok").unwrap();
+    let _router = Daemon::start(&topo.router, &topo.tmp, "router", &router_cfg(false))
+        .expect("router anycast6d");
+    let mut m1cfg = member_cfg(&M1.to_string(), 1, None);
+    m1cfg.extra.push_str(&format!(
+        "health_check = {{ command = \"test -e {}\", interval_ms = 50 }}\n",
+        flag.display()
+    ));
+    let _m1 = Daemon::start(&topo.m1, &topo.tmp, "m1", &m1cfg).expect("m1 anycast6d");
+    let _m2 = Daemon::start(
+        &topo.m2,
+        &topo.tmp,
+        "m2",
+        &member_cfg(&M2.to_string(), 3, None),
+    )
+    .expect("m2 anycast6d");
+    wait_for("m1 answers", Duration::from_secs(15), || {
+        answering(&topo, 63000) == Some("m1".into())
+    })
+    .expect("m1 first");
+    std::fs::remove_file(&flag).unwrap();
+    wait_for(
+        "m2 answers while m1 is unhealthy",
+        Duration::from_secs(5),
+        || answering(&topo, 63100) == Some("m2".into()),
+    )
+    .expect("health failure withdraws m1");
+    std::fs::write(&flag, b"ok").unwrap();
+    wait_for(
+        "m1 answers again once healthy",
+        Duration::from_secs(5),
+        || answering(&topo, 63200) == Some("m1".into()),
+    )
+    .expect("health recovery reports m1 again");
 }
