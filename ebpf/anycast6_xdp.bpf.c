@@ -58,7 +58,7 @@ static __always_inline int a6_verdict_of(__u32 reason)
 {
 	if (reason == A6_R_FWD_REWRITE || reason == A6_R_FWD_ENCAP || reason == A6_R_TX_PTB)
 		return XDP_REDIRECT;
-	if (reason <= A6_R_PASS_NO_PORT)
+	if (reason <= A6_R_PASS_NO_PORT || reason == A6_R_PASS_AARP)
 		return XDP_PASS;
 	return XDP_DROP;
 }

@@ -38,7 +38,7 @@ struct {
 
 static __always_inline int a6_verdict_of(__u32 reason)
 {
-	if (reason <= A6_R_PASS_NO_PORT)
+	if (reason <= A6_R_PASS_NO_PORT || reason == A6_R_PASS_AARP)
 		return XDP_PASS;
 	return XDP_DROP;
 }

@@ -4,7 +4,10 @@
 
 use std::mem::{offset_of, size_of};
 
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
+
+/// UDP destination port of AARP queries (docs/aarp.md).
+pub const AARP_PORT: u16 = 5360;
 
 /// bpffs directory of everything anycast6 pins, versioned by the ABI.
 pub const PIN_ROOT: &str = "/sys/fs/bpf/anycast6";
@@ -25,8 +28,10 @@ pub mod map {
     pub const DECAP_STATS: &str = "a6_decap_stats";
     /// XSKMAP of the AF_XDP steering program (one per interface, not pinned).
     pub const XSKS: &str = "a6_xsks";
+    /// Element 0 = 1: AARP queries to owned addresses go to the kernel.
+    pub const AARP: &str = "a6_aarp";
     /// Maps of the forwarding program, in pin order.
-    pub const XDP_ALL: [&str; 10] = [
+    pub const XDP_ALL: [&str; 11] = [
         FIB,
         FIB_PREFIX,
         GROUPS,
@@ -37,6 +42,7 @@ pub mod map {
         GROUP_STATS,
         MEMBER_STATS,
         PTB_RATE,
+        AARP,
     ];
 }
 
@@ -105,9 +111,11 @@ pub enum Reason {
     DropPtbRate = 20,
     DropBadFrag = 21,
     DropTooBig = 22,
+    /// Added in ABI 2, after the drops so older numbers keep their meaning.
+    PassAarp = 23,
 }
 
-pub const REASON_MAX: u32 = 23;
+pub const REASON_MAX: u32 = 24;
 
 /// The XDP verdict a reason implies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +151,7 @@ impl Reason {
         Reason::DropPtbRate,
         Reason::DropBadFrag,
         Reason::DropTooBig,
+        Reason::PassAarp,
     ];
 
     pub fn from_index(i: u32) -> Option<Reason> {
@@ -175,6 +184,7 @@ impl Reason {
             Reason::DropPtbRate => "drop_ptb_ratelimit",
             Reason::DropBadFrag => "drop_bad_frag",
             Reason::DropTooBig => "drop_too_big",
+            Reason::PassAarp => "pass_aarp",
         }
     }
 
@@ -183,6 +193,7 @@ impl Reason {
             // Packet Too Big goes back out of the ingress by redirect (a
             // veth drops XDP_TX frames unless its peer runs XDP).
             Reason::FwdRewrite | Reason::FwdEncap | Reason::TxPtb => Verdict::Redirect,
+            Reason::PassAarp => Verdict::Pass,
             r if (r as u32) <= Reason::PassNoPort as u32 => Verdict::Pass,
             _ => Verdict::Drop,
         }

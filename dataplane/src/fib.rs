@@ -81,6 +81,7 @@ pub struct FibWriter {
     stats: PerCpuArray<MapData, abi::Counter>,
     group_stats: PerCpuArray<MapData, abi::Counter>,
     member_stats: PerCpuArray<MapData, abi::Counter>,
+    aarp: Array<MapData, u32>,
     caps: MapCapacities,
     blocks: BlockAllocator,
     /// Last generation published per group, also for deleted groups, so a
@@ -107,6 +108,7 @@ impl FibWriter {
         let stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::STATS);
         let group_stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::GROUP_STATS);
         let member_stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::MEMBER_STATS);
+        let aarp: Array<MapData, u32> = typed!(src, map::AARP);
         let caps = MapCapacities {
             groups: group_stats.len(),
             member_ids: member_stats.len(),
@@ -121,6 +123,7 @@ impl FibWriter {
             stats,
             group_stats,
             member_stats,
+            aarp,
             caps,
             blocks: BlockAllocator::new(caps.maglev_blocks, []),
             last_gen: StdHashMap::new(),
@@ -424,6 +427,21 @@ impl FibWriter {
                     reason: other.to_string(),
                 },
             })
+    }
+
+    /// Whether AARP queries to owned addresses go to the kernel (this
+    /// router answers them) instead of to a member.
+    pub fn set_aarp_answer(&mut self, on: bool) -> Result<(), DataplaneError> {
+        self.aarp
+            .set(0, u32::from(on), 0)
+            .map_err(|e| map_err(map::AARP, e))
+    }
+
+    pub fn aarp_answer(&self) -> Result<bool, DataplaneError> {
+        self.aarp
+            .get(&0, 0)
+            .map(|v| v != 0)
+            .map_err(|e| map_err(map::AARP, e))
     }
 
     /// Removes a tx port; removing one that is not there is not an error.

@@ -49,7 +49,7 @@ impl Default for Capacities {
 
 #[derive(Debug, Clone)]
 pub struct DataplaneOptions {
-    /// Versioned pin directory, normally `/sys/fs/bpf/anycast6/v1`.
+    /// Versioned pin directory, normally `/sys/fs/bpf/anycast6/v<ABI>` (v2).
     pub pin_dir: PathBuf,
     pub capacities: Capacities,
     pub hash_seed: u32,

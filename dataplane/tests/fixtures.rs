@@ -64,6 +64,7 @@ fn fixtures_through_bpf_prog_test_run() {
                     fib.delete_route(fixtures::parse_route(route).expect("route"))
                 }
                 Op::SetTxPort { ifindex } => fib.set_tx_port(*ifindex),
+                Op::SetAarpAnswer { on } => fib.set_aarp_answer(*on),
             };
             r.unwrap_or_else(|e| panic!("{}: setup {op:?}: {e}", case.name));
         }

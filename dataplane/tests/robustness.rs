@@ -81,6 +81,7 @@ fn mutated_frames_never_abort_and_always_count_one_reason() {
                 }
                 Op::DeleteRoute { .. } => Ok(()),
                 Op::SetTxPort { ifindex } => fib.set_tx_port(*ifindex),
+                Op::SetAarpAnswer { on } => fib.set_aarp_answer(*on),
             }
             .expect("setup");
         }

@@ -76,6 +76,7 @@ fn xdp_and_userspace_choose_the_same_member_for_100k_flows() {
             FibOp::SetRoute { route, group_id } => fib.set_route(*route, *group_id),
             FibOp::DeleteRoute(r) => fib.delete_route(*r),
             FibOp::SetTxPort(i) => fib.set_tx_port(*i),
+            FibOp::SetAarpAnswer(on) => fib.set_aarp_answer(*on),
             FibOp::DeleteTxPort(i) => fib.delete_tx_port(*i),
         }
         .expect("FIB writer");

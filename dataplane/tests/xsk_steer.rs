@@ -27,6 +27,7 @@ fn decided_in_xdp(r: Reason) -> bool {
             | PassNd
             | PassHopLimit
             | PassNoMember
+            | PassAarp
             | PassNoGroup
             | DropTruncEth
             | DropTruncVlan
@@ -83,6 +84,7 @@ fn steering_program_decides_like_the_forwarding_program() {
                     fib.delete_route(fixtures::parse_route(route).expect("route"))
                 }
                 Op::SetTxPort { ifindex } => fib.set_tx_port(*ifindex),
+                Op::SetAarpAnswer { on } => fib.set_aarp_answer(*on),
             }
             .unwrap_or_else(|e| panic!("{}: setup {op:?}: {e}", case.name));
         }

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define A6_ABI_VERSION 1
+#define A6_ABI_VERSION 2
 
 /* ---- names (maps are pinned by these names) ---------------------------- */
 /* Map names are at most 15 characters (BPF_OBJ_NAME_LEN - 1). */
@@ -34,6 +34,7 @@
 #define A6_MAP_DECAP_ADDRS  a6_decap_addrs  /* HASH a6_fib_key -> __u32 (member side) */
 #define A6_MAP_DECAP_STATS  a6_decap_stats  /* PERCPU_ARRAY reason -> a6_counter */
 #define A6_MAP_XSKS         a6_xsks         /* XSKMAP rx queue -> AF_XDP socket (afxdp mode, not pinned) */
+#define A6_MAP_AARP         a6_aarp         /* ARRAY 0 -> __u32: 1 = AARP queries to owned addresses go to the kernel */
 
 #define A6_PROG_XDP         anycast6_xdp
 #define A6_PROG_DECAP       anycast6_decap
@@ -98,7 +99,13 @@
 #define A6_R_DROP_PTB_RATE      20 /* Packet Too Big over the rate limit      */
 #define A6_R_DROP_BAD_FRAG      21 /* M=1 fragment not a multiple of 8 octets (RFC 8200 4.5) */
 #define A6_R_DROP_TOO_BIG       22 /* over egress MTU, no PTB allowed (ICMPv6 error, bad source) */
-#define A6_R_MAX                23
+/* Passed to the kernel, added in ABI 2 (after the drops, so older reason
+ * numbers keep their meaning) */
+#define A6_R_PASS_AARP          23 /* AARP query to an owned address: this router answers */
+#define A6_R_MAX                24
+
+/* ---- AARP (docs/aarp.md) -------------------------------------------------- */
+#define A6_AARP_PORT 5360 /* UDP destination port of AARP queries */
 
 /* ---- decap (member side) reasons: index into a6_decap_stats ------------ */
 #define A6_D_DECAP          0 /* tunnel stripped, inner packet to the kernel */

@@ -55,6 +55,15 @@ static __always_inline int a6_classify(void *data, void *data_end, struct a6_pkt
 	if (pkt->l4_proto == A6_NH_ICMPV6 && !pkt->later_frag && pkt->icmp_type >= 133 &&
 	    pkt->icmp_type <= 137)
 		return A6_R_PASS_ND;
+	/* An AARP query (never a fragment) when this router answers them. */
+	if (pkt->l4_proto == A6_NH_UDP && !pkt->key.frag &&
+	    pkt->key.dport_be == bpf_htons(A6_AARP_PORT)) {
+		__u32 zero = 0;
+		__u32 *on = bpf_map_lookup_elem(&a6_aarp, &zero);
+
+		if (on && *on)
+			return A6_R_PASS_AARP;
+	}
 	*ip6_out = ip6;
 	*group = g;
 	*group_id = gid;

@@ -100,4 +100,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } a6_ptb_rate SEC(".maps");
 
+/* Element 0: 1 when this router answers AARP queries itself (anycast6d
+ * `[aarp] answer = true`); such queries then go to the kernel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} a6_aarp SEC(".maps");
+
 #endif /* ANYCAST6_MAPS_H */

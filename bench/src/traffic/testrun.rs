@@ -84,6 +84,7 @@ fn apply(dp: &mut Dataplane, case: &fixtures::Case) -> Result<()> {
             Op::SetRoute { route: r, group_id } => fib.set_route(route(r)?, *group_id)?,
             Op::DeleteRoute { route: r } => fib.delete_route(route(r)?)?,
             Op::SetTxPort { ifindex } => fib.set_tx_port(*ifindex)?,
+            Op::SetAarpAnswer { on } => fib.set_aarp_answer(*on)?,
         }
     }
     Ok(())

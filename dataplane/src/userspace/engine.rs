@@ -13,7 +13,7 @@ use super::affinity::AffinityTable;
 use super::emit;
 use super::frame::Frame;
 use super::snapshot::{FibSnapshot, SnapGroup};
-use super::wire::{self, Ipv6Header, NH_ICMPV6};
+use super::wire::{self, Ipv6Header, NH_ICMPV6, NH_UDP};
 
 /// Load-time settings (`struct a6_config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +255,14 @@ fn process_inner(
     };
     if pkt.l4_proto == NH_ICMPV6 && !pkt.later_frag && (133..=137).contains(&pkt.icmp_type) {
         return (Reason::PassNd, 0);
+    }
+    // An AARP query (never a fragment) when this router answers them.
+    if snap.aarp_answer()
+        && pkt.l4_proto == NH_UDP
+        && pkt.key.frag == 0
+        && pkt.key.dport_be == crate::abi::AARP_PORT.to_be()
+    {
+        return (Reason::PassAarp, 0);
     }
 
     let mut hash = None;

@@ -40,6 +40,8 @@ pub enum FibOp {
     DeleteRoute(Route),
     SetTxPort(u32),
     DeleteTxPort(u32),
+    /// `a6_aarp`: AARP queries to owned addresses go to the kernel.
+    SetAarpAnswer(bool),
 }
 
 impl FibOp {
@@ -60,6 +62,7 @@ impl FibOp {
             },
             fixtures::Op::DeleteRoute { route: r } => FibOp::DeleteRoute(route(r)?),
             fixtures::Op::SetTxPort { ifindex } => FibOp::SetTxPort(*ifindex),
+            fixtures::Op::SetAarpAnswer { on } => FibOp::SetAarpAnswer(*on),
         })
     }
 }
@@ -93,6 +96,8 @@ pub struct FibSnapshot {
     prefixes: Vec<(u8, HashMap<[u8; 16], u32>)>,
     groups: HashMap<u32, Arc<SnapGroup>>,
     tx_ports: HashSet<u32>,
+    /// This router answers AARP queries itself (`a6_aarp`).
+    aarp_answer: bool,
 }
 
 fn mask(addr: &[u8; 16], len: u8) -> [u8; 16] {
@@ -130,6 +135,11 @@ impl FibSnapshot {
     }
 
     /// Routes, groups and tx ports (for `show` and tests).
+    /// AARP queries to owned addresses go to the kernel.
+    pub fn aarp_answer(&self) -> bool {
+        self.aarp_answer
+    }
+
     pub fn routes(&self) -> usize {
         self.hosts.len() + self.prefixes.iter().map(|p| p.1.len()).sum::<usize>()
     }
@@ -207,6 +217,10 @@ impl SnapshotBuilder {
             }
             FibOp::DeleteTxPort(i) => {
                 self.next.tx_ports.remove(i);
+                Ok(())
+            }
+            FibOp::SetAarpAnswer(on) => {
+                self.next.aarp_answer = *on;
                 Ok(())
             }
         }
