@@ -194,27 +194,33 @@ impl Lab {
     }
 
     /// Runs a Python program under the preload in the namespace, with a
-    /// config file holding `config` and the environment `env`.
+    /// config file holding `config` and the environment `env`; it must
+    /// exit 0.
     fn run(&self, config: &str, env: &[(&str, &str)], script: &str, args: &[&str]) -> Output {
-        let conf = self.dir.join("aarp.conf");
-        std::fs::write(&conf, config).unwrap();
-        let out = Command::new("nsenter")
-            .arg(format!("--net={}", self.ns.path().display()))
-            .arg(python())
-            .arg("-c")
-            .arg(script)
-            .args(args)
-            .env("LD_PRELOAD", preload_path())
-            .env("ANYCAST6_AARP_CONFIG", &conf)
-            .envs(env.iter().copied())
-            .output()
-            .expect("run python");
+        let python = python();
+        let mut argv = vec![python.as_str(), "-c", script];
+        argv.extend_from_slice(args);
+        let out = self.run_cmd(config, env, &argv);
         assert!(
             out.status.success(),
             "python failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         out
+    }
+
+    /// Runs any program under the preload in the namespace.
+    fn run_cmd(&self, config: &str, env: &[(&str, &str)], argv: &[&str]) -> Output {
+        let conf = self.dir.join("aarp.conf");
+        std::fs::write(&conf, config).unwrap();
+        Command::new("nsenter")
+            .arg(format!("--net={}", self.ns.path().display()))
+            .args(argv)
+            .env("LD_PRELOAD", preload_path())
+            .env("ANYCAST6_AARP_CONFIG", &conf)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run under nsenter")
     }
 }
 
@@ -309,6 +315,46 @@ c.connect(dest)
 c.send(b"ping")
 data, src = c.recvfrom(100)
 print("connected", data.decode(), src[0])
+"#;
+
+/// sendmmsg(2) through ctypes (resolved in the global scope, so the
+/// preload's): one datagram to argv[1], one to argv[2], both on port
+/// argv[3]; prints the count sent, each msg_len, then each reply.
+const SENDMMSG_CLIENT: &str = r#"
+import ctypes, socket, sys
+class sockaddr_in6(ctypes.Structure):
+    _fields_ = [("family", ctypes.c_ushort), ("port", ctypes.c_uint16),
+                ("flow", ctypes.c_uint32), ("addr", ctypes.c_ubyte * 16),
+                ("scope", ctypes.c_uint32)]
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+class msghdr(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                ("iov", ctypes.POINTER(iovec)), ("iovlen", ctypes.c_size_t),
+                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                ("flags", ctypes.c_int)]
+class mmsghdr(ctypes.Structure):
+    _fields_ = [("hdr", msghdr), ("len", ctypes.c_uint)]
+libc = ctypes.CDLL(None, use_errno=True)
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(5)
+port = int(sys.argv[3])
+payload = ctypes.create_string_buffer(b"ping", 4)
+iov = iovec(ctypes.cast(payload, ctypes.c_void_p), 4)
+names = []
+vec = (mmsghdr * 2)()
+for i, host in enumerate(sys.argv[1:3]):
+    sa = sockaddr_in6(socket.AF_INET6, socket.htons(port), 0,
+                      (ctypes.c_ubyte * 16)(*socket.inet_pton(socket.AF_INET6, host)), 0)
+    names.append(sa)
+    vec[i].hdr.name = ctypes.cast(ctypes.pointer(sa), ctypes.c_void_p)
+    vec[i].hdr.namelen = ctypes.sizeof(sa)
+    vec[i].hdr.iov = ctypes.pointer(iov)
+    vec[i].hdr.iovlen = 1
+n = libc.sendmmsg(s.fileno(), vec, 2, 0)
+print(n, vec[0].len, vec[1].len)
+replies = sorted("%s %s" % (d.decode(), a[0]) for d, a in (s.recvfrom(100) for _ in range(n)))
+print("\n".join(replies))
 "#;
 
 /// Eight threads connect at once; prints each outcome, sorted.
@@ -456,6 +502,48 @@ fn udp_sendto_sendmsg_and_connected_reach_the_member() {
     );
     // One query: the next two were answered from the cache.
     assert_eq!(lab.queries(), 1);
+}
+
+#[test]
+fn sendmmsg_steers_each_entry() {
+    let Some(lab) = Lab::new("mmsg", Keyring::none()) else {
+        return;
+    };
+    let env = [("ANYCAST6_AARP_ANYCAST", ANYCAST_PREFIX)];
+    let args = [A.to_string(), N.to_string(), UDP_PORT.to_string()];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = lab.run("", &env, SENDMMSG_CLIENT, &args);
+    assert_eq!(stdout(&out), format!("2 4 4\nmember {M}\nplain {N}"));
+    assert_eq!(lab.queries(), 1);
+}
+
+#[test]
+fn curl_reaches_the_member() {
+    let Some(lab) = Lab::new("curl", Keyring::none()) else {
+        return;
+    };
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("skipped: curl not found");
+        return;
+    }
+    let env = [("ANYCAST6_AARP_ANYCAST", ANYCAST_PREFIX)];
+    let url = format!("http://[{A}]:{TCP_PORT}/");
+    // The servers speak no HTTP: what counts is where curl connected.
+    let out = lab.run_cmd(
+        "",
+        &env,
+        &[
+            "curl",
+            "-sg",
+            "--http0.9",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{remote_ip}",
+            &url,
+        ],
+    );
+    assert_eq!(stdout(&out), M.to_string());
 }
 
 #[test]
