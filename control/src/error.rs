@@ -35,6 +35,8 @@ pub enum ControlError {
     ArdSetup(String),
     #[error("ARIP: {0}")]
     AripSetup(String),
+    #[error("AARP: {0}")]
+    AarpSetup(String),
     #[error("state file {path}: {reason}")]
     StateFile { path: PathBuf, reason: String },
 }

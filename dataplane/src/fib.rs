@@ -223,6 +223,47 @@ impl FibWriter {
         }
     }
 
+    /// The group the FIB gives `dst`: the /128 first, then the longest
+    /// matching prefix (the forwarding program's order).
+    pub fn route_group(&self, dst: Ipv6Addr) -> Result<Option<u32>, DataplaneError> {
+        match self.fib.get(&abi::FibKey { addr: dst.octets() }, 0) {
+            Ok(v) => return Ok(Some(v.group_id)),
+            Err(e) if is_enoent(&e) => {}
+            Err(e) => return Err(map_err(map::FIB, e)),
+        }
+        match self.prefix.get(&LpmKey::new(128, dst.octets()), 0) {
+            Ok(v) => Ok(Some(v.group_id)),
+            Err(e) if is_enoent(&e) => Ok(None),
+            Err(e) => Err(map_err(map::FIB_PREFIX, e)),
+        }
+    }
+
+    /// The member the forwarding program gives a flow it has not seen
+    /// (no affinity entry yet): the installed Maglev table at the flow hash
+    /// of `key`, among the active members. None when the destination is
+    /// not owned or its group has no active member.
+    pub fn new_flow_member(
+        &self,
+        key: &abi::FlowKey,
+        seed: u32,
+    ) -> Result<Option<MemberSpec>, DataplaneError> {
+        let Some(gid) = self.route_group(Ipv6Addr::from(key.dst))? else {
+            return Ok(None);
+        };
+        let (Some(g), Some(table)) = (self.group(gid)?, self.maglev_table(gid)?) else {
+            return Ok(None);
+        };
+        if table.is_empty() {
+            return Ok(None);
+        }
+        let h = crate::flowhash::flow_hash(key, seed);
+        let idx = table[(h % table.len() as u32) as usize] as usize;
+        Ok(g.members
+            .get(idx)
+            .filter(|m| m.state == crate::MemberState::Active)
+            .copied())
+    }
+
     /// The Maglev table of an installed group, read back from its blocks
     /// (entries are indices into the group's members).
     pub fn maglev_table(&self, group_id: u32) -> Result<Option<Vec<u8>>, DataplaneError> {

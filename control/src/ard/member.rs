@@ -211,7 +211,8 @@ impl ArdMember {
         Ok(m)
     }
 
-    fn active(&self) -> bool {
+    /// Healthy and not shut down: announcing its addresses.
+    pub fn active(&self) -> bool {
         self.healthy && !self.shut_down
     }
 

@@ -51,6 +51,22 @@ pub struct Config {
     pub ard: Option<ArdRouterConfig>,
     /// `[arip]`: this router speaks ARIP (RIPng-compatible).
     pub arip: Option<AripConfig>,
+    /// `[aarp]`: answer AARP queries (docs/aarp.md).
+    pub aarp: Option<AarpConfig>,
+}
+
+/// `[aarp]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AarpConfig {
+    /// Router: answer queries to the anycast addresses in the FIB with the
+    /// member the fast path would choose (sets the `a6_aarp` map).
+    pub answer_for_members: bool,
+    /// Member: the unicast address to answer with (default: `[member.ard]
+    /// unicast`); members answer for `[member] addresses`.
+    pub unicast: Option<Ipv6Addr>,
+    pub lifetime: std::time::Duration,
+    pub preference: u16,
+    pub keys: Vec<crate::proto::auth::Key>,
 }
 
 /// `[arip]` (docs/arip.md).

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::raw::{RawArdMember, RawArdRouter, RawArip, RawHealthCheck, RawKey, S};
+use super::raw::{RawAarp, RawArdMember, RawArdRouter, RawArip, RawHealthCheck, RawKey, S};
 use super::validate::Validator;
-use super::{ArdMemberConfig, ArdRouterConfig, AripConfig, HealthCheck, HealthProbe};
+use super::{AarpConfig, ArdMemberConfig, ArdRouterConfig, AripConfig, HealthCheck, HealthProbe};
 use crate::proto::auth::Key;
 
 /// Defaults (docs/config.md, docs/ard.md).
@@ -14,6 +14,8 @@ pub const ARD_MIN_HOLD_MS: i64 = 100;
 pub const ARD_MAX_HOLD_MS: i64 = 260_000;
 pub const ARD_HOLD_MS: i64 = 30_000;
 pub const HEALTH_INTERVAL_MS: i64 = 1_000;
+pub const AARP_LIFETIME_MS: i64 = 30_000;
+pub const AARP_PREFERENCE: i64 = 100;
 const MAX_MS: i64 = 3_600_000;
 
 impl Validator<'_, '_> {
@@ -209,6 +211,23 @@ impl Validator<'_, '_> {
             self.errs.at(&span, msg);
         }
         cfg
+    }
+
+    pub(super) fn aarp(&mut self, r: RawAarp) -> AarpConfig {
+        AarpConfig {
+            answer_for_members: r.answer_for_members.is_some_and(|v| *v.get_ref()),
+            unicast: r
+                .unicast
+                .as_ref()
+                .and_then(|v| self.unicast(v, "[aarp] unicast")),
+            lifetime: self.ms(&r.lifetime_ms, "lifetime_ms", 0, AARP_LIFETIME_MS),
+            preference: r
+                .preference
+                .as_ref()
+                .and_then(|v| self.int(v, "preference", 0, u16::MAX as i64))
+                .unwrap_or(AARP_PREFERENCE) as u16,
+            keys: self.keys(&r.keys),
+        }
     }
 
     fn health(&mut self, h: S<RawHealthCheck>) -> HealthCheck {

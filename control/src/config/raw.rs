@@ -20,6 +20,18 @@ pub struct RawConfig {
     pub member: Option<S<RawMemberRole>>,
     pub ard: Option<S<RawArdRouter>>,
     pub arip: Option<S<RawArip>>,
+    pub aarp: Option<S<RawAarp>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAarp {
+    pub answer_for_members: Option<S<bool>>,
+    pub unicast: Option<S<String>>,
+    pub lifetime_ms: Option<S<i64>>,
+    pub preference: Option<S<i64>>,
+    #[serde(default)]
+    pub keys: Vec<S<RawKey>>,
 }
 
 #[derive(Debug, Deserialize)]

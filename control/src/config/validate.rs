@@ -51,6 +51,7 @@ impl Validator<'_, '_> {
         let member_role = raw.member.map(|m| self.member_role(m, &interfaces));
         let ard = raw.ard.map(|a| self.ard_router(a.into_inner()));
         let arip = raw.arip.map(|a| self.arip(a.into_inner()));
+        let aarp = raw.aarp.map(|a| self.aarp(a.into_inner()));
         let groups = self.groups(raw.group, &interfaces, daemon.router_address);
         self.totals(&groups, &capacities);
         Config {
@@ -62,6 +63,7 @@ impl Validator<'_, '_> {
             member_role,
             ard,
             arip,
+            aarp,
         }
     }
 

@@ -46,6 +46,19 @@ pub enum Cmd {
         #[command(subcommand)]
         op: MemberCmd,
     },
+    /// Resolve an anycast address to one member's unicast address with AARP
+    /// (a query sent to the address itself; no daemon needed).
+    Resolve {
+        anycast: Ipv6Addr,
+        /// Require answers signed with this key: ID:SECRET (secret ≥ 16 bytes).
+        #[arg(long)]
+        key: Option<String>,
+        /// Per try, milliseconds.
+        #[arg(long, default_value_t = 300)]
+        timeout_ms: u64,
+        #[arg(long, default_value_t = 2)]
+        retries: u32,
+    },
     /// Detach every program and remove every pin. Asks the daemon if one
     /// runs on --socket (it also removes its neighbour entries and lo
     /// addresses, then exits); otherwise does it directly.
@@ -71,6 +84,7 @@ pub enum ShowArg {
     Rib,
     Ard,
     Arip,
+    Aarp,
 }
 
 impl From<ShowArg> for ShowWhat {
@@ -85,6 +99,7 @@ impl From<ShowArg> for ShowWhat {
             ShowArg::Rib => ShowWhat::Rib,
             ShowArg::Ard => ShowWhat::Ard,
             ShowArg::Arip => ShowWhat::Arip,
+            ShowArg::Aarp => ShowWhat::Aarp,
         }
     }
 }
@@ -156,6 +171,8 @@ pub enum CtlError {
     ReplyInvalid(String),
     #[error("{0}")]
     Destroy(String),
+    #[error("{0}")]
+    Resolve(String),
 }
 
 fn sel(m: &MemberArgs) -> MemberSel {
@@ -173,6 +190,7 @@ pub fn request_of(cmd: &Cmd) -> Option<Request> {
             what: (*what).into(),
         },
         Cmd::Reload => Request::Reload,
+        Cmd::Resolve { .. } => return None,
         Cmd::Member { op } => match op {
             MemberCmd::Add {
                 m,
@@ -232,10 +250,12 @@ pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
             ShowArg::Rib => render::rib(&typed::<Vec<MemberView>>(data)?),
             ShowArg::Ard => render::ard(&data),
             ShowArg::Arip => render::arip(&data),
+            ShowArg::Aarp => render::aarp(&data),
         },
         Cmd::Reload => render::reload(&typed(data)?),
         Cmd::Member { .. } => render::member_change(&typed(data)?),
         Cmd::Destroy { .. } => render::destroy(&typed(data)?),
+        Cmd::Resolve { .. } => render::resolve(&data),
     })
 }
 
@@ -243,6 +263,12 @@ pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
 pub fn run(cli: &Cli) -> Result<String, CtlError> {
     let data = match &cli.cmd {
         Cmd::Destroy { pin_dir, kernel } => destroy(&cli.socket, pin_dir.as_deref(), *kernel)?,
+        Cmd::Resolve {
+            anycast,
+            key,
+            timeout_ms,
+            retries,
+        } => resolve(*anycast, key.as_deref(), *timeout_ms, *retries)?,
         cmd => call(&cli.socket, &request_of(cmd).expect("not destroy"))?,
     };
     if cli.json {
@@ -250,6 +276,49 @@ pub fn run(cli: &Cli) -> Result<String, CtlError> {
     } else {
         render(&cli.cmd, data)
     }
+}
+
+/// `resolve`: one AARP exchange from this host.
+pub fn resolve(
+    anycast: Ipv6Addr,
+    key: Option<&str>,
+    timeout_ms: u64,
+    retries: u32,
+) -> Result<Value, CtlError> {
+    use anycast6_aarp::auth::{Key, Keyring};
+    let keyring = match key {
+        None => Keyring::none(),
+        Some(k) => {
+            let (id, secret) = k
+                .split_once(':')
+                .ok_or_else(|| CtlError::Resolve("--key is ID:SECRET".into()))?;
+            let id: u16 = id
+                .parse()
+                .map_err(|_| CtlError::Resolve(format!("--key id {id:?} is not 0..=65535")))?;
+            if secret.len() < 16 {
+                return Err(CtlError::Resolve(
+                    "--key secret is shorter than 16 bytes".into(),
+                ));
+            }
+            Keyring::new(vec![Key::new(id, secret.as_bytes().to_vec())])
+        }
+    };
+    let opts = anycast6_aarp::ClientOptions {
+        timeout: std::time::Duration::from_millis(timeout_ms.max(1)),
+        retries,
+        keyring,
+        ..anycast6_aarp::ClientOptions::default()
+    };
+    let a = anycast6_aarp::resolve_blocking(anycast, &opts)
+        .map_err(|e| CtlError::Resolve(format!("{anycast}: {e}")))?;
+    Ok(serde_json::json!({
+        "anycast": a.anycast,
+        "member": a.member,
+        "source": a.source,
+        "lifetime_ms": a.lifetime.as_millis() as u64,
+        "preference": a.preference,
+        "authenticated": a.authenticated,
+    }))
 }
 
 /// `destroy`: through the daemon when one answers on `socket` for this pin

@@ -464,6 +464,38 @@ pub fn ard(v: &serde_json::Value) -> String {
     out
 }
 
+/// `resolve`: one line.
+pub fn resolve(v: &serde_json::Value) -> String {
+    let s = |k: &str| match &v[k] {
+        serde_json::Value::String(s) => s.clone(),
+        x => x.to_string(),
+    };
+    format!(
+        "{} -> {} (from {}, lifetime {} ms, preference {}, {})\n",
+        s("anycast"),
+        s("member"),
+        s("source"),
+        s("lifetime_ms"),
+        s("preference"),
+        if v["authenticated"] == true {
+            "authenticated"
+        } else {
+            "unsigned"
+        }
+    )
+}
+
+/// `show aarp`.
+pub fn aarp(v: &serde_json::Value) -> String {
+    if v.is_null() {
+        return "AARP is not configured ([aarp])\n".into();
+    }
+    format!(
+        "AARP: answer_for_members {}, unicast {}, lifetime {} ms, preference {}, keyed {}\ncounters: {}\n",
+        v["answer_for_members"], v["unicast"], v["lifetime_ms"], v["preference"], v["authenticated"], v["counters"]
+    )
+}
+
 /// `show arip`: the ARIP table, one row per path (or per origin).
 pub fn arip(v: &serde_json::Value) -> String {
     if v.is_null() {

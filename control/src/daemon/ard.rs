@@ -244,6 +244,14 @@ impl ArdTask {
         }
     }
 
+    /// Member: announcing (healthy, not shut down). A router: true.
+    pub fn member_active(&self) -> bool {
+        match &*self.task.core() {
+            Core::Member(m) => m.active(),
+            Core::Router(_) => true,
+        }
+    }
+
     /// Member: leaves every address (repeated as the core says), waits up
     /// to `grace` for the leaves to go out, then stops.
     pub async fn shutdown(self, grace: Duration) {

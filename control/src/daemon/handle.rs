@@ -77,6 +77,7 @@ impl Daemon {
         }
         self.sync_ard(&new).await;
         self.sync_arip(&new).await;
+        self.sync_aarp(&new);
         let detached = match self.detach_unlisted(&new) {
             Ok(d) => d,
             Err(e) => {

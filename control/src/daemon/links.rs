@@ -146,7 +146,10 @@ impl Daemon {
         Ok(())
     }
 
-    async fn lo_addresses(&mut self, served: &[Ipv6Addr]) -> Result<(), ControlError> {
+    pub(super) async fn lo_addresses(&mut self, served: &[Ipv6Addr]) -> Result<(), ControlError> {
+        // The router's AARP addresses stay beside the member role's.
+        let all: Vec<Ipv6Addr> = served.iter().chain(&self.aarp_lo).copied().collect();
+        let served = &all[..];
         let links = self.nl.links().await?;
         let lo = links
             .iter()

@@ -18,6 +18,7 @@
 //! - [`run`]: start, the event loop, signals, shutdown.
 //! - [`state_file`]: runtime overlays saved across restarts.
 
+pub mod aarp;
 mod afxdp;
 pub mod ard;
 pub mod arip;
@@ -89,6 +90,11 @@ pub struct Daemon {
     proto_rx: mpsc::UnboundedReceiver<speaker::ProtoEvent>,
     /// `[ard]`, with the config it runs.
     ard_router: Option<(ard::ArdTask, crate::config::ArdRouterConfig)>,
+    /// `[aarp]`: the AARP socket and responder.
+    aarp: Option<aarp::AarpSide>,
+    /// Owned /128s this router answers AARP for (on `lo` besides the
+    /// member role's addresses).
+    aarp_lo: Vec<std::net::Ipv6Addr>,
     /// `[arip]`, with the config it runs.
     arip: Option<(arip::AripTask, crate::config::AripConfig)>,
     /// `[member.ard]`, with the config and addresses it announces.
@@ -279,6 +285,18 @@ impl Daemon {
         }
         self.resolved = resolved;
         self.planned = plan.groups;
+        let owned = self.aarp_owned(cfg, &plan.target);
+        if owned != self.aarp_lo {
+            self.aarp_lo = owned;
+            let served: Vec<std::net::Ipv6Addr> = cfg
+                .member_role
+                .as_ref()
+                .map(|m| m.addresses.clone())
+                .unwrap_or_default();
+            if let Err(e) = self.lo_addresses(&served).await {
+                tracing::warn!(error = %e, "AARP: owned addresses on lo");
+            }
+        }
         let n = plan.ops.len();
         let big = n.max(plan.target.routes.len()) >= BIG_FIB;
         drop(plan.ops);

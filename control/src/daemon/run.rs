@@ -90,6 +90,8 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         ard_router: None,
         ard_member: None,
         arip: None,
+        aarp: None,
+        aarp_lo: Vec::new(),
     };
     for dropped in d.overlays.retain_valid(&cfg) {
         tracing::warn!(overlay = %dropped, "saved runtime change dropped");
@@ -100,6 +102,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         .await;
     d.sync_ard(&cfg).await;
     d.sync_arip(&cfg).await;
+    d.sync_aarp(&cfg);
     let overlays = d.overlays.clone();
     let ops = d.converge(&cfg, &overlays).await?;
     d.sync_afxdp(&cfg)?;
@@ -132,6 +135,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
     tracing::info!(socket = %socket.display(), "listening");
     let mut tick = tokio::time::interval(RESYNC);
     let mut monitor_open = true;
+    let mut aarp_buf = vec![0u8; 2048];
     tick.reset();
     loop {
         tokio::select! {
@@ -176,6 +180,19 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
                     d.resync().await;
                 }
             }
+            r = async {
+                match &d.aarp {
+                    Some(a) => a.sock.recv(&mut aarp_buf).await,
+                    None => std::future::pending().await,
+                }
+            } => match r {
+                Ok(r) => {
+                    let len = r.len.min(aarp_buf.len());
+                    let bytes = aarp_buf[..len].to_vec();
+                    d.handle_aarp(r, &bytes).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "AARP receive failed"),
+            },
             Some(ev) = d.proto_rx.recv() => {
                 let mut changed = d.proto_event(ev).await;
                 while let Ok(more) = d.proto_rx.try_recv() {

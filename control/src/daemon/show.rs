@@ -103,6 +103,7 @@ impl Daemon {
                 v.sort_by(|a, b| (&a.group, a.distance).cmp(&(&b.group, b.distance)));
                 serde_json::to_value(v)
             }
+            ShowWhat::Aarp => Ok(self.aarp_view()),
             ShowWhat::Arip => Ok(self
                 .arip
                 .as_ref()

@@ -21,6 +21,8 @@ use tokio::net::UdpSocket;
 pub struct Received {
     pub src: Ipv6Addr,
     pub src_port: u16,
+    /// The datagram's destination address (`::` if the kernel did not say).
+    pub dst: Ipv6Addr,
     /// Interface it arrived on (0 if the kernel did not say).
     pub ifindex: u32,
     /// Hop limit it arrived with (0 if the kernel did not say).
@@ -109,6 +111,7 @@ fn recv_once(fd: i32, buf: &mut [u8]) -> io::Result<Received> {
     let mut r = Received {
         src: Ipv6Addr::UNSPECIFIED,
         src_port: 0,
+        dst: Ipv6Addr::UNSPECIFIED,
         ifindex: 0,
         hop_limit: 0,
         len: msg.bytes,
@@ -119,7 +122,10 @@ fn recv_once(fd: i32, buf: &mut [u8]) -> io::Result<Received> {
     }
     for c in msg.cmsgs().map_err(io::Error::from)? {
         match c {
-            ControlMessageOwned::Ipv6PacketInfo(p) => r.ifindex = p.ipi6_ifindex,
+            ControlMessageOwned::Ipv6PacketInfo(p) => {
+                r.ifindex = p.ipi6_ifindex;
+                r.dst = Ipv6Addr::from(p.ipi6_addr.s6_addr);
+            }
             ControlMessageOwned::Ipv6HopLimit(h) => r.hop_limit = h.clamp(0, 255) as u8,
             _ => {}
         }

@@ -22,10 +22,12 @@ pub enum ShowWhat {
     Ard,
     /// The ARIP routing table, neighbours and counters.
     Arip,
+    /// The AARP responder: its settings and counters.
+    Aarp,
 }
 
 impl ShowWhat {
-    pub const ALL: [ShowWhat; 9] = [
+    pub const ALL: [ShowWhat; 10] = [
         ShowWhat::Groups,
         ShowWhat::Members,
         ShowWhat::Fib,
@@ -35,6 +37,7 @@ impl ShowWhat {
         ShowWhat::Rib,
         ShowWhat::Ard,
         ShowWhat::Arip,
+        ShowWhat::Aarp,
     ];
 }
 
