@@ -37,10 +37,12 @@ pub fn bin(name: &str) -> PathBuf {
         if std::env::var_os("A6T_NO_BUILD").is_none() {
             let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
             let mut cmd = Command::new(env!("CARGO"));
+            // --lib too: libanycast6_aarp.so (the preload cdylib) lives here.
             cmd.args([
                 "build",
                 "--quiet",
                 "--bins",
+                "--lib",
                 "--workspace",
                 "--manifest-path",
             ])

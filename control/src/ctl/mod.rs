@@ -314,7 +314,10 @@ pub fn resolve(
     Ok(serde_json::json!({
         "anycast": a.anycast,
         "member": a.member,
-        "source": a.source,
+        "source": match a.source {
+            anycast6_aarp::AnswerSource::Member => "member",
+            anycast6_aarp::AnswerSource::Router => "router",
+        },
         "lifetime_ms": a.lifetime.as_millis() as u64,
         "preference": a.preference,
         "authenticated": a.authenticated,
