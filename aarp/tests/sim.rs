@@ -131,15 +131,14 @@ fn retries_with_one_nonce_then_no_answer_then_negative_cache() {
     let mut r = resolver(Keyring::none());
     r.start(t0, anycast(), NONCE, client());
     let mut sent = vec![(t0, one_transmit(&mut r))];
-    let mut now = t0;
-    let resolution = loop {
-        now = r.poll_timeout().expect("a deadline while pending");
+    let (now, resolution) = loop {
+        let now = r.poll_timeout().expect("a deadline while pending");
         r.handle_timeout(now);
         while let Some(t) = r.poll_transmit() {
             sent.push((now, t));
         }
         if let Some(res) = r.poll_resolution() {
-            break res;
+            break (now, res);
         }
     };
     // 1 + retries tries, 300 ms apart, all with the same nonce.
