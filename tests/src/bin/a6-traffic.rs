@@ -60,6 +60,9 @@ enum Cmd {
         port: u16,
         #[arg(long, default_value_t = 8 << 20)]
         bytes: u64,
+        /// Pace the sender to this many bytes per second.
+        #[arg(long)]
+        rate: Option<u64>,
     },
 }
 
@@ -94,9 +97,24 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Cmd::TcpTransfer { dst, port, bytes } => {
+        Cmd::TcpTransfer {
+            dst,
+            port,
+            bytes,
+            rate,
+        } => {
             let t0 = std::time::Instant::now();
-            let m = traffic::tcp_probe(SocketAddrV6::new(dst, port, 0, 0), bytes)?;
+            let (sent, verified) = (AtomicU64::new(0), Arc::new(AtomicU64::new(0)));
+            let member = std::sync::Mutex::new(None);
+            let r = traffic::tcp_transfer(
+                SocketAddrV6::new(dst, port, 0, 0),
+                bytes,
+                rate,
+                &sent,
+                &verified,
+                &member,
+            )?;
+            let m = r.member;
             let dt = t0.elapsed();
             println!(
                 "TCP: {bytes} bytes to [{dst}]:{port} echoed back byte-exact by {m} in {dt:.2?} ({:.0} Mbit/s each way)",
