@@ -37,10 +37,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build --workspace --bins"
 cargo build --workspace --bins
 # Every decoder's fuzz target, briefly (longer by hand: scripts/fuzz.sh 600).
-# Protocol decoders (ARD, ARIP) get a minute each.
+# Protocol decoders (ARD, ARIP, AARP) get a minute each.
 step "fuzz targets (scripts/fuzz.sh ${A6_FUZZ_SECS:-30}; protocol decoders ${A6_PROTO_FUZZ_SECS:-60})"
 scripts/fuzz.sh "${A6_FUZZ_SECS:-30}" config_parse xdp_frame userspace_frame
-scripts/fuzz.sh "${A6_PROTO_FUZZ_SECS:-60}" ard_decode arip_decode
+scripts/fuzz.sh "${A6_PROTO_FUZZ_SECS:-60}" ard_decode arip_decode aarp_decode
 step "cargo test --workspace"
 
 log=$(mktemp /tmp/anycast6-test.XXXXXX)
