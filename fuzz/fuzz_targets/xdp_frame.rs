@@ -34,6 +34,7 @@ fn dataplane() -> &'static Mutex<Dataplane> {
                     Op::SetRoute { route, group_id } => fib.set_route(fixtures::parse_route(route).unwrap(), *group_id),
                     Op::DeleteRoute { .. } => Ok(()),
                     Op::SetTxPort { ifindex } => fib.set_tx_port(*ifindex),
+                    Op::SetAarpAnswer { on } => fib.set_aarp_answer(*on),
                 };
             }
         }
