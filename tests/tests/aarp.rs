@@ -87,6 +87,34 @@ fn ask_many(
         .expect("AARP queries")
 }
 
+/// tshark on the router's client-facing link: the next 100 AARP packets.
+fn capture(topo: &Topology, label: &str) -> (anycast6_tests::Proc, std::path::PathBuf) {
+    let file = topo.tmp.join(format!("aarp-{label}.pcap"));
+    let mut cmd = topo.router.command("tshark");
+    cmd.args([
+        "-n",
+        "-q",
+        "-i",
+        "to-c",
+        "-f",
+        "udp port 5360",
+        "-c",
+        "100",
+        "-a",
+        "duration:15",
+        "-w",
+    ])
+    .arg(&file);
+    let p = anycast6_tests::Proc::spawn(
+        &format!("cap-{label}"),
+        cmd,
+        topo.tmp.join(format!("cap-{label}.log")),
+    )
+    .expect("tshark");
+    std::thread::sleep(Duration::from_millis(1000));
+    (p, file)
+}
+
 fn resolve(client: &Netns, extra: &[&str]) -> std::process::Output {
     let mut cmd = client.command(bin("anycast6ctl"));
     cmd.args(["--json", "resolve", &ANYCAST.to_string()])
@@ -135,6 +163,7 @@ fn members_answer_and_the_router_answers_like_its_fast_path() {
 
     // 1000 clients (source ports): the member each query reached, i.e. the
     // fast path's choice for that flow.
+    let cap_members = capture(&topo, "members");
     let by_members = ask_many(&topo.client, 20000..21000);
     assert!(by_members.values().all(|(_, s)| *s == AnswerSource::Member));
     let m1_share = by_members.values().filter(|(m, _)| *m == M1).count();
@@ -160,7 +189,27 @@ fn members_answer_and_the_router_answers_like_its_fast_path() {
             .is_ok_and(|(_, s)| s == AnswerSource::Router)
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", router.log()));
+    let cap_router = capture(&topo, "router");
     let by_router = ask_many(&topo.client, 20000..21000);
+    // Every AARP packet of both captures decodes with our dissector, no
+    // malformed field.
+    for (mut p, file) in [cap_members, cap_router] {
+        wait_for("capture ends", Duration::from_secs(20), || !p.running()).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let out = Command::new(root.join("scripts/check-dissector.sh"))
+            .arg(root.join("contrib/wireshark/aarp.lua"))
+            .arg(&file)
+            .arg("5360")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{}: {text}", file.display());
+        eprintln!("{}: {}", file.display(), text.trim());
+    }
     let mut differ = Vec::new();
     for (p, (m, s)) in &by_router {
         assert_eq!(*s, AnswerSource::Router, "port {p}");
