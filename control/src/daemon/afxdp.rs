@@ -34,10 +34,13 @@ impl Daemon {
             return Ok(());
         }
         if self.snap.is_none() {
-            let snap =
+            let mut snap =
                 SnapshotBuilder::from_installed(&self.dp.fib().installed()?).map_err(|e| {
                     ControlError::FibApply(format!("userspace snapshot of the pinned FIB: {e}"))
                 })?;
+            // The AARP setting lives in its own map (daemon/aarp.rs).
+            let aarp = self.dp.fib().aarp_answer()?;
+            let _ = snap.apply(&anycast6_dataplane::userspace::FibOp::SetAarpAnswer(aarp));
             self.shared.publish(&snap);
             self.snap = Some(snap);
         }
