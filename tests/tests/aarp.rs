@@ -418,3 +418,38 @@ fn curl_nc_and_python_reach_a_member_through_the_preload_library() {
     );
     drop(http);
 }
+
+/// A draining member gives no AARP answers (new clients go elsewhere).
+#[test]
+fn a_draining_member_does_not_answer() {
+    if !require_root("a_draining_member_does_not_answer") {
+        return;
+    }
+    let topo = Topology::build("aarpd", Options { m4: false }).expect("topology");
+    let _router = Daemon::start(&topo.router, &topo.tmp, "router", &router_cfg(&topo, false))
+        .expect("router");
+    let mut m1cfg = member_cfg(M1, false);
+    m1cfg.extra = format!("draining = true\n{}", m1cfg.extra);
+    let _m1 = Daemon::start(&topo.m1, &topo.tmp, "m1", &m1cfg).expect("m1");
+    let _m2 = Daemon::start(&topo.m2, &topo.tmp, "m2", &member_cfg(M2, false)).expect("m2");
+    topo.wait_anycast_ready(Duration::from_secs(15))
+        .expect("anycast ready");
+    let (from_m2, silent) = topo
+        .client
+        .run_in(|| {
+            let (mut m2, mut none) = (0, 0);
+            for p in 22000..22040 {
+                match ask(p) {
+                    Ok((m, _)) => {
+                        anyhow::ensure!(m == M2, "port {p} answered by {m}");
+                        m2 += 1;
+                    }
+                    Err(_) => none += 1,
+                }
+            }
+            Ok((m2, none))
+        })
+        .expect("queries");
+    eprintln!("40 queries: {from_m2} answered by m2, {silent} unanswered (reached draining m1)");
+    assert!(from_m2 > 0 && silent > 0, "{from_m2} / {silent}");
+}

@@ -271,3 +271,46 @@ fn failing_health_check_withdraws_the_member() {
     )
     .expect("health recovery reports m1 again");
 }
+
+/// `[member] draining = true`: the member's ARD reports carry the D flag;
+/// the router keeps it installed as draining and new flows go to the
+/// other member of the same metric.
+#[test]
+fn a_draining_member_gets_no_new_flows() {
+    if !require_root("a_draining_member_gets_no_new_flows") {
+        return;
+    }
+    let topo = Topology::build("ardd", Options { m4: false }).expect("topology");
+    let router = Daemon::start(&topo.router, &topo.tmp, "router", &router_cfg(false))
+        .expect("router anycast6d");
+    let mut m1cfg = member_cfg(&M1.to_string(), 1, None);
+    m1cfg.extra = format!("draining = true\n{}", m1cfg.extra);
+    let _m1 = Daemon::start(&topo.m1, &topo.tmp, "m1", &m1cfg).expect("m1 anycast6d");
+    let _m2 = Daemon::start(
+        &topo.m2,
+        &topo.tmp,
+        "m2",
+        &member_cfg(&M2.to_string(), 1, None),
+    )
+    .expect("m2 anycast6d");
+    wait_for(
+        "both members in the RIB, m1 draining",
+        Duration::from_secs(15),
+        || {
+            router.ctl_json(&["show", "rib"]).is_ok_and(|v| {
+                let rows = v.as_array().cloned().unwrap_or_default();
+                rows.len() == 2
+                    && rows
+                        .iter()
+                        .any(|r| r["address"] == M1.to_string() && r["state"] == "draining")
+                    && rows
+                        .iter()
+                        .any(|r| r["address"] == M2.to_string() && r["state"] == "active")
+            })
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", router.ctl(&["show", "rib"]).unwrap_or_default()));
+    let c = topo.udp_census(64000, 200).expect("flows");
+    assert_eq!(c.count("m1"), 0, "{c}");
+    assert_eq!(c.count("m2"), 200, "{c}");
+}

@@ -205,6 +205,9 @@ impl MemberConfig {
 pub struct MemberRoleConfig {
     pub addresses: Vec<Ipv6Addr>,
     pub decap_interfaces: Vec<InterfaceConfig>,
+    /// Draining: ARD reports the addresses draining (routers keep this
+    /// member's flows, give it no new ones) and AARP queries get no answer.
+    pub draining: bool,
     /// `[member.ard]`: announce `addresses` to the first-hop routers.
     pub ard: Option<ArdMemberConfig>,
 }

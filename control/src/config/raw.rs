@@ -154,5 +154,6 @@ pub struct RawMemberRole {
     pub addresses: Vec<S<String>>,
     #[serde(default)]
     pub decap_interfaces: Vec<S<String>>,
+    pub draining: Option<S<bool>>,
     pub ard: Option<S<RawArdMember>>,
 }

@@ -271,6 +271,7 @@ impl Validator<'_, '_> {
     fn member_role(&mut self, raw: S<RawMemberRole>, fwd: &[InterfaceConfig]) -> MemberRoleConfig {
         let r = raw.into_inner();
         let mut role = MemberRoleConfig {
+            draining: r.draining.is_some_and(|v| *v.get_ref()),
             ard: r.ard.map(|a| self.ard_member(a.into_inner())),
             ..MemberRoleConfig::default()
         };

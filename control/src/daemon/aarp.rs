@@ -108,6 +108,10 @@ impl Daemon {
         // Member role: one of the addresses this host serves.
         if let Some(role) = &self.cfg.member_role {
             if role.addresses.contains(&r.dst) {
+                // A draining member takes no new clients.
+                if role.draining {
+                    return None;
+                }
                 let healthy = self
                     .ard_member
                     .as_ref()

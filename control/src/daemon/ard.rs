@@ -244,6 +244,18 @@ impl ArdTask {
         }
     }
 
+    /// Member: reports `addresses` draining or not (a triggered report
+    /// when that changes).
+    pub fn set_draining(&self, addresses: &[Ipv6Addr], draining: bool) {
+        let now = self.task.clock.now();
+        if let Core::Member(m) = &mut *self.task.core() {
+            for a in addresses {
+                m.set_draining(now, *a, draining);
+            }
+        }
+        self.task.wake();
+    }
+
     /// Member: announcing (healthy, not shut down). A router: true.
     pub fn member_active(&self) -> bool {
         match &*self.task.core() {

@@ -432,6 +432,9 @@ impl Daemon {
                 }
             }
         }
+        if let (Some((t, _, addrs)), Some(role)) = (&self.ard_member, &cfg.member_role) {
+            t.set_draining(addrs, role.draining);
+        }
     }
 
     /// Resync with the running config (timer, kernel events).
