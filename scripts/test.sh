@@ -34,8 +34,8 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 # The topology tests run anycast6d and anycast6ctl from target/debug.
-step "cargo build --workspace --bins"
-cargo build --workspace --bins
+step "cargo build --workspace --bins --lib (the preload library too)"
+cargo build --workspace --bins --lib
 # Every decoder's fuzz target, briefly (longer by hand: scripts/fuzz.sh 600).
 # Protocol decoders (ARD, ARIP, AARP) get a minute each.
 step "fuzz targets (scripts/fuzz.sh ${A6_FUZZ_SECS:-30}; protocol decoders ${A6_PROTO_FUZZ_SECS:-60})"
