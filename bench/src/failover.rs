@@ -22,7 +22,8 @@
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use anycast6_tests::daemon::{DaemonCfg, MemberRoleCfg};
+use anycast6_tests::daemon::DaemonCfg;
+use anycast6_tests::proto;
 use anycast6_tests::traffic::{self, Server};
 use anycast6_tests::{veth, Daemon, Netns, TempDir, UdpStream};
 use anyhow::{bail, Context, Result};
@@ -57,24 +58,13 @@ pub struct Net {
     _servers: Vec<Server>,
 }
 
-fn link(a: &Netns, a_if: &str, a_addr: &str, b: &Netns, b_if: &str, b_addr: &str) -> Result<()> {
-    veth(a, a_if, b, b_if)?;
-    a.add_addr(a_if, a_addr)?;
-    b.add_addr(b_if, b_addr)?;
-    for (n, i) in [(a, a_if), (b, b_if)] {
-        n.gro_on(i)?;
-        n.tx_checksum_off(i)?;
-    }
-    Ok(())
-}
-
 impl Net {
     pub fn build(short: &str) -> Result<Net> {
         let tmp = TempDir::new(short)?;
         let ns = |r: &str| Netns::new(&format!("{short}{r}"));
         let (client, r, m1, m2) = (ns("c")?, ns("r")?, ns("1")?, ns("2")?);
         r.enable_forwarding()?;
-        link(
+        proto::link(
             &client,
             "c-r",
             "2001:db8:c::2/64",
@@ -82,7 +72,7 @@ impl Net {
             "r-c",
             "2001:db8:c::1/64",
         )?;
-        link(
+        proto::link(
             &r,
             "r-m1",
             "2001:db8:1::1/64",
@@ -90,7 +80,7 @@ impl Net {
             "m-r",
             "2001:db8:1::10/64",
         )?;
-        link(
+        proto::link(
             &r,
             "r-m2",
             "2001:db8:2::1/64",
@@ -149,21 +139,6 @@ impl Net {
     }
 }
 
-/// Longest run of consecutive lost probes.
-fn longest_gap(lost: &[u64]) -> u64 {
-    let (mut best, mut run, mut prev) = (0u64, 0u64, None);
-    for &s in lost {
-        run = if prev == Some(s.wrapping_sub(1)) {
-            run + 1
-        } else {
-            1
-        };
-        best = best.max(run);
-        prev = Some(s);
-    }
-    best
-}
-
 /// Runs the probe across `fail` (which breaks member `m`) until `next`
 /// answers; returns the gap in ms.
 fn measure_gap(
@@ -190,7 +165,7 @@ fn measure_gap(
     if !rep.members.contains_key(next) {
         bail!("the probe flow never reached {next}: {:?}", rep.members);
     }
-    Ok(longest_gap(&rep.lost) as f64 * PROBE.as_secs_f64() * 1e3)
+    Ok(proto::longest_gap(&rep.lost) as f64 * PROBE.as_secs_f64() * 1e3)
 }
 
 fn anycast6_router() -> DaemonCfg {
@@ -198,25 +173,26 @@ fn anycast6_router() -> DaemonCfg {
         .interface("r-c", "native")
         .interface("r-m1", "native")
         .interface("r-m2", "native");
-    cfg.extra = "[ard]\ninterfaces = [\"r-m1\", \"r-m2\"]\nquery_interval_ms = 1000\n\
-                 max_response_delay_ms = 100\nmin_hold_ms = 100\n"
-        .into();
+    cfg.extra = proto::ard_router(&["r-m1", "r-m2"], None);
     cfg
 }
 
 fn anycast6_member(unicast: &str, metric: u32) -> DaemonCfg {
-    let mut cfg = DaemonCfg {
-        member: Some(MemberRoleCfg {
-            addresses: vec![ANYCAST.to_string()],
-            decap_interfaces: vec![],
+    member_with_hold(unicast, metric, ARD_HOLD_MS, ARD_REPORT_MS)
+}
+
+fn member_with_hold(unicast: &str, metric: u32, hold_ms: u64, report_ms: u64) -> DaemonCfg {
+    proto::member_role(
+        ANYCAST,
+        proto::ard_member(&proto::ArdMember {
+            iface: "m-r",
+            unicast,
+            metric,
+            hold_ms,
+            report_ms,
+            key: None,
         }),
-        ..Default::default()
-    };
-    cfg.extra = format!(
-        "[member.ard]\ninterfaces = [\"m-r\"]\nunicast = \"{unicast}\"\nmetric = {metric}\n\
-         hold_ms = {ARD_HOLD_MS}\nreport_interval_ms = {ARD_REPORT_MS}\n"
-    );
-    cfg
+    )
 }
 
 /// (hard-failure gaps, clean-leave gaps) for anycast6, ms.
@@ -352,21 +328,10 @@ pub fn run(opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
 
 fn arip_section(ifs: &[&str]) -> String {
     let t = crate::convergence::timers();
-    let list = ifs
-        .iter()
-        .map(|i| format!("{i:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "[arip]\ninterfaces = [{list}]\nupdate_interval_ms = {}\nupdate_jitter_ms = {}\n\
-         timeout_ms = {}\ngarbage_ms = {}\ntriggered_min_ms = {}\ntriggered_max_ms = {}\n\
-         redistribute_connected = false\n",
-        t.update_interval.as_millis(),
-        t.update_jitter.as_millis(),
-        t.timeout.as_millis(),
-        t.garbage.as_millis(),
-        t.triggered_min.as_millis(),
-        t.triggered_max.as_millis()
+    proto::arip_router(
+        ifs,
+        t.timeout.as_millis() as u64,
+        t.garbage.as_millis() as u64,
     )
 }
 
@@ -405,10 +370,8 @@ fn chain(reps: usize, progress: &Progress) -> Result<Vec<f64>> {
             ..Default::default()
         };
         if i == 0 {
-            cfg.extra.push_str(
-                "\n[ard]\ninterfaces = [\"r-m\"]\nquery_interval_ms = 1000\n\
-                 max_response_delay_ms = 100\nmin_hold_ms = 100\n",
-            );
+            cfg.extra.push('\n');
+            cfg.extra.push_str(&proto::ard_router(&["r-m"], None));
         }
         daemons.push(Daemon::start(r, &tmp, &format!("r{i}"), &cfg)?);
     }
@@ -420,9 +383,7 @@ fn chain(reps: usize, progress: &Progress) -> Result<Vec<f64>> {
             "convergence: 10 anycast6d in a chain (rep {}/{reps})",
             rep + 1
         ));
-        let member = anycast6_member("2001:db8:99::10", 0);
-        let mut cfg = member.clone();
-        cfg.extra = cfg.extra.replace("hold_ms = 200", "hold_ms = 1000");
+        let cfg = member_with_hold("2001:db8:99::10", 0, 1000, ARD_REPORT_MS);
         let mut md = Daemon::start(&m, &tmp, &format!("m{rep}"), &cfg)?;
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut t0 = None;

@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod frr;
 pub mod netns;
 pub mod process;
+pub mod proto;
 pub mod sys;
 pub mod topology;
 pub mod traffic;

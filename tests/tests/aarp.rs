@@ -10,29 +10,23 @@ use std::process::Command;
 use std::time::Duration;
 
 use anycast6_aarp::packet::{self, AnswerSource, Body, Message, Query, Status};
-use anycast6_tests::daemon::{bin, DaemonCfg, MemberRoleCfg};
+use anycast6_tests::daemon::{bin, DaemonCfg};
+use anycast6_tests::proto;
 use anycast6_tests::topology::{Options, ANYCAST, CLIENT, M1, M2};
 use anycast6_tests::{require_root, wait_for, Daemon, Netns, Topology};
 
 const KEY: &str = "aarp test key 0123456789";
 
 fn member_cfg(unicast: Ipv6Addr, key: bool) -> DaemonCfg {
-    let mut cfg = DaemonCfg {
-        member: Some(MemberRoleCfg {
-            addresses: vec![ANYCAST.to_string()],
-            decap_interfaces: vec![],
-        }),
-        ..Default::default()
+    let keys = if key {
+        format!("keys = [{{ id = 3, secret = \"{KEY}\" }}]\n")
+    } else {
+        String::new()
     };
-    cfg.extra = format!(
-        "[aarp]\nunicast = \"{unicast}\"\nlifetime_ms = 20000\n{}",
-        if key {
-            format!("keys = [{{ id = 3, secret = \"{KEY}\" }}]\n")
-        } else {
-            String::new()
-        }
-    );
-    cfg
+    proto::member_role(
+        ANYCAST,
+        format!("[aarp]\nunicast = \"{unicast}\"\nlifetime_ms = 20000\n{keys}"),
+    )
 }
 
 fn router_cfg(topo: &Topology, answer: bool) -> DaemonCfg {

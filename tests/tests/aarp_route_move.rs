@@ -13,7 +13,8 @@ use std::net::Ipv6Addr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anycast6_tests::daemon::{bin, DaemonCfg, MemberRoleCfg};
+use anycast6_tests::daemon::bin;
+use anycast6_tests::proto;
 use anycast6_tests::{require_root, veth, wait_for, Daemon, Netns, Proc, TempDir};
 
 const A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xac, 0, 0, 0, 0, 0x5);
@@ -52,14 +53,7 @@ fn build() -> Net {
         m.add_addr("m-r", &format!("{unicast}/64")).unwrap();
         m.add_route("default", &format!("2001:db8:{n}::1")).unwrap();
         // The anycast address on lo and an AARP-answering member role.
-        let cfg = DaemonCfg {
-            member: Some(MemberRoleCfg {
-                addresses: vec![A.to_string()],
-                decap_interfaces: vec![],
-            }),
-            extra: format!("[aarp]\nunicast = \"{unicast}\"\n"),
-            ..Default::default()
-        };
+        let cfg = proto::member_role(A, format!("[aarp]\nunicast = \"{unicast}\"\n"));
         daemons.push(Daemon::start(m, &tmp, &format!("m{n}"), &cfg).expect("member anycast6d"));
         let mut cmd = m.command(bin("a6-traffic"));
         cmd.args([

@@ -7,11 +7,14 @@
 use std::net::SocketAddrV6;
 use std::time::{Duration, Instant};
 
-use anycast6_tests::daemon::{DaemonCfg, MemberRoleCfg};
+use anycast6_tests::daemon::DaemonCfg;
+use anycast6_tests::proto;
 use anycast6_tests::topology::{Options, ANYCAST, CLIENT, M1, M2, ROUTER_C};
 use anycast6_tests::{require_root, wait_for, Daemon, Topology, UdpStream};
 
 const HOLD_MS: u64 = 300;
+
+const KEY: &str = "ard test key 0123456789";
 
 fn router_cfg(key: bool) -> DaemonCfg {
     let mut cfg = DaemonCfg {
@@ -21,56 +24,28 @@ fn router_cfg(key: bool) -> DaemonCfg {
     .interface("to-c", "native")
     .interface("to-m1", "native")
     .interface("to-m2", "native");
-    cfg.extra = format!(
-        "[ard]\ninterfaces = [\"to-m1\", \"to-m2\"]\nquery_interval_ms = 1000\n\
-         max_response_delay_ms = 100\nmin_hold_ms = 100\n{}",
-        if key {
-            "keys = [{ id = 7, secret = \"ard test key 0123456789\" }]\n"
-        } else {
-            ""
-        }
-    );
+    cfg.extra = proto::ard_router(&["to-m1", "to-m2"], key.then_some(KEY));
     cfg
 }
 
 fn member_cfg(unicast: &str, metric: u32, key: Option<&str>) -> DaemonCfg {
-    let mut cfg = DaemonCfg {
-        member: Some(MemberRoleCfg {
-            addresses: vec![ANYCAST.to_string()],
-            decap_interfaces: vec![],
+    proto::member_role(
+        ANYCAST,
+        proto::ard_member(&proto::ArdMember {
+            iface: "to-r1",
+            unicast,
+            metric,
+            hold_ms: HOLD_MS,
+            report_ms: 100,
+            key,
         }),
-        ..Default::default()
-    };
-    cfg.extra = format!(
-        "[member.ard]\ninterfaces = [\"to-r1\"]\nunicast = \"{unicast}\"\nmetric = {metric}\n\
-         hold_ms = {HOLD_MS}\nreport_interval_ms = 100\n{}",
-        key.map(|k| format!("keys = [{{ id = 7, secret = \"{k}\" }}]\n"))
-            .unwrap_or_default()
-    );
-    cfg
+    )
 }
 
 /// Who answers a UDP flow to the anycast address now (None: nobody).
 fn answering(topo: &Topology, port: u16) -> Option<String> {
     let c = topo.udp_census(port, 1).ok()?;
     c.members().first().map(|m| m.to_string())
-}
-
-/// Longest run of unanswered datagrams, as time.
-fn gap(lost: &[u64], interval: Duration) -> Duration {
-    let mut best = 0u64;
-    let mut run = 0u64;
-    let mut prev = None;
-    for &s in lost {
-        run = if prev == Some(s.wrapping_sub(1)) {
-            run + 1
-        } else {
-            1
-        };
-        best = best.max(run);
-        prev = Some(s);
-    }
-    interval * best as u32
 }
 
 #[test]
@@ -146,7 +121,7 @@ fn members_register_by_ard_and_failover_follows_leave_and_expiry() {
     );
     std::thread::sleep(Duration::from_millis(300));
     let rep = stream.stop().expect("stream");
-    let leave_gap = gap(&rep.lost, interval);
+    let leave_gap = interval * proto::longest_gap(&rep.lost) as u32;
     eprintln!(
         "leave: {} sent, {} lost, longest gap {leave_gap:?}, members {:?}",
         rep.sent,
@@ -204,7 +179,7 @@ fn ard_reports_without_the_key_are_rejected() {
         &topo.m2,
         &topo.tmp,
         "m2",
-        &member_cfg(&M2.to_string(), 3, Some("ard test key 0123456789")),
+        &member_cfg(&M2.to_string(), 3, Some(KEY)),
     )
     .expect("m2 anycast6d (key)");
     wait_for("m2 answers", Duration::from_secs(15), || {

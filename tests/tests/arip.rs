@@ -13,9 +13,10 @@
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use anycast6_tests::daemon::{DaemonCfg, MemberRoleCfg};
+use anycast6_tests::daemon::DaemonCfg;
+use anycast6_tests::proto;
 use anycast6_tests::traffic::{self, Server};
-use anycast6_tests::{require_root, veth, wait_for, Daemon, Netns, Proc, TempDir, UdpStream};
+use anycast6_tests::{require_root, wait_for, Daemon, Netns, Proc, TempDir, UdpStream};
 
 const ANYCAST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xac, 0, 0, 0, 0, 0xa);
 const CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xc, 0, 0, 0, 0, 2);
@@ -32,13 +33,7 @@ pub struct Net {
 }
 
 fn link(a: &Netns, a_if: &str, a_addr: &str, b: &Netns, b_if: &str, b_addr: &str) {
-    veth(a, a_if, b, b_if).expect("veth");
-    a.add_addr(a_if, a_addr).expect("addr");
-    b.add_addr(b_if, b_addr).expect("addr");
-    for (n, i) in [(a, a_if), (b, b_if)] {
-        n.gro_on(i).expect("gro");
-        n.tx_checksum_off(i).expect("tx csum");
-    }
+    proto::link(a, a_if, a_addr, b, b_if, b_addr).expect("link");
 }
 
 fn build(short: &str) -> Net {
@@ -104,35 +99,26 @@ fn router(ifs: &[&str], ard_if: &str, arip_ifs: &[&str]) -> DaemonCfg {
     for i in ifs {
         cfg = cfg.interface(i, "native");
     }
-    let list = |v: &[&str]| {
-        v.iter()
-            .map(|i| format!("{i:?}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     cfg.extra = format!(
-        "[ard]\ninterfaces = [\"{ard_if}\"]\nquery_interval_ms = 1000\nmax_response_delay_ms = 100\n\
-         min_hold_ms = 100\n\n[arip]\ninterfaces = [{}]\nupdate_interval_ms = 1000\n\
-         update_jitter_ms = 200\ntimeout_ms = 3000\ngarbage_ms = 2000\ntriggered_min_ms = 50\n\
-         triggered_max_ms = 100\n",
-        list(arip_ifs)
+        "{}\n{}",
+        proto::ard_router(&[ard_if], None),
+        proto::arip_router(arip_ifs, 3000, 2000)
     );
     cfg
 }
 
 fn member(unicast: &str, iface: &str) -> DaemonCfg {
-    let mut cfg = DaemonCfg {
-        member: Some(MemberRoleCfg {
-            addresses: vec![ANYCAST.to_string()],
-            decap_interfaces: vec![],
+    proto::member_role(
+        ANYCAST,
+        proto::ard_member(&proto::ArdMember {
+            iface,
+            unicast,
+            metric: 0,
+            hold_ms: 300,
+            report_ms: 100,
+            key: None,
         }),
-        ..Default::default()
-    };
-    cfg.extra = format!(
-        "[member.ard]\ninterfaces = [\"{iface}\"]\nunicast = \"{unicast}\"\nmetric = 0\n\
-         hold_ms = 300\nreport_interval_ms = 100\n"
-    );
-    cfg
+    )
 }
 
 fn answering(net: &Net, port: u16) -> Option<String> {

@@ -19,10 +19,11 @@ use std::net::{Ipv6Addr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
 use anycast6_tests::bird::{Bird, RIP_PROTOCOL};
-use anycast6_tests::daemon::{DaemonCfg, MemberRoleCfg};
+use anycast6_tests::daemon::DaemonCfg;
 use anycast6_tests::frr::Frr;
+use anycast6_tests::proto;
 use anycast6_tests::traffic::{self, Server};
-use anycast6_tests::{require_root, veth, wait_for, Daemon, Netns, Proc, TempDir, UdpStream};
+use anycast6_tests::{require_root, wait_for, Daemon, Netns, Proc, TempDir, UdpStream};
 
 const ANYCAST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xac, 0, 0, 0, 0, 0xb);
 const CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xc, 0, 0, 0, 0, 2);
@@ -30,13 +31,7 @@ const PORT: u16 = 7000;
 const FRR_TIMERS: (u32, u32, u32) = (1, 6, 4);
 
 fn link(a: &Netns, a_if: &str, a_addr: &str, b: &Netns, b_if: &str, b_addr: &str) {
-    veth(a, a_if, b, b_if).expect("veth");
-    a.add_addr(a_if, a_addr).expect("addr");
-    b.add_addr(b_if, b_addr).expect("addr");
-    for (n, i) in [(a, a_if), (b, b_if)] {
-        n.gro_on(i).expect("gro");
-        n.tx_checksum_off(i).expect("tx csum");
-    }
+    proto::link(a, a_if, a_addr, b, b_if, b_addr).expect("link");
 }
 
 fn router(xdp: &[&str], ard: &str, arip: &[&str]) -> DaemonCfg {
@@ -44,49 +39,26 @@ fn router(xdp: &[&str], ard: &str, arip: &[&str]) -> DaemonCfg {
     for i in xdp {
         cfg = cfg.interface(i, "native");
     }
-    let list = |v: &[&str]| {
-        v.iter()
-            .map(|i| format!("{i:?}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     cfg.extra = format!(
-        "[ard]\ninterfaces = [\"{ard}\"]\nquery_interval_ms = 1000\nmax_response_delay_ms = 100\n\
-         min_hold_ms = 100\n\n[arip]\ninterfaces = [{}]\nupdate_interval_ms = 1000\n\
-         update_jitter_ms = 200\ntimeout_ms = 6000\ngarbage_ms = 4000\ntriggered_min_ms = 50\n\
-         triggered_max_ms = 100\n",
-        list(arip)
+        "{}\n{}",
+        proto::ard_router(&[ard], None),
+        proto::arip_router(arip, 6000, 4000)
     );
     cfg
 }
 
 fn member(unicast: &str, iface: &str) -> DaemonCfg {
-    let mut cfg = DaemonCfg {
-        member: Some(MemberRoleCfg {
-            addresses: vec![ANYCAST.to_string()],
-            decap_interfaces: vec![],
+    proto::member_role(
+        ANYCAST,
+        proto::ard_member(&proto::ArdMember {
+            iface,
+            unicast,
+            metric: 0,
+            hold_ms: 300,
+            report_ms: 100,
+            key: None,
         }),
-        ..Default::default()
-    };
-    cfg.extra = format!(
-        "[member.ard]\ninterfaces = [\"{iface}\"]\nunicast = \"{unicast}\"\nmetric = 0\n\
-         hold_ms = 300\nreport_interval_ms = 100\n"
-    );
-    cfg
-}
-
-fn longest_gap(lost: &[u64]) -> u64 {
-    let (mut best, mut run, mut prev) = (0u64, 0u64, None);
-    for &s in lost {
-        run = if prev == Some(s.wrapping_sub(1)) {
-            run + 1
-        } else {
-            1
-        };
-        best = best.max(run);
-        prev = Some(s);
-    }
-    best
+    )
 }
 
 #[test]
@@ -353,7 +325,7 @@ fn arip_interoperates_with_frr_and_bird() {
     let rep = stream.stop().unwrap();
     eprintln!(
         "hard failure: gap {} ms ({} of {} probes lost), new flows on m1 after {seen:?}",
-        longest_gap(&rep.lost),
+        proto::longest_gap(&rep.lost),
         rep.lost.len(),
         rep.sent
     );
@@ -386,7 +358,7 @@ fn arip_interoperates_with_frr_and_bird() {
     let rep = stream.stop().unwrap();
     eprintln!(
         "clean leave: gap {} ms ({} of {} probes lost)",
-        longest_gap(&rep.lost),
+        proto::longest_gap(&rep.lost),
         rep.lost.len(),
         rep.sent
     );

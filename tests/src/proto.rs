@@ -1,0 +1,124 @@
+//! Building blocks of the protocol topology tests (ARD, ARIP, AARP) and the
+//! failover benchmark: links, config sections, and the gap of a probe
+//! stream.
+
+use std::net::Ipv6Addr;
+
+use anyhow::Result;
+
+use crate::daemon::{DaemonCfg, MemberRoleCfg};
+use crate::netns::{veth, Netns};
+
+/// A veth link with an address at each end, GRO on (frames redirected by
+/// XDP into a veth are dropped without it) and transmit checksums
+/// computed (see `Netns::tx_checksum_off`).
+pub fn link(
+    a: &Netns,
+    a_if: &str,
+    a_addr: &str,
+    b: &Netns,
+    b_if: &str,
+    b_addr: &str,
+) -> Result<()> {
+    veth(a, a_if, b, b_if)?;
+    a.add_addr(a_if, a_addr)?;
+    b.add_addr(b_if, b_addr)?;
+    for (n, i) in [(a, a_if), (b, b_if)] {
+        n.gro_on(i)?;
+        n.tx_checksum_off(i)?;
+    }
+    Ok(())
+}
+
+/// Longest run of consecutive sequence numbers in `lost` (sorted).
+pub fn longest_gap(lost: &[u64]) -> u64 {
+    let (mut best, mut run, mut prev) = (0u64, 0u64, None);
+    for &s in lost {
+        run = if prev == Some(s.wrapping_sub(1)) {
+            run + 1
+        } else {
+            1
+        };
+        best = best.max(run);
+        prev = Some(s);
+    }
+    best
+}
+
+/// A member host serving `anycast` (on lo), no decap, `extra` after it.
+pub fn member_role(anycast: Ipv6Addr, extra: String) -> DaemonCfg {
+    DaemonCfg {
+        member: Some(MemberRoleCfg {
+            addresses: vec![anycast.to_string()],
+            decap_interfaces: vec![],
+        }),
+        extra,
+        ..Default::default()
+    }
+}
+
+/// ARD member timers and identity.
+#[derive(Debug, Clone)]
+pub struct ArdMember<'a> {
+    pub iface: &'a str,
+    pub unicast: &'a str,
+    pub metric: u32,
+    pub hold_ms: u64,
+    pub report_ms: u64,
+    /// `ID:SECRET`-less: the secret of key id 7.
+    pub key: Option<&'a str>,
+}
+
+/// `[member.ard]`.
+pub fn ard_member(m: &ArdMember) -> String {
+    format!(
+        "[member.ard]\ninterfaces = [\"{}\"]\nunicast = \"{}\"\nmetric = {}\nhold_ms = {}\n\
+         report_interval_ms = {}\n{}",
+        m.iface,
+        m.unicast,
+        m.metric,
+        m.hold_ms,
+        m.report_ms,
+        m.key
+            .map(|k| format!("keys = [{{ id = 7, secret = \"{k}\" }}]\n"))
+            .unwrap_or_default()
+    )
+}
+
+/// `[ard]` with fast queries (1 s) and a 100 ms minimum hold.
+pub fn ard_router(ifs: &[&str], key: Option<&str>) -> String {
+    format!(
+        "[ard]\ninterfaces = [{}]\nquery_interval_ms = 1000\nmax_response_delay_ms = 100\n\
+         min_hold_ms = 100\n{}",
+        quoted(ifs),
+        key.map(|k| format!("keys = [{{ id = 7, secret = \"{k}\" }}]\n"))
+            .unwrap_or_default()
+    )
+}
+
+/// `[arip]` with sub-second timers: update every second (±200 ms),
+/// triggered updates 50–100 ms apart, the given timeout and garbage times.
+pub fn arip_router(ifs: &[&str], timeout_ms: u64, garbage_ms: u64) -> String {
+    format!(
+        "[arip]\ninterfaces = [{}]\nupdate_interval_ms = 1000\nupdate_jitter_ms = 200\n\
+         timeout_ms = {timeout_ms}\ngarbage_ms = {garbage_ms}\ntriggered_min_ms = 50\n\
+         triggered_max_ms = 100\n",
+        quoted(ifs)
+    )
+}
+
+fn quoted(ifs: &[&str]) -> String {
+    ifs.iter()
+        .map(|i| format!("{i:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gaps() {
+        assert_eq!(super::longest_gap(&[]), 0);
+        assert_eq!(super::longest_gap(&[3, 4, 5, 9, 10]), 3);
+    }
+}
