@@ -107,6 +107,43 @@ pub fn arip_router(ifs: &[&str], timeout_ms: u64, garbage_ms: u64) -> String {
     )
 }
 
+/// A router running the forwarding program on `xdp`, ARD on `ard_if` and
+/// ARIP on `arip_ifs` (sub-second timers, `timeout_ms`/`garbage_ms`).
+pub fn ard_arip_router(
+    xdp: &[&str],
+    ard_if: &str,
+    arip_ifs: &[&str],
+    timeout_ms: u64,
+    garbage_ms: u64,
+) -> DaemonCfg {
+    let mut cfg = DaemonCfg::default();
+    for i in xdp {
+        cfg = cfg.interface(i, "native");
+    }
+    cfg.extra = format!(
+        "{}\n{}",
+        ard_router(&[ard_if], None),
+        arip_router(arip_ifs, timeout_ms, garbage_ms)
+    );
+    cfg
+}
+
+/// A member host serving `anycast`, announcing it by ARD on `iface`
+/// (metric 0, hold 300 ms, reports every 100 ms, no key).
+pub fn ard_member_host(anycast: Ipv6Addr, unicast: &str, iface: &str) -> DaemonCfg {
+    member_role(
+        anycast,
+        ard_member(&ArdMember {
+            iface,
+            unicast,
+            metric: 0,
+            hold_ms: 300,
+            report_ms: 100,
+            key: None,
+        }),
+    )
+}
+
 fn quoted(ifs: &[&str]) -> String {
     ifs.iter()
         .map(|i| format!("{i:?}"))

@@ -94,31 +94,12 @@ fn build(short: &str) -> Net {
     }
 }
 
-fn router(ifs: &[&str], ard_if: &str, arip_ifs: &[&str]) -> DaemonCfg {
-    let mut cfg = DaemonCfg::default();
-    for i in ifs {
-        cfg = cfg.interface(i, "native");
-    }
-    cfg.extra = format!(
-        "{}\n{}",
-        proto::ard_router(&[ard_if], None),
-        proto::arip_router(arip_ifs, 3000, 2000)
-    );
-    cfg
+fn router(xdp: &[&str], ard_if: &str, arip_ifs: &[&str]) -> DaemonCfg {
+    proto::ard_arip_router(xdp, ard_if, arip_ifs, 3000, 2000)
 }
 
 fn member(unicast: &str, iface: &str) -> DaemonCfg {
-    proto::member_role(
-        ANYCAST,
-        proto::ard_member(&proto::ArdMember {
-            iface,
-            unicast,
-            metric: 0,
-            hold_ms: 300,
-            report_ms: 100,
-            key: None,
-        }),
-    )
+    proto::ard_member_host(ANYCAST, unicast, iface)
 }
 
 fn answering(net: &Net, port: u16) -> Option<String> {

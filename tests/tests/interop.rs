@@ -34,31 +34,12 @@ fn link(a: &Netns, a_if: &str, a_addr: &str, b: &Netns, b_if: &str, b_addr: &str
     proto::link(a, a_if, a_addr, b, b_if, b_addr).expect("link");
 }
 
-fn router(xdp: &[&str], ard: &str, arip: &[&str]) -> DaemonCfg {
-    let mut cfg = DaemonCfg::default();
-    for i in xdp {
-        cfg = cfg.interface(i, "native");
-    }
-    cfg.extra = format!(
-        "{}\n{}",
-        proto::ard_router(&[ard], None),
-        proto::arip_router(arip, 6000, 4000)
-    );
-    cfg
+fn router(xdp: &[&str], ard_if: &str, arip_ifs: &[&str]) -> DaemonCfg {
+    proto::ard_arip_router(xdp, ard_if, arip_ifs, 6000, 4000)
 }
 
 fn member(unicast: &str, iface: &str) -> DaemonCfg {
-    proto::member_role(
-        ANYCAST,
-        proto::ard_member(&proto::ArdMember {
-            iface,
-            unicast,
-            metric: 0,
-            hold_ms: 300,
-            report_ms: 100,
-            key: None,
-        }),
-    )
+    proto::ard_member_host(ANYCAST, unicast, iface)
 }
 
 #[test]
