@@ -5,6 +5,7 @@
 //! values the Rust side meant. tshark is part of the test environment: a
 //! missing tshark fails the test.
 
+use anycast6_aarp::pcap;
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,72 +49,22 @@ fn mac_for(a: Ipv6Addr) -> [u8; 6] {
     }
 }
 
-fn checksum(src: Ipv6Addr, dst: Ipv6Addr, udp: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut add = |b: &[u8]| {
-        for c in b.chunks(2) {
-            let w = if c.len() == 2 {
-                u16::from_be_bytes([c[0], c[1]])
-            } else {
-                u16::from_be_bytes([c[0], 0])
-            };
-            sum += u32::from(w);
-        }
-    };
-    add(&src.octets());
-    add(&dst.octets());
-    add(&(udp.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, 17]);
-    add(udp);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    match !(sum as u16) {
-        0 => 0xffff,
-        c => c,
-    }
-}
-
 /// Ethernet + IPv6 (hop limit `hlim`) + UDP 5359 → 5359 around `payload`.
 fn frame(src: Ipv6Addr, dst: Ipv6Addr, hlim: u8, payload: &[u8]) -> Vec<u8> {
-    let mut udp = Vec::new();
-    udp.extend_from_slice(&PORT.to_be_bytes());
-    udp.extend_from_slice(&PORT.to_be_bytes());
-    udp.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    udp.extend_from_slice(&[0, 0]);
-    udp.extend_from_slice(payload);
-    let c = checksum(src, dst, &udp);
-    udp[6..8].copy_from_slice(&c.to_be_bytes());
-    let mut f = Vec::new();
-    f.extend_from_slice(&mac_for(dst));
-    f.extend_from_slice(&mac_for(src));
-    f.extend_from_slice(&0x86ddu16.to_be_bytes());
-    f.extend_from_slice(&[0x60, 0, 0, 0]);
-    f.extend_from_slice(&(udp.len() as u16).to_be_bytes());
-    f.extend_from_slice(&[17, hlim]);
-    f.extend_from_slice(&src.octets());
-    f.extend_from_slice(&dst.octets());
-    f.extend_from_slice(&udp);
-    f
+    let h = pcap::Udp6 {
+        src,
+        dst,
+        sport: PORT,
+        dport: PORT,
+        hop_limit: hlim,
+    };
+    pcap::ethernet(mac_for(dst), mac_for(src), &pcap::ipv6_udp(&h, payload))
 }
 
-/// Classic pcap, microsecond timestamps, LINKTYPE_ETHERNET.
+/// Classic pcap, LINKTYPE_ETHERNET.
 fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        out.extend_from_slice(&1_700_000_000u32.to_le_bytes());
-        out.extend_from_slice(&(i as u32 * 1000).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(f);
-    }
+    pcap::write(&mut out, pcap::LINKTYPE_ETHERNET, frames).unwrap();
     std::fs::write(path, out).unwrap();
 }
 
