@@ -52,6 +52,26 @@ impl Key {
         mac.finalize().into_bytes().into()
     }
 
+    /// Signs a message whose last [`DIGEST_LEN`] octets are its digest
+    /// field (zero on entry): the digest covers the sender's address, then
+    /// the message with that field zeroed (ARD and AARP trailers).
+    pub fn seal_trailing(&self, src: Ipv6Addr, bytes: &mut [u8]) {
+        let at = bytes.len() - DIGEST_LEN;
+        let digest = self.digest(&[&src.octets(), bytes]);
+        bytes[at..].copy_from_slice(&digest);
+    }
+
+    /// Checks a message sealed by [`Key::seal_trailing`] as sent from `src`.
+    pub fn verify_trailing(&self, src: Ipv6Addr, bytes: &[u8]) -> bool {
+        if bytes.len() < DIGEST_LEN {
+            return false;
+        }
+        let at = bytes.len() - DIGEST_LEN;
+        let mut zeroed = bytes.to_vec();
+        zeroed[at..].fill(0);
+        self.verify(&[&src.octets(), &zeroed], &bytes[at..])
+    }
+
     /// Constant-time comparison of `digest` with the digest of `parts`.
     pub fn verify(&self, parts: &[&[u8]], digest: &[u8]) -> bool {
         digest.len() == DIGEST_LEN && bool::from(self.digest(parts).ct_eq(digest))

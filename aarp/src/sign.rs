@@ -26,9 +26,7 @@ pub fn sign(body: &Body, src: Ipv6Addr, key: &Key, seq: u64) -> Vec<u8> {
         }),
     };
     let mut bytes = m.encode();
-    let at = bytes.len() - DIGEST_LEN;
-    let digest = key.digest(&[&src.octets(), &bytes]);
-    bytes[at..].copy_from_slice(&digest);
+    key.seal_trailing(src, &mut bytes);
     bytes
 }
 
@@ -84,10 +82,7 @@ pub fn check(
     if t.algorithm != ALG_HMAC_SHA256 {
         return Err(AuthError::UnknownAlgorithm(t.algorithm));
     }
-    let at = bytes.len() - DIGEST_LEN;
-    let mut zeroed = bytes.to_vec();
-    zeroed[at..].fill(0);
-    if !key.verify(&[&src.octets(), &zeroed], &t.digest) {
+    if !key.verify_trailing(src, bytes) {
         return Err(AuthError::BadDigest);
     }
     Ok(Verdict::Verified {

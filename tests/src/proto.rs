@@ -144,6 +144,22 @@ pub fn ard_member_host(anycast: Ipv6Addr, unicast: &str, iface: &str) -> DaemonC
     )
 }
 
+/// Whether `d`'s ARIP table holds `anycast` as an anycast route with at
+/// least one path learned from a neighbour (`show arip`).
+pub fn arip_has_anycast_path(d: &crate::Daemon, anycast: Ipv6Addr) -> bool {
+    d.ctl_json(&["show", "arip"]).is_ok_and(|v| {
+        v["view"]["routes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| {
+                r["prefix"]["addr"] == anycast.to_string()
+                    && r["anycast"] == true
+                    && r["paths"].as_array().is_some_and(|p| !p.is_empty())
+            })
+    })
+}
+
 fn quoted(ifs: &[&str]) -> String {
     ifs.iter()
         .map(|i| format!("{i:?}"))

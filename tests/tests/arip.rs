@@ -169,19 +169,7 @@ fn arip_carries_anycast_members_between_routers_and_fails_over() {
     wait_for(
         "a2 heard the anycast route from a1",
         Duration::from_secs(10),
-        || {
-            r2.ctl_json(&["show", "arip"]).is_ok_and(|v| {
-                v["view"]["routes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|r| {
-                        r["prefix"]["addr"] == ANYCAST.to_string()
-                            && r["anycast"] == true
-                            && r["paths"].as_array().is_some_and(|p| !p.is_empty())
-                    })
-            })
-        },
+        || proto::arip_has_anycast_path(&r2, ANYCAST),
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", r2.ctl(&["show", "arip"]).unwrap_or_default()));
     // a1 learned the client's prefix (a2's connected network) by ARIP

@@ -223,19 +223,7 @@ fn arip_interoperates_with_frr_and_bird() {
     wait_for(
         "a2 holds an anycast path through FRR",
         Duration::from_secs(20),
-        || {
-            r2.ctl_json(&["show", "arip"]).is_ok_and(|v| {
-                v["view"]["routes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|r| {
-                        r["prefix"]["addr"] == ANYCAST.to_string()
-                            && r["anycast"] == true
-                            && r["paths"].as_array().is_some_and(|p| !p.is_empty())
-                    })
-            })
-        },
+        || proto::arip_has_anycast_path(&r2, ANYCAST),
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", r2.ctl(&["show", "arip"]).unwrap_or_default()));
     let route = frr.vtysh("show ipv6 ripng").unwrap_or_default();

@@ -21,9 +21,7 @@ pub fn sign(packet: &Packet, src: Ipv6Addr, key: &Key, seq: u64) -> Vec<u8> {
         digest: [0; DIGEST_LEN],
     });
     let mut bytes = p.encode();
-    let at = bytes.len() - DIGEST_LEN;
-    let digest = key.digest(&[&src.octets(), &bytes]);
-    bytes[at..].copy_from_slice(&digest);
+    key.seal_trailing(src, &mut bytes);
     bytes
 }
 
@@ -62,10 +60,7 @@ pub fn check(
     if t.algorithm != ALG_HMAC_SHA256 {
         return Err(AuthError::UnknownAlgorithm(t.algorithm));
     }
-    let at = bytes.len() - DIGEST_LEN;
-    let mut zeroed = bytes.to_vec();
-    zeroed[at..].fill(0);
-    if !key.verify(&[&src.octets(), &zeroed], &t.digest) {
+    if !key.verify_trailing(src, bytes) {
         return Err(AuthError::BadDigest);
     }
     guard.check_and_update(src, t.key_id, t.seq)?;
