@@ -286,3 +286,18 @@ pub fn pinned_ids(dir: &std::path::Path) -> Result<std::collections::BTreeMap<St
     }
     Ok(ids)
 }
+
+/// `show fib` without what a harmless republish changes (generation,
+/// Maglev block range): routes, members and their states.
+pub fn fib_content(v: &serde_json::Value) -> serde_json::Value {
+    let mut v = v.clone();
+    if let Some(groups) = v.get_mut("groups").and_then(|g| g.as_array_mut()) {
+        for g in groups {
+            if let Some(o) = g.as_object_mut() {
+                o.remove("gen");
+                o.remove("maglev_block");
+            }
+        }
+    }
+    v
+}

@@ -290,6 +290,9 @@ pub struct StreamReport {
     pub lost: Vec<u64>,
     /// Members that answered (one flow: one member is expected).
     pub members: BTreeMap<String, u64>,
+    /// When each datagram was sent (index = sequence number), so a test
+    /// can tell whether a lost one falls in a window it caused.
+    pub sent_at: Vec<Instant>,
 }
 
 /// A UDP stream on one 5-tuple: one numbered datagram every `interval`,
@@ -348,12 +351,14 @@ impl UdpStream {
             });
             let start = Instant::now();
             let mut seq = 0u64;
+            let mut sent_at = Vec::new();
             while !st.load(Ordering::Relaxed) {
                 let due = start + interval * (seq as u32);
                 if let Some(d) = due.checked_duration_since(Instant::now()) {
                     thread::sleep(d);
                 }
                 // A failed send is a lost datagram; it is counted as such.
+                sent_at.push(Instant::now());
                 let _ = sock.send(seq.to_string().as_bytes());
                 seq += 1;
                 se.store(seq, Ordering::Relaxed);
@@ -372,6 +377,7 @@ impl UdpStream {
                 answered: seq - lost.len() as u64,
                 lost,
                 members,
+                sent_at,
             })
         });
         UdpStream {

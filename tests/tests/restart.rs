@@ -4,7 +4,7 @@
 use std::net::SocketAddrV6;
 use std::time::Duration;
 
-use anycast6_tests::topology::{pinned_ids, Options, CLIENT};
+use anycast6_tests::topology::{fib_content, pinned_ids, Options, CLIENT};
 use anycast6_tests::{require_root, wait_for, Daemon, TcpTransfer, Topology, UdpStream};
 
 /// SIGKILL of anycast6d during a TCP transfer and a 1 kpps UDP stream:
@@ -111,21 +111,6 @@ fn sigkill_loses_nothing_and_restart_resyncs() {
         "one flow, one member: {:?}",
         rep.members
     );
-}
-
-/// `show fib` without what a harmless republish changes (generation,
-/// Maglev block range): routes, members and their states.
-fn fib_content(v: &serde_json::Value) -> serde_json::Value {
-    let mut v = v.clone();
-    if let Some(groups) = v.get_mut("groups").and_then(|g| g.as_array_mut()) {
-        for g in groups {
-            if let Some(o) = g.as_object_mut() {
-                o.remove("gen");
-                o.remove("maglev_block");
-            }
-        }
-    }
-    v
 }
 
 /// `anycast6ctl destroy --pin-dir` detaches every program and removes

@@ -70,6 +70,9 @@ pub struct Daemon {
     /// Managed neighbour entries of ours in the kernel (removed when no
     /// longer needed, and at shutdown).
     ours: BTreeSet<NeighKey>,
+    /// Wanted neighbours whose entry the kernel deleted (a link went down
+    /// and flushed it): created again at the next convergence.
+    lost_neigh: BTreeSet<NeighKey>,
     links: Vec<LinkInfo>,
     resolved: Vec<resolve::ResolvedGroup>,
     planned: Vec<PlannedGroup>,
@@ -113,7 +116,16 @@ impl Daemon {
                 if u.ours && u.state.is_some() {
                     self.ours.insert(u.key);
                 }
-                let changed = self.neigh.update(&u);
+                // The kernel flushes neighbour entries, managed ones too,
+                // when their link goes down; nothing re-creates them but us.
+                let lost = u.state.is_none() && self.neigh.keys().any(|k| *k == u.key);
+                if u.state.is_none() {
+                    self.ours.remove(&u.key);
+                }
+                if lost {
+                    self.lost_neigh.insert(u.key);
+                }
+                let changed = self.neigh.update(&u) || lost;
                 if changed {
                     tracing::info!(
                         neighbour = %u.key.addr,
@@ -136,7 +148,10 @@ impl Daemon {
         wanted: Vec<NeighKey>,
     ) -> Result<Vec<NeighKey>, ControlError> {
         let new = self.neigh.set_wanted(wanted.iter().copied());
-        if !new.is_empty() {
+        let lost = std::mem::take(&mut self.lost_neigh);
+        let mut create: BTreeSet<NeighKey> = new.iter().copied().collect();
+        create.extend(lost.into_iter().filter(|k| wanted.contains(k)));
+        if !create.is_empty() {
             let dump = self.nl.neighbours().await?;
             for u in &dump {
                 if u.ours {
@@ -144,7 +159,7 @@ impl Daemon {
                 }
                 self.neigh.update(u);
             }
-            for k in &new {
+            for k in &create {
                 let existing = dump.iter().find(|u| u.key == *k);
                 if existing.is_some_and(|u| u.is_static() || (u.ours && u.managed)) {
                     continue;
@@ -155,6 +170,8 @@ impl Daemon {
                         tracing::debug!(neighbour = %k.addr, ifindex = k.ifindex, "managed neighbour entry created");
                     }
                     Err(e) => {
+                        // Tried again at the next convergence.
+                        self.lost_neigh.insert(*k);
                         tracing::warn!(neighbour = %k.addr, ifindex = k.ifindex, error = %e, "cannot create a managed neighbour entry")
                     }
                 }

@@ -76,6 +76,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         kernel_rx,
         neigh: NeighTable::default(),
         ours: BTreeSet::new(),
+        lost_neigh: BTreeSet::new(),
         links,
         resolved: Vec::new(),
         planned: Vec::new(),
