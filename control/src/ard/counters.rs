@@ -119,8 +119,13 @@ pub struct RecordErrorCounters {
     pub metric_invalid: u64,
     pub type_unknown: u64,
     pub address_duplicate: u64,
-    /// Router only: the interface already holds `max_addresses` entries.
+    /// Router only: the interface already holds `max_addresses_per_interface`
+    /// entries.
     pub table_full: u64,
+    /// Router only: the member already holds `max_addresses_per_member`.
+    pub member_limit: u64,
+    /// Router only: all members together hold `max_addresses`.
+    pub total_limit: u64,
 }
 
 impl RecordErrorCounters {
@@ -159,6 +164,10 @@ pub struct Counters {
     /// Router: addresses withdrawn by a Leave record or a complete Report
     /// that no longer lists them.
     pub left: u64,
+    /// Router: address-limit crossings logged (warning threshold, limit;
+    /// once per crossing).
+    pub limit_warnings: u64,
+    pub limit_reached: u64,
 }
 
 impl Counters {

@@ -58,7 +58,10 @@ use std::time::Duration;
 pub use counters::{Counters, RecordErrorCounters, Reject, RejectCounters};
 pub use member::{ArdMember, MemberConfig, MemberInterface, MemberView};
 pub use packet::{DecodeError, Message, Packet, Query, Record, RecordType, Report};
-pub use router::{ArdRouter, RouterConfig, RouterOutput, RouterView};
+pub use router::{
+    ArdRouter, RouterConfig, RouterOutput, RouterView, DEFAULT_ADDRESSES_WARN_PERCENT,
+    DEFAULT_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES_PER_INTERFACE, DEFAULT_MAX_ADDRESSES_PER_MEMBER,
+};
 
 use crate::proto::auth::{Keyring, ReplayGuard};
 
@@ -107,6 +110,10 @@ pub enum ConfigError {
     MetricInvalid(u32),
     #[error("interface {0} is not configured")]
     InterfaceUnknown(u32),
+    #[error("{what} must be above zero")]
+    LimitZero { what: &'static str },
+    #[error("invalid address limit: {0}")]
+    LimitInvalid(crate::proto::limit::LimitConfigError),
 }
 
 /// Link checks, decode, authentication: the receive path both roles share.

@@ -14,17 +14,31 @@
 //! | complete Report omits an address   | Withdraw now                             |
 //! | deadline passed                    | Withdraw (expired)                       |
 //! | query timer                        | general Query to ff02::1                 |
+//! | new address, a limit reached       | ignored, counted (`table_full`, `member_limit`, `total_limit`) |
+//!
+//! Limits (docs/ard.md §4.3): addresses per interface
+//! (`max_addresses_per_interface`), and, through a
+//! [`RouteLimit`] keyed by (interface, member), per member and in all.
+//! Only new addresses are refused: refreshes, changes and leaves of what is
+//! held always go through.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
 use crate::proto::auth::{Keyring, ReplayGuard, SeqCounter};
-use crate::proto::{Instant, RibChange, RibEntry, Source};
+use crate::proto::limit::{LimitEvent, Refused, Scope};
+use crate::proto::{Instant, LimitConfig, LimitView, RibChange, RibEntry, RouteLimit, Source};
 
 use super::counters::{Counters, Reject};
 use super::packet::{is_link_local, Message, Packet, Query, RecordType, Report};
 use super::{ConfigError, Transmit, ALL_NODES};
+
+/// Defaults of the router's limits (docs/ard.md §7).
+pub const DEFAULT_MAX_ADDRESSES_PER_INTERFACE: usize = 4096;
+pub const DEFAULT_MAX_ADDRESSES_PER_MEMBER: usize = 1024;
+pub const DEFAULT_MAX_ADDRESSES: usize = 8192;
+pub const DEFAULT_ADDRESSES_WARN_PERCENT: u8 = 75;
 
 #[derive(Debug, Clone)]
 pub struct RouterConfig {
@@ -41,7 +55,11 @@ pub struct RouterConfig {
     pub max_hold: Duration,
     /// Most addresses (over all members) one interface holds; beyond it new
     /// records are counted in `record_errors.table_full` and ignored.
-    pub max_addresses: usize,
+    pub max_addresses_per_interface: usize,
+    /// Most addresses one member (`per_key`) and all members together
+    /// (`total`) may make the router hold; beyond, new records are counted
+    /// in `record_errors.member_limit` / `total_limit` and ignored.
+    pub limit: LimitConfig,
     pub keyring: Keyring,
     /// First sequence number of signed queries (the daemon: ns since epoch).
     pub seq_start: u64,
@@ -55,7 +73,12 @@ impl Default for RouterConfig {
             robustness: 2,
             min_hold: Duration::from_millis(100),
             max_hold: Duration::from_secs(260),
-            max_addresses: 4096,
+            max_addresses_per_interface: DEFAULT_MAX_ADDRESSES_PER_INTERFACE,
+            limit: LimitConfig::new(
+                DEFAULT_MAX_ADDRESSES_PER_MEMBER,
+                DEFAULT_MAX_ADDRESSES,
+                DEFAULT_ADDRESSES_WARN_PERCENT,
+            ),
             keyring: Keyring::none(),
             seq_start: 1,
         }
@@ -91,6 +114,12 @@ impl RouterConfig {
         if self.robustness == 0 {
             return Err(ConfigError::RobustnessZero);
         }
+        if self.max_addresses_per_interface == 0 {
+            return Err(ConfigError::LimitZero {
+                what: "max_addresses_per_interface",
+            });
+        }
+        self.limit.validate().map_err(ConfigError::LimitInvalid)?;
         Ok(())
     }
 }
@@ -138,6 +167,8 @@ pub struct ArdRouter {
     seq: SeqCounter,
     out: VecDeque<RouterOutput>,
     counters: Counters,
+    /// Addresses held per (interface, member link-local) and in all.
+    limit: RouteLimit<(u32, Ipv6Addr)>,
 }
 
 /// RIB distance of a member's metric: one hop plus the metric.
@@ -170,6 +201,7 @@ impl ArdRouter {
         cfg.validate()?;
         Ok(ArdRouter {
             seq: SeqCounter::starting_at(cfg.seq_start),
+            limit: RouteLimit::new(cfg.limit),
             cfg,
             interfaces: BTreeMap::new(),
             out: VecDeque::new(),
@@ -220,10 +252,13 @@ impl ArdRouter {
         for (ll, m) in i.members {
             for a in m.addresses.keys() {
                 self.counters.rib_withdrawals += 1;
+                self.limit.remove(&(ifindex, ll));
                 self.out
                     .push_back(RouterOutput::Rib(withdraw(ifindex, ll, *a)));
             }
+            self.limit.forget(&(ifindex, ll));
         }
+        self.log_limits();
     }
 
     /// Queries now, outside the schedule: `dst` is ff02::1 or one member's
@@ -326,7 +361,11 @@ impl ArdRouter {
             .interfaces
             .get_mut(&ifindex)
             .expect("checked by caller");
-        let mut room = cfg.max_addresses.saturating_sub(iface.address_count());
+        let mut room = cfg
+            .max_addresses_per_interface
+            .saturating_sub(iface.address_count());
+        let limit = &mut self.limit;
+        let key = (ifindex, src);
         let hold = r.hold_time.clamp(cfg.min_hold, cfg.max_hold);
         let counters = &mut self.counters;
         let out = &mut self.out;
@@ -353,6 +392,7 @@ impl ArdRouter {
             if rec.kind == RecordType::Leave {
                 if m.addresses.remove(&rec.anycast).is_some() {
                     counters.left += 1;
+                    limit.remove(&key);
                     withdrawn.push(rec.anycast);
                 }
                 continue;
@@ -372,6 +412,16 @@ impl ArdRouter {
                 }
                 None if room == 0 => counters.record_errors.table_full += 1,
                 None => {
+                    if let Err(why) = limit.admit(&key) {
+                        match why {
+                            Refused::KeyLimit => counters.record_errors.member_limit += 1,
+                            Refused::TotalLimit => counters.record_errors.total_limit += 1,
+                        }
+                        tracing::debug!(ifindex, member = %src, anycast = %rec.anycast, ?why,
+                            "ard: address refused by the address limit");
+                        continue;
+                    }
+                    limit.add(&key);
                     room -= 1;
                     let s = Served {
                         metric: rec.metric,
@@ -395,6 +445,7 @@ impl ArdRouter {
                 let keep = listed.contains(a);
                 if !keep {
                     counters.left += 1;
+                    limit.remove(&key);
                     withdrawn.push(*a);
                 }
                 keep
@@ -402,10 +453,60 @@ impl ArdRouter {
         }
         if m.addresses.is_empty() {
             iface.members.remove(&src);
+            limit.forget(&key);
         }
         for a in withdrawn {
             counters.rib_withdrawals += 1;
             out.push_back(RouterOutput::Rib(withdraw(ifindex, src, a)));
+        }
+        self.log_limits();
+    }
+
+    /// Logs the address-limit crossings (each once, see proto::limit).
+    fn log_limits(&mut self) {
+        while let Some(e) = self.limit.poll_event() {
+            let (scope, held, limit) = match &e {
+                LimitEvent::Warning { scope, held, limit }
+                | LimitEvent::Reached { scope, held, limit }
+                | LimitEvent::Cleared { scope, held, limit } => (*scope, *held, *limit),
+            };
+            let (key, ifindex, member) = match scope {
+                Scope::Key((i, ll)) => ("max_addresses_per_member", Some(i), Some(ll)),
+                Scope::Total => ("max_addresses", None, None),
+            };
+            let member = member.map(tracing::field::display);
+            match e {
+                LimitEvent::Warning { .. } => {
+                    self.counters.limit_warnings += 1;
+                    tracing::warn!(
+                        ifindex,
+                        member,
+                        held,
+                        limit,
+                        key,
+                        "ARD address limit: warning threshold reached"
+                    );
+                }
+                LimitEvent::Reached { .. } => {
+                    self.counters.limit_reached += 1;
+                    tracing::warn!(
+                        ifindex,
+                        member,
+                        held,
+                        limit,
+                        key,
+                        "ARD address limit reached: new addresses are refused, held ones stay"
+                    );
+                }
+                LimitEvent::Cleared { .. } => tracing::info!(
+                    ifindex,
+                    member,
+                    held,
+                    limit,
+                    key,
+                    "ARD address limit: back below the warning threshold"
+                ),
+            }
         }
     }
 
@@ -432,16 +533,25 @@ impl ArdRouter {
                     tracing::debug!(ifindex, member = %ll, anycast = %a, "ard: hold time ran out");
                     self.counters.expired += 1;
                     self.counters.rib_withdrawals += 1;
+                    self.limit.remove(&(ifindex, ll));
                     self.out
                         .push_back(RouterOutput::Rib(withdraw(ifindex, ll, a)));
                     false
                 });
             }
-            iface.members.retain(|_, m| !m.addresses.is_empty());
+            let limit = &mut self.limit;
+            iface.members.retain(|&ll, m| {
+                let keep = !m.addresses.is_empty();
+                if !keep {
+                    limit.forget(&(ifindex, ll));
+                }
+                keep
+            });
         }
         for (ifindex, src) in queries {
             self.send_query(ifindex, src, ALL_NODES, None);
         }
+        self.log_limits();
     }
 
     pub fn poll_output(&mut self) -> Option<RouterOutput> {
@@ -482,6 +592,8 @@ impl ArdRouter {
     pub fn view(&self, now: Instant) -> RouterView {
         let ms = |d: Duration| d.as_millis().min(u64::MAX as u128) as u64;
         RouterView {
+            address_limit: self.limit.view(),
+            max_addresses_per_interface: self.cfg.max_addresses_per_interface,
             interfaces: self
                 .interfaces
                 .iter()
@@ -497,6 +609,7 @@ impl ArdRouter {
                             unicast: m.unicast,
                             hold_ms: ms(m.hold),
                             last_report_ms_ago: ms(now.saturating_since(m.last_report)),
+                            addresses_refused: self.limit.refused(&(ifindex, ll)),
                             addresses: m
                                 .addresses
                                 .iter()
@@ -517,6 +630,10 @@ impl ArdRouter {
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RouterView {
+    /// Addresses held and new ones refused, in all (`limit`: `max_addresses`,
+    /// `per_key_limit`: `max_addresses_per_member`).
+    pub address_limit: LimitView,
+    pub max_addresses_per_interface: usize,
     pub interfaces: Vec<InterfaceView>,
 }
 
@@ -534,6 +651,9 @@ pub struct LearnedMemberView {
     pub unicast: Ipv6Addr,
     pub hold_ms: u64,
     pub last_report_ms_ago: u64,
+    /// New addresses of this member refused by the address limits
+    /// (per member or in all) while it was known.
+    pub addresses_refused: u64,
     pub addresses: Vec<LearnedAddressView>,
 }
 

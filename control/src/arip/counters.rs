@@ -2,6 +2,7 @@
 //! counted under its reason.
 
 use crate::proto::auth::AuthError;
+use crate::proto::limit::Refused;
 
 use super::packet::{DecodeError, RteErrorKind};
 
@@ -24,6 +25,23 @@ pub struct Counters {
     pub bad_packets: BadPackets,
     pub auth_failures: AuthFailures,
     pub bad_entries: BadEntries,
+    /// New routes refused by a route limit (docs/arip.md §6).
+    pub refused_routes: RefusedRoutes,
+    /// Route-limit crossings logged (a neighbour or all reaching the
+    /// warning threshold, or the limit; once per crossing).
+    pub route_limit_warnings: u64,
+    pub route_limit_reached: u64,
+}
+
+/// Routes refused by a route limit, by which limit: good RTEs whose prefix
+/// the neighbour holds no path for, arriving when it (or all neighbours
+/// together) already hold the most allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RefusedRoutes {
+    /// `max_routes_per_neighbor`.
+    pub neighbor_limit: u64,
+    /// `max_routes`.
+    pub total_limit: u64,
 }
 
 /// Packets refused whole.
@@ -97,6 +115,13 @@ impl Counters {
             Rejection::Auth(AuthError::Replay { .. }) => &mut a.replay,
         };
         *c += 1;
+    }
+
+    pub(crate) fn count_refused(&mut self, why: Refused) {
+        match why {
+            Refused::KeyLimit => self.refused_routes.neighbor_limit += 1,
+            Refused::TotalLimit => self.refused_routes.total_limit += 1,
+        }
     }
 
     pub(crate) fn count_entry(&mut self, k: &RteErrorKind) {

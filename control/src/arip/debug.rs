@@ -3,6 +3,8 @@
 
 use std::net::Ipv6Addr;
 
+use crate::proto::limit::{LimitEvent, Refused, Scope};
+
 use super::counters::Rejection;
 use super::packet::RteError;
 use super::route::Prefix;
@@ -48,6 +50,16 @@ pub(crate) enum Debug<'a> {
         ifindex: u32,
         addr: Ipv6Addr,
     },
+    /// A new route refused by a route limit (one per RTE: debug only).
+    RouteRefused {
+        prefix: Prefix,
+        ifindex: u32,
+        src: Ipv6Addr,
+        why: Refused,
+    },
+    /// A route limit crossed its warning threshold or its limit, or fell
+    /// back below the threshold (each once per crossing).
+    Limit(&'a LimitEvent<(u32, Ipv6Addr)>),
 }
 
 impl Debug<'_> {
@@ -100,6 +112,44 @@ impl Debug<'_> {
             Debug::NeighborExpired { ifindex, addr } => {
                 tracing::debug!(target: "anycast6::arip", ifindex, %addr, "neighbour expired")
             }
+            Debug::RouteRefused {
+                prefix,
+                ifindex,
+                src,
+                why,
+            } => {
+                tracing::debug!(target: "anycast6::arip", %prefix, ifindex, %src, ?why, "route refused by the route limit")
+            }
+            Debug::Limit(e) => log_limit(e),
         }
+    }
+}
+
+/// Warnings name the neighbour (or "all neighbours"), what it holds and
+/// the limit, so the log line alone says what to raise or whom to check.
+fn log_limit(e: &LimitEvent<(u32, Ipv6Addr)>) {
+    let (scope, held, limit) = match e {
+        LimitEvent::Warning { scope, held, limit }
+        | LimitEvent::Reached { scope, held, limit }
+        | LimitEvent::Cleared { scope, held, limit } => (scope, *held, *limit),
+    };
+    let (key, neighbor, ifindex) = match scope {
+        Scope::Key((ifindex, addr)) => ("max_routes_per_neighbor", Some(*addr), Some(*ifindex)),
+        Scope::Total => ("max_routes", None, None),
+    };
+    let neighbor = neighbor.map(tracing::field::display);
+    match e {
+        LimitEvent::Warning { .. } => tracing::warn!(
+            target: "anycast6::arip", neighbor, ifindex, held, limit, key,
+            "ARIP route limit: warning threshold reached"
+        ),
+        LimitEvent::Reached { .. } => tracing::warn!(
+            target: "anycast6::arip", neighbor, ifindex, held, limit, key,
+            "ARIP route limit reached: new routes are refused, installed ones stay"
+        ),
+        LimitEvent::Cleared { .. } => tracing::info!(
+            target: "anycast6::arip", neighbor, ifindex, held, limit, key,
+            "ARIP route limit: back below the warning threshold"
+        ),
     }
 }

@@ -18,4 +18,6 @@ pub enum Error {
     InterfaceMtuInvalid(u16),
     #[error("invalid configuration: {0}")]
     ConfigInvalid(&'static str),
+    #[error("invalid route limit: {0}")]
+    LimitInvalid(crate::proto::limit::LimitConfigError),
 }

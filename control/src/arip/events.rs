@@ -1,11 +1,12 @@
 //! Inputs: packets, timers, interfaces, and what this router originates.
-//! Every public handler ends with [`Instance::flush_triggered`], so a
-//! change is announced as soon as the hold-down allows.
+//! Every public handler ends with `Instance::finish`: route-limit
+//! crossings are logged and a change is announced as soon as the hold-down
+//! allows ([`Instance::flush_triggered`]).
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
-use crate::proto::{Instant, RibChange, RibEntry, Source};
+use crate::proto::{Instant, LimitEvent, RibChange, RibEntry, Source};
 
 use super::counters::Rejection;
 use super::debug::Debug;
@@ -41,7 +42,7 @@ impl Instance {
         );
         let entries = self.update_entries(ifindex, false);
         self.send_entries(ifindex, GROUP, PORT, Command::Response, entries);
-        self.flush_triggered(now);
+        self.finish(now);
         Ok(())
     }
 
@@ -51,6 +52,12 @@ impl Instance {
             return;
         }
         Debug::InterfaceDown { ifindex }.log();
+        let gone: Vec<(u32, Ipv6Addr)> = self
+            .neighbors
+            .keys()
+            .filter(|(i, _)| *i == ifindex)
+            .copied()
+            .collect();
         self.neighbors.retain(|(i, _), _| *i != ifindex);
         self.replay.remove(&ifindex);
         let affected: Vec<Prefix> = self
@@ -65,7 +72,10 @@ impl Instance {
             }
             self.sync_route(now, prefix);
         }
-        self.flush_triggered(now);
+        for key in &gone {
+            self.limit.forget(key);
+        }
+        self.finish(now);
     }
 
     // ===== what this router originates =====
@@ -89,7 +99,7 @@ impl Instance {
         r.local = Some(Local::Unicast { metric, tag });
         r.paths.clear();
         self.sync_route(now, prefix);
-        self.flush_triggered(now);
+        self.finish(now);
         Ok(())
     }
 
@@ -106,7 +116,7 @@ impl Instance {
                 self.sync_route(now, prefix);
             }
         }
-        self.flush_triggered(now);
+        self.finish(now);
         Ok(())
     }
 
@@ -127,7 +137,7 @@ impl Instance {
             .or_insert_with(|| Route::new(prefix));
         r.local = Some(Local::Anycast { metric });
         self.sync_route(now, prefix);
-        self.flush_triggered(now);
+        self.finish(now);
         Ok(())
     }
 
@@ -140,7 +150,7 @@ impl Instance {
                 self.sync_route(now, prefix);
             }
         }
-        self.flush_triggered(now);
+        self.finish(now);
         Ok(())
     }
 
@@ -188,7 +198,7 @@ impl Instance {
                 }
             }
         }
-        self.flush_triggered(now);
+        self.finish(now);
     }
 
     /// RFC 2080 §2.4.2's checks on the packet as a whole, then the trailer.
@@ -322,6 +332,30 @@ impl Instance {
     }
 
     fn apply_offer(&mut self, now: Instant, prefix: Prefix, offer: Offer) {
+        let (timeout, tag) = (self.config.timeout, self.config.anycast_tag);
+        // A path from a neighbour we hold nothing of for this prefix is a
+        // new route: the route limit admits it or it is refused (counted).
+        // Updates and withdrawals of held paths never ask.
+        let new_path = match self.table.get(&prefix) {
+            Some(r) => {
+                !r.has_path_from(offer.neighbor, offer.ifindex)
+                    && r.takes_new(&offer, now, timeout, tag)
+            }
+            None => offer.metric < METRIC_INFINITY,
+        };
+        if new_path {
+            if let Err(why) = self.limit.admit(&(offer.ifindex, offer.neighbor)) {
+                self.counters.count_refused(why);
+                Debug::RouteRefused {
+                    prefix,
+                    ifindex: offer.ifindex,
+                    src: offer.neighbor,
+                    why,
+                }
+                .log();
+                return;
+            }
+        }
         let r = match self.table.get_mut(&prefix) {
             Some(r) => r,
             None if offer.metric >= METRIC_INFINITY => return,
@@ -330,7 +364,6 @@ impl Instance {
                 .entry(prefix)
                 .or_insert_with(|| Route::new(prefix)),
         };
-        let (timeout, tag) = (self.config.timeout, self.config.anycast_tag);
         if r.offer(offer, now, timeout, tag) {
             let t = Timer::PathTimeout {
                 prefix,
@@ -364,7 +397,13 @@ impl Instance {
                         r.metric() >= METRIC_INFINITY && r.garbage_until.is_some_and(|g| g <= now)
                     });
                     if due {
-                        self.table.remove(&prefix);
+                        if let Some(r) = self.table.remove(&prefix) {
+                            // Nothing left to charge (no path at metric 16),
+                            // but never leave a count behind.
+                            for key in &r.charged {
+                                self.limit.remove(key);
+                            }
+                        }
                         self.counters.routes_garbage_collected += 1;
                         Debug::RouteGarbageCollected { prefix }.log();
                     }
@@ -380,13 +419,16 @@ impl Instance {
                             if let Some(g) = self.replay.get_mut(&ifindex) {
                                 g.forget(addr);
                             }
+                            // Its paths timed out before it did: its
+                            // routes are gone, and so is its count.
+                            self.limit.forget(&(ifindex, addr));
                             Debug::NeighborExpired { ifindex, addr }.log();
                         }
                     }
                 }
             }
         }
-        self.flush_triggered(now);
+        self.finish(now);
     }
 
     fn path_timeout(&mut self, now: Instant, prefix: Prefix, ifindex: u32, neighbor: Ipv6Addr) {
@@ -489,6 +531,21 @@ impl Instance {
         r.installed_anycast = want_any;
         r.installed_unicast = want_uni;
 
+        // The route limit counts one route per neighbour with a path here.
+        let mut charged: Vec<(u32, Ipv6Addr)> =
+            r.paths.iter().map(|p| (p.ifindex, p.neighbor)).collect();
+        charged.sort_unstable();
+        charged.dedup();
+        if charged != r.charged {
+            for key in r.charged.iter().filter(|k| !charged.contains(k)) {
+                self.limit.remove(key);
+            }
+            for key in charged.iter().filter(|k| !r.charged.contains(k)) {
+                self.limit.add(key);
+            }
+            r.charged = charged;
+        }
+
         let advert = r.advert(tag);
         if advert != r.advert {
             r.advert = advert;
@@ -510,6 +567,20 @@ impl Instance {
         } else if r.garbage_until.take().is_some() {
             self.timers.cancel(Timer::RouteGarbage(prefix));
         }
+    }
+
+    /// The end of every public handler: route-limit crossings logged,
+    /// then the triggered update if one may go.
+    fn finish(&mut self, now: Instant) {
+        while let Some(e) = self.limit.poll_event() {
+            match e {
+                LimitEvent::Warning { .. } => self.counters.route_limit_warnings += 1,
+                LimitEvent::Reached { .. } => self.counters.route_limit_reached += 1,
+                LimitEvent::Cleared { .. } => {}
+            }
+            Debug::Limit(&e).log();
+        }
+        self.flush_triggered(now);
     }
 
     /// Sends a triggered update now if one is pending and the hold-down

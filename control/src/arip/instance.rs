@@ -6,7 +6,7 @@ use std::net::Ipv6Addr;
 use std::time::Duration;
 
 use crate::proto::auth::{Keyring, ReplayGuard, SeqCounter};
-use crate::proto::Instant;
+use crate::proto::{Instant, LimitConfig, RouteLimit};
 
 use super::counters::Counters;
 use super::error::Error;
@@ -19,6 +19,13 @@ use super::Output;
 
 /// Route tag that marks an anycast /128 (docs/arip.md §3): 0xA6A6.
 pub const DEFAULT_ANYCAST_TAG: u16 = 0xa6a6;
+
+/// Most routes one neighbour may make this router hold (docs/arip.md §6).
+pub const DEFAULT_MAX_ROUTES_PER_NEIGHBOR: usize = 5_000;
+/// Most routes all neighbours together may make this router hold.
+pub const DEFAULT_MAX_ROUTES: usize = 10_000;
+/// Warn when a neighbour (or all) holds this share of its limit.
+pub const DEFAULT_ROUTES_WARN_PERCENT: u8 = 75;
 
 /// Split horizon (RFC 2080 §2.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -59,6 +66,9 @@ pub struct Config {
     pub seq_start: u64,
     /// Seed of the jitter generator (the daemon passes something random).
     pub seed: u64,
+    /// Route limits (docs/arip.md §6): learned paths per neighbour
+    /// (`per_key`) and in all (`total`); new ones beyond are refused.
+    pub limit: LimitConfig,
 }
 
 impl Default for Config {
@@ -76,6 +86,11 @@ impl Default for Config {
             keyring: Keyring::none(),
             seq_start: 1,
             seed: 0,
+            limit: LimitConfig::new(
+                DEFAULT_MAX_ROUTES_PER_NEIGHBOR,
+                DEFAULT_MAX_ROUTES,
+                DEFAULT_ROUTES_WARN_PERCENT,
+            ),
         }
     }
 }
@@ -116,6 +131,7 @@ impl Config {
                 "anycast_tag 0 would mark every host route",
             ));
         }
+        self.limit.validate().map_err(Error::LimitInvalid)?;
         Ok(())
     }
 }
@@ -137,6 +153,8 @@ pub struct Instance {
     pub(crate) outputs: VecDeque<Output>,
     /// A route changed since the last update (RFC 2080 §2.5.1).
     pub(crate) trigger_pending: bool,
+    /// Learned paths per neighbour (ifindex, address) and in all.
+    pub(crate) limit: RouteLimit<(u32, Ipv6Addr)>,
 }
 
 impl Instance {
@@ -145,6 +163,7 @@ impl Instance {
         let mut i = Instance {
             rng: Rng::new(config.seed),
             seq: SeqCounter::starting_at(config.seq_start),
+            limit: RouteLimit::new(config.limit),
             config,
             interfaces: BTreeMap::new(),
             neighbors: BTreeMap::new(),

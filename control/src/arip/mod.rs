@@ -38,6 +38,11 @@
 //! - a plain unicast prefix keeps RIPng's single best path and is emitted
 //!   as [`KernelRoute`] (`Add` replaces the prefix's route, `Remove`
 //!   deletes it).
+//! - what neighbours can make it hold is bounded (`Config::limit`, a
+//!   [`crate::proto::RouteLimit`] keyed by neighbour): a path for a prefix
+//!   a neighbour has none for is refused (counted, `refused_routes`) once
+//!   that neighbour, or all of them, hold the most allowed; refreshes,
+//!   changes and withdrawals of held paths always go through.
 //!
 //! Rooms: [`packet`] wire format, `events` inputs, `output` updates,
 //! [`instance`]/`interface`/`neighbor`/[`route`] state, `timers`,
@@ -65,7 +70,10 @@ use crate::proto::RibChange;
 
 pub use counters::Counters;
 pub use error::Error;
-pub use instance::{Config, Instance, SplitHorizon, DEFAULT_ANYCAST_TAG};
+pub use instance::{
+    Config, Instance, SplitHorizon, DEFAULT_ANYCAST_TAG, DEFAULT_MAX_ROUTES,
+    DEFAULT_MAX_ROUTES_PER_NEIGHBOR, DEFAULT_ROUTES_WARN_PERCENT,
+};
 pub use interface::InterfaceConfig;
 pub use route::Prefix;
 pub use view::View;

@@ -114,6 +114,9 @@ pub(crate) struct Route {
     /// Was anycast once: keeps the anycast tag on the poisoned announcements
     /// of a route with no paths left.
     pub anycast_seen: bool,
+    /// The neighbours (ifindex, address) whose route limit counts this
+    /// route: those it has a path from, as of the last `sync_route`.
+    pub charged: Vec<(u32, Ipv6Addr)>,
 }
 
 impl Route {
@@ -131,6 +134,7 @@ impl Route {
                 ..Advert::default()
             },
             anycast_seen: false,
+            charged: Vec::new(),
         }
     }
 
@@ -212,6 +216,34 @@ impl Route {
         }
     }
 
+    /// Whether the route holds a path from this neighbour.
+    pub fn has_path_from(&self, neighbor: Ipv6Addr, ifindex: u32) -> bool {
+        self.paths
+            .iter()
+            .any(|p| p.neighbor == neighbor && p.ifindex == ifindex)
+    }
+
+    /// Whether an offer from a neighbour the route has no path from would
+    /// be taken (a new path: what a route limit must admit first).
+    pub fn takes_new(&self, o: &Offer, now: Instant, timeout: Duration, anycast_tag: u16) -> bool {
+        if matches!(self.local, Some(Local::Unicast { .. })) || o.metric >= METRIC_INFINITY {
+            return false;
+        }
+        let anycast =
+            self.is_anycast(anycast_tag) || (self.prefix.len == 128 && o.tag == anycast_tag);
+        match self.best_learned() {
+            None => true,
+            Some(b) if o.metric < b => true,
+            // Anycast keeps every equal path; unicast takes RFC 2080
+            // §2.4.2's optional heuristic: switch to an equal route when
+            // the current one is half expired.
+            Some(b) if o.metric == b => {
+                anycast || self.paths[0].expires.saturating_since(now) < timeout / 2
+            }
+            Some(_) => false,
+        }
+    }
+
     /// Applies an offer (RFC 2080 §2.4.2, with the anycast rule that equal
     /// metrics from different neighbours are all kept). Returns whether a
     /// path was added (its timeout must be armed).
@@ -219,8 +251,6 @@ impl Route {
         if let Some(Local::Unicast { .. }) = self.local {
             return false;
         }
-        let anycast =
-            self.is_anycast(anycast_tag) || (self.prefix.len == 128 && o.tag == anycast_tag);
         let mut added = false;
         let expires = now + timeout;
         if let Some(i) = self
@@ -238,7 +268,7 @@ impl Route {
                 p.tag = o.tag;
                 p.expires = expires;
             }
-        } else if o.metric < METRIC_INFINITY {
+        } else if self.takes_new(&o, now, timeout, anycast_tag) {
             let new = Path {
                 neighbor: o.neighbor,
                 ifindex: o.ifindex,
@@ -247,29 +277,18 @@ impl Route {
                 tag: o.tag,
                 expires,
             };
+            let anycast =
+                self.is_anycast(anycast_tag) || (self.prefix.len == 128 && o.tag == anycast_tag);
             match self.best_learned() {
-                None => {
-                    self.paths.push(new);
-                    added = true;
-                }
-                Some(b) if o.metric < b => {
-                    self.paths.clear();
-                    self.paths.push(new);
-                    added = true;
-                }
-                Some(b) if o.metric == b => {
-                    if anycast {
-                        self.paths.push(new);
-                        added = true;
-                    } else if self.paths[0].expires.saturating_since(now) < timeout / 2 {
-                        // RFC 2080 §2.4.2's optional heuristic: switch to an
-                        // equal route when the current one is half expired.
-                        self.paths[0] = new;
-                        added = true;
-                    }
-                }
-                Some(_) => {}
+                // A better path replaces the set.
+                Some(b) if o.metric < b => self.paths.clear(),
+                // An equal one joins an anycast set, or replaces the
+                // half-expired unicast path.
+                Some(_) if !anycast => self.paths.clear(),
+                _ => {}
             }
+            self.paths.push(new);
+            added = true;
         }
         // Only the best learned metric is remembered (like RIPng; paths
         // that got worse drop out when a better one exists).

@@ -2,7 +2,7 @@
 
 use std::net::Ipv6Addr;
 
-use crate::proto::Instant;
+use crate::proto::{Instant, LimitView};
 
 use super::counters::Counters;
 use super::instance::Instance;
@@ -15,6 +15,8 @@ pub struct View {
     pub neighbors: Vec<NeighborView>,
     pub interfaces: Vec<InterfaceConfig>,
     pub counters: Counters,
+    /// Learned paths held and new ones refused, in all (docs/arip.md §6).
+    pub route_limit: LimitView,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,6 +55,11 @@ pub struct NeighborView {
     pub bad_packets: u64,
     pub bad_entries: u64,
     pub last_seq: Option<u64>,
+    /// Paths this neighbour gave us that we hold (against
+    /// `max_routes_per_neighbor`).
+    pub routes_held: usize,
+    /// New routes of this neighbour refused by a route limit.
+    pub routes_refused: u64,
 }
 
 fn ms(d: std::time::Duration) -> u64 {
@@ -103,6 +110,8 @@ impl View {
                 bad_packets: n.bad_packets,
                 bad_entries: n.bad_entries,
                 last_seq: n.last_seq,
+                routes_held: i.limit.held(&(n.ifindex, n.addr)),
+                routes_refused: i.limit.refused(&(n.ifindex, n.addr)),
             })
             .collect();
         View {
@@ -110,6 +119,7 @@ impl View {
             neighbors,
             interfaces: i.interfaces.values().map(|x| x.config.clone()).collect(),
             counters: i.counters.clone(),
+            route_limit: i.limit.view(),
         }
     }
 }

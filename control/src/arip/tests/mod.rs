@@ -3,6 +3,7 @@
 
 mod auth;
 mod checks;
+mod limits;
 mod network;
 mod packet;
 mod pcap;
