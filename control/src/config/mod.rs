@@ -83,6 +83,9 @@ pub struct AripConfig {
     pub check_hop_limit: bool,
     /// Announce the global prefixes of every interface but `lo`.
     pub redistribute_connected: bool,
+    /// `max_routes_per_neighbor` (`per_key`), `max_routes` (`total`),
+    /// `routes_warn_percent`.
+    pub limit: crate::proto::LimitConfig,
     pub keys: Vec<crate::proto::auth::Key>,
 }
 
@@ -220,6 +223,10 @@ pub struct ArdRouterConfig {
     pub max_response_delay: std::time::Duration,
     pub min_hold: std::time::Duration,
     pub max_hold: std::time::Duration,
+    /// `max_addresses_per_member` (`per_key`), `max_addresses` (`total`),
+    /// `addresses_warn_percent`.
+    pub limit: crate::proto::LimitConfig,
+    pub max_addresses_per_interface: usize,
     pub keys: Vec<crate::proto::auth::Key>,
 }
 

@@ -6,6 +6,7 @@ use super::raw::{RawAarp, RawArdMember, RawArdRouter, RawArip, RawHealthCheck, R
 use super::validate::Validator;
 use super::{AarpConfig, ArdMemberConfig, ArdRouterConfig, AripConfig, HealthCheck, HealthProbe};
 use crate::proto::auth::Key;
+use crate::proto::limit::{LimitConfig, MAX_LIMIT};
 
 /// Defaults (docs/config.md, docs/ard.md).
 pub const ARD_QUERY_INTERVAL_MS: i64 = 125_000;
@@ -18,6 +19,14 @@ pub const AARP_LIFETIME_MS: i64 = 30_000;
 pub const AARP_PREFERENCE: i64 = 100;
 const MAX_MS: i64 = 3_600_000;
 
+/// A route limit as written: the total, the per-key limit (defaulting to
+/// the smaller of its default and the total), the warning percentage.
+struct RawLimit<'r> {
+    total: (&'r Option<S<i64>>, &'static str, usize),
+    per_key: (&'r Option<S<i64>>, &'static str, usize),
+    warn: (&'r Option<S<i64>>, &'static str, u8),
+}
+
 impl Validator<'_, '_> {
     fn ms(&mut self, v: &Option<S<i64>>, what: &str, lo: i64, default: i64) -> Duration {
         let ms = v
@@ -25,6 +34,43 @@ impl Validator<'_, '_> {
             .and_then(|v| self.int(v, what, lo, MAX_MS))
             .unwrap_or(default);
         Duration::from_millis(ms as u64)
+    }
+
+    fn count(&mut self, v: &Option<S<i64>>, what: &str, default: usize) -> usize {
+        v.as_ref()
+            .and_then(|v| self.int(v, what, 1, MAX_LIMIT as i64))
+            .map_or(default, |x| x as usize)
+    }
+
+    /// A limit below the total: an explicit one above it is an error at
+    /// its value; an unset one is the default, lowered to the total.
+    fn count_below(
+        &mut self,
+        (v, what, default): (&Option<S<i64>>, &'static str, usize),
+        (total, total_name): (usize, &str),
+    ) -> usize {
+        let n = self.count(v, what, default.min(total));
+        if n > total {
+            if let Some(v) = v {
+                self.errs.at(
+                    &v.span(),
+                    format!("{what} {n} is above {total_name} {total}"),
+                );
+            }
+            return total;
+        }
+        n
+    }
+
+    fn limit(&mut self, r: RawLimit) -> LimitConfig {
+        let total = self.count(r.total.0, r.total.1, r.total.2);
+        let per_key = self.count_below(r.per_key, (total, r.total.1));
+        let (v, what, default) = r.warn;
+        let warn_percent = v
+            .as_ref()
+            .and_then(|v| self.int(v, what, 1, 100))
+            .map_or(default, |x| x as u8);
+        LimitConfig::new(per_key, total, warn_percent)
     }
 
     fn names(&mut self, list: &S<Vec<S<String>>>, what: &str) -> Vec<String> {
@@ -70,6 +116,31 @@ impl Validator<'_, '_> {
     }
 
     pub(super) fn ard_router(&mut self, r: RawArdRouter) -> ArdRouterConfig {
+        use crate::ard::{
+            DEFAULT_ADDRESSES_WARN_PERCENT, DEFAULT_MAX_ADDRESSES,
+            DEFAULT_MAX_ADDRESSES_PER_INTERFACE, DEFAULT_MAX_ADDRESSES_PER_MEMBER,
+        };
+        let limit = self.limit(RawLimit {
+            total: (&r.max_addresses, "max_addresses", DEFAULT_MAX_ADDRESSES),
+            per_key: (
+                &r.max_addresses_per_member,
+                "max_addresses_per_member",
+                DEFAULT_MAX_ADDRESSES_PER_MEMBER,
+            ),
+            warn: (
+                &r.addresses_warn_percent,
+                "addresses_warn_percent",
+                DEFAULT_ADDRESSES_WARN_PERCENT,
+            ),
+        });
+        let max_addresses_per_interface = self.count_below(
+            (
+                &r.max_addresses_per_interface,
+                "max_addresses_per_interface",
+                DEFAULT_MAX_ADDRESSES_PER_INTERFACE,
+            ),
+            (limit.total, "max_addresses"),
+        );
         let cfg = ArdRouterConfig {
             interfaces: self.names(&r.interfaces, "[ard] interfaces"),
             query_interval: self.ms(
@@ -86,6 +157,8 @@ impl Validator<'_, '_> {
             ),
             min_hold: self.ms(&r.min_hold_ms, "min_hold_ms", 10, ARD_MIN_HOLD_MS),
             max_hold: self.ms(&r.max_hold_ms, "max_hold_ms", 10, ARD_MAX_HOLD_MS),
+            limit,
+            max_addresses_per_interface,
             keys: self.keys(&r.keys),
         };
         if cfg.max_response_delay >= cfg.query_interval {
@@ -189,6 +262,19 @@ impl Validator<'_, '_> {
                 .unwrap_or(d.anycast_tag as i64) as u16,
             check_hop_limit: r.check_hop_limit.is_none_or(|v| *v.get_ref()),
             redistribute_connected: r.redistribute_connected.is_none_or(|v| *v.get_ref()),
+            limit: self.limit(RawLimit {
+                total: (&r.max_routes, "max_routes", d.limit.total),
+                per_key: (
+                    &r.max_routes_per_neighbor,
+                    "max_routes_per_neighbor",
+                    d.limit.per_key,
+                ),
+                warn: (
+                    &r.routes_warn_percent,
+                    "routes_warn_percent",
+                    d.limit.warn_percent,
+                ),
+            }),
             keys: self.keys(&r.keys),
         };
         let problem = if cfg.update_jitter >= cfg.update_interval {

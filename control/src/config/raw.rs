@@ -47,6 +47,9 @@ pub struct RawArip {
     pub anycast_tag: Option<S<i64>>,
     pub check_hop_limit: Option<S<bool>>,
     pub redistribute_connected: Option<S<bool>>,
+    pub max_routes: Option<S<i64>>,
+    pub max_routes_per_neighbor: Option<S<i64>>,
+    pub routes_warn_percent: Option<S<i64>>,
     #[serde(default)]
     pub keys: Vec<S<RawKey>>,
 }
@@ -67,6 +70,10 @@ pub struct RawArdRouter {
     pub max_response_delay_ms: Option<S<i64>>,
     pub min_hold_ms: Option<S<i64>>,
     pub max_hold_ms: Option<S<i64>>,
+    pub max_addresses: Option<S<i64>>,
+    pub max_addresses_per_member: Option<S<i64>>,
+    pub max_addresses_per_interface: Option<S<i64>>,
+    pub addresses_warn_percent: Option<S<i64>>,
     #[serde(default)]
     pub keys: Vec<S<RawKey>>,
 }

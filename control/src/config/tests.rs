@@ -281,3 +281,82 @@ fn interface_mode_xdp_or_afxdp() {
         ["a6.toml:3:8: mode \"dpdk\" is not one of \"xdp\", \"afxdp\""]
     );
 }
+
+#[test]
+fn route_limits_default_and_explicit() {
+    let cfg = parse(
+        "a6.toml",
+        "[arip]\ninterfaces = [\"eth0\"]\n[ard]\ninterfaces = [\"eth1\"]\n",
+    )
+    .unwrap();
+    let l = cfg.arip.unwrap().limit;
+    assert_eq!((l.per_key, l.total, l.warn_percent), (5000, 10000, 75));
+    let ard = cfg.ard.unwrap();
+    assert_eq!(
+        (
+            ard.limit.per_key,
+            ard.limit.total,
+            ard.limit.warn_percent,
+            ard.max_addresses_per_interface
+        ),
+        (1024, 8192, 75, 4096)
+    );
+    let cfg = parse(
+        "a6.toml",
+        "[arip]\ninterfaces = [\"eth0\"]\nmax_routes = 300\nmax_routes_per_neighbor = 100\n\
+         routes_warn_percent = 90\n[ard]\ninterfaces = [\"eth1\"]\nmax_addresses = 50\n\
+         max_addresses_per_member = 5\nmax_addresses_per_interface = 20\naddresses_warn_percent = 100\n",
+    )
+    .unwrap();
+    let l = cfg.arip.unwrap().limit;
+    assert_eq!((l.per_key, l.total, l.warn_percent), (100, 300, 90));
+    let ard = cfg.ard.unwrap();
+    assert_eq!(
+        (
+            ard.limit.per_key,
+            ard.limit.total,
+            ard.limit.warn_percent,
+            ard.max_addresses_per_interface
+        ),
+        (5, 50, 100, 20)
+    );
+    // A total below a default per-key limit lowers it.
+    let cfg = parse(
+        "a6.toml",
+        "[arip]\ninterfaces = [\"eth0\"]\nmax_routes = 10\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.arip.unwrap().limit.per_key, 10);
+}
+
+#[test]
+fn route_limit_errors_point_at_the_value() {
+    assert_eq!(
+        errors(
+            "[arip]\ninterfaces = [\"eth0\"]\nmax_routes = 0\nmax_routes_per_neighbor = 2000000\n\
+             routes_warn_percent = 101\n"
+        ),
+        [
+            "a6.toml:3:14: max_routes 0 is out of range 1..=1000000",
+            "a6.toml:4:27: max_routes_per_neighbor 2000000 is out of range 1..=1000000",
+            "a6.toml:5:23: routes_warn_percent 101 is out of range 1..=100",
+        ]
+    );
+    assert_eq!(
+        errors(
+            "[arip]\ninterfaces = [\"eth0\"]\nmax_routes = 100\nmax_routes_per_neighbor = 200\n"
+        ),
+        ["a6.toml:4:27: max_routes_per_neighbor 200 is above max_routes 100"]
+    );
+    assert_eq!(
+        errors(
+            "[ard]\ninterfaces = [\"eth0\"]\nmax_addresses = 10\nmax_addresses_per_member = 11\n\
+             max_addresses_per_interface = 12\naddresses_warn_percent = 0\n"
+        ),
+        [
+            "a6.toml:4:28: max_addresses_per_member 11 is above max_addresses 10",
+            "a6.toml:5:31: max_addresses_per_interface 12 is above max_addresses 10",
+            "a6.toml:6:26: addresses_warn_percent 0 is out of range 1..=100",
+        ]
+    );
+}

@@ -450,6 +450,29 @@ pub fn ard(v: &serde_json::Value) -> String {
         } else {
             out.push_str(&t.render());
         }
+        let l = &r["router"]["address_limit"];
+        out.push_str(&format!(
+            "address limit: {} held of max_addresses {} ({}), max_addresses_per_member {}, \
+             max_addresses_per_interface {}, refused {}\n",
+            s(&l["held"]),
+            s(&l["limit"]),
+            s(&l["state"]),
+            s(&l["per_key_limit"]),
+            s(&r["router"]["max_addresses_per_interface"]),
+            s(&l["refused"]),
+        ));
+        for i in &ifs {
+            for m in i["members"].as_array().into_iter().flatten() {
+                if m["addresses_refused"].as_u64().is_some_and(|n| n > 0) {
+                    out.push_str(&format!(
+                        "  member {} on ifindex {}: {} addresses refused\n",
+                        s(&m["link_local"]),
+                        s(&i["ifindex"]),
+                        s(&m["addresses_refused"]),
+                    ));
+                }
+            }
+        }
         out.push_str(&format!("counters: {}\n", r["counters"]));
     }
     if let Some(m) = v.get("member").filter(|m| !m.is_null()) {
@@ -560,6 +583,38 @@ pub fn arip(v: &serde_json::Value) -> String {
     } else {
         t.render()
     };
+    let mut n = Table::new(&[
+        ("NEIGHBOR", Left),
+        ("IFINDEX", Right),
+        ("ROUTES", Right),
+        ("REFUSED", Right),
+        ("BAD PACKETS", Right),
+        ("BAD ENTRIES", Right),
+        ("HEARD MS AGO", Right),
+    ]);
+    for x in v["view"]["neighbors"].as_array().into_iter().flatten() {
+        n.row(vec![
+            s(&x["addr"]),
+            s(&x["ifindex"]),
+            s(&x["routes_held"]),
+            s(&x["routes_refused"]),
+            s(&x["bad_packets"]),
+            s(&x["bad_entries"]),
+            s(&x["last_heard_ms_ago"]),
+        ]);
+    }
+    if !n.is_empty() {
+        out.push_str(&n.render());
+    }
+    let l = &v["view"]["route_limit"];
+    out.push_str(&format!(
+        "route limit: {} held of max_routes {} ({}), max_routes_per_neighbor {}, refused {}\n",
+        s(&l["held"]),
+        s(&l["limit"]),
+        s(&l["state"]),
+        s(&l["per_key_limit"]),
+        s(&l["refused"]),
+    ));
     out.push_str(&format!("counters: {}\n", v["counters"]));
     out
 }
@@ -656,6 +711,29 @@ mod tests {
         assert_eq!(
             member_change(&v),
             "member 2001:db8:1::10 of 2001:db8:ac::1 on eth1: draining (1 FIB operations)\n"
+        );
+    }
+
+    #[test]
+    fn arip_shows_neighbours_and_the_route_limit() {
+        let v = serde_json::json!({
+            "view": {
+                "routes": [],
+                "neighbors": [{"addr": "fe80::2", "ifindex": 3, "routes_held": 1000,
+                    "routes_refused": 99000, "bad_packets": 0, "bad_entries": 0,
+                    "last_heard_ms_ago": 12}],
+                "route_limit": {"limit": 4000, "per_key_limit": 1000, "warn_percent": 75,
+                    "held": 1004, "refused": 99000, "state": "normal"},
+            },
+            "counters": {},
+        });
+        let out = arip(&v);
+        assert!(out.contains("fe80::2         3    1000    99000"), "{out}");
+        assert!(
+            out.contains(
+                "route limit: 1004 held of max_routes 4000 (normal), max_routes_per_neighbor 1000, refused 99000\n"
+            ),
+            "{out}"
         );
     }
 }

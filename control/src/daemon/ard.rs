@@ -167,6 +167,8 @@ impl ArdTask {
             max_response_delay: cfg.max_response_delay,
             min_hold: cfg.min_hold,
             max_hold: cfg.max_hold,
+            max_addresses_per_interface: cfg.max_addresses_per_interface,
+            limit: cfg.limit,
             keyring: keyring(&cfg.keys),
             seq_start: seq_start(),
             ..ard::RouterConfig::default()

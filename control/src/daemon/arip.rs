@@ -107,6 +107,7 @@ impl AripTask {
             keyring: keyring(&cfg.keys),
             seq_start: seq_start(),
             seed: seq_start() ^ u64::from(std::process::id()),
+            limit: cfg.limit,
             ..arip::Config::default()
         };
         let mut inst =
