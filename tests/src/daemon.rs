@@ -12,8 +12,7 @@ use serde_json::Value;
 
 use crate::netns::Netns;
 use crate::process::{Proc, TempDir};
-use crate::util::{self, cmdline, unique_name, wait_until};
-use crate::BPFFS;
+use crate::util::{self, cmdline, wait_until};
 
 /// Path of a workspace binary (`anycast6d`, `anycast6ctl`, `a6-traffic`).
 ///
@@ -61,47 +60,26 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// A pin directory of our own under bpffs, `/sys/fs/bpf/a6t-<..>/v1`.
 /// On Drop everything in it is detached and unpinned
-/// (`anycast6ctl destroy --pin-dir`), then the directory is removed.
-#[derive(Debug)]
-pub struct PinDir {
-    base: PathBuf,
-    dir: PathBuf,
-}
+/// (`anycast6ctl destroy --pin-dir`, [`crate::Tests`]), then the directory
+/// is removed.
+pub type PinDir = anycast6_testsupport::PinDir<crate::Tests>;
 
-impl PinDir {
-    pub fn new(short: &str) -> PinDir {
-        let base = Path::new(BPFFS).join(unique_name(short));
-        let dir = base.join("v1");
-        PinDir { base, dir }
-    }
-
-    /// The versioned directory anycast6d pins into.
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-}
-
-impl Drop for PinDir {
-    fn drop(&mut self) {
-        if self.dir.exists() {
-            let out = Command::new(bin("anycast6ctl"))
-                .arg("destroy")
-                .arg("--pin-dir")
-                .arg(&self.dir)
-                .output();
-            if let Ok(o) = &out {
-                if !o.status.success() {
-                    eprintln!(
-                        "anycast6ctl destroy --pin-dir {} failed: {}",
-                        self.dir.display(),
-                        String::from_utf8_lossy(&o.stderr).trim()
-                    );
-                }
-            }
+/// `anycast6ctl destroy --pin-dir <dir>`: detaches and unpins everything
+/// anycast6d pinned there; a failure is only reported.
+pub(crate) fn destroy_pins(dir: &Path) {
+    let out = Command::new(bin("anycast6ctl"))
+        .arg("destroy")
+        .arg("--pin-dir")
+        .arg(dir)
+        .output();
+    if let Ok(o) = &out {
+        if !o.status.success() {
+            eprintln!(
+                "anycast6ctl destroy --pin-dir {} failed: {}",
+                dir.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
         }
-        // Whatever destroy left (or could not: a broken build) goes too;
-        // a pinned link whose device is gone dies with its last pin.
-        let _ = std::fs::remove_dir_all(&self.base);
     }
 }
 

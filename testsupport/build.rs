@@ -1,4 +1,5 @@
-//! Compiles the harness's one eBPF object (bpf/xdp_pass.bpf.c) with clang.
+//! Compiles the one eBPF object of the test support (bpf/xdp_pass.bpf.c,
+//! behind `Netns::xdp_pass`) with clang.
 
 use std::path::PathBuf;
 use std::process::Command;

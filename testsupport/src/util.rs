@@ -1,19 +1,13 @@
-//! Small helpers: root check, polling, unique names, running commands.
+//! Small helpers: root check, polling, running commands.
 
 use std::ffi::OsStr;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
 use crate::sys;
-
-/// Every name the harness creates (namespaces, pin dirs, temp dirs) starts
-/// with this, followed by a short test name and a `<pid>x<n>` suffix, so
-/// parallel tests never collide and leftovers of a killed run can be found.
-pub const PREFIX: &str = "a6t-";
 
 /// Returns true when running as root. Otherwise prints a loud line to
 /// stderr and returns false: the caller returns early. `scripts/test.sh`
@@ -27,30 +21,6 @@ pub fn require_root(test: &str) -> bool {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "SKIPPED (needs root): {test}");
     false
-}
-
-/// A name unique to this process and call: `a6t-<short>-<pid>x<n>`.
-/// `short` is cut to 6 characters so the whole stays short (bpffs and
-/// netns names have no 15-character limit, but they show up in `ip` output
-/// and logs, where short is kind).
-pub fn unique_name(short: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let short: String = short
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(6)
-        .collect();
-    format!("{PREFIX}{short}-{}x{n}", std::process::id())
-}
-
-/// The pid encoded in a name made by [`unique_name`], if any.
-pub fn pid_of_unique_name(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix(PREFIX)?;
-    let (_, suffix) = rest.rsplit_once('-')?;
-    let (pid, n) = suffix.split_once('x')?;
-    n.parse::<u32>().ok()?;
-    pid.parse().ok()
 }
 
 /// Polls `cond` every 20 ms until it returns true or `timeout` passes.
@@ -103,14 +73,19 @@ pub fn run(cmd: &mut Command) -> Result<Output> {
     Ok(out)
 }
 
+/// Runs a command to completion and returns its stdout as a string.
+pub fn run_stdout(cmd: &mut Command) -> Result<String> {
+    let out = run(cmd)?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Runs `program args...` and returns its stdout as a string.
 pub fn run_str<I, S>(program: &str, args: I) -> Result<String>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let out = run(Command::new(program).args(args))?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    run_stdout(Command::new(program).args(args))
 }
 
 /// True if we are unwinding from a panic (a failing test): guards then

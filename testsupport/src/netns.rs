@@ -1,39 +1,46 @@
 //! Throwaway network namespaces and veth links.
 //!
-//! Namespaces are named `/run/netns/a6t-<test>-<pid>x<n>` and entered with
+//! Namespaces are named `/run/netns/<prefix><short>-<pid>x<n>` (see
+//! [`crate::names`]) and entered with
 //! `nsenter --net=` (commands) or setns(2) (threads of this process), never
 //! with `ip netns exec`: that remounts /sys, which hides bpffs, and anycast6d
 //! needs bpffs. Interface names only need to be unique inside their own
 //! namespace (veths are created directly in place), so they stay readable:
 //! `to-r1` in a member is its link to the router.
 
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Once;
 use std::thread::{self, JoinHandle};
 
 use anyhow::{bail, Context, Result};
 
+use crate::names::{self, Owner};
 use crate::sys;
-use crate::util::{self, run, PREFIX};
+use crate::util::{self, run};
 
 pub const NETNS_DIR: &str = "/run/netns";
 
 /// A network namespace, deleted on Drop (with whatever it still runs).
 #[derive(Debug)]
-pub struct Netns {
+pub struct Netns<O: Owner> {
     name: String,
+    owner: PhantomData<fn() -> O>,
 }
 
-impl Netns {
-    /// Creates `a6t-<short>-<pid>x<n>`, brings `lo` up and turns duplicate
+impl<O: Owner> Netns<O> {
+    /// Creates `<prefix><short>-<pid>x<n>` (after sweeping what dead runs
+    /// of `O` left, once per process), brings `lo` up and turns duplicate
     /// address detection off for every interface created in it later (tests
     /// must not wait a second per address for DAD).
-    pub fn new(short: &str) -> Result<Netns> {
-        sweep_stale();
-        let name = util::unique_name(short);
+    pub fn new(short: &str) -> Result<Netns<O>> {
+        names::sweep_stale::<O>();
+        let name = names::unique_name::<O>(short);
         run(Command::new("ip").args(["netns", "add", &name]))?;
-        let ns = Netns { name };
+        let ns = Netns {
+            name,
+            owner: PhantomData,
+        };
         ns.ip(&["link", "set", "lo", "up"])?;
         for (k, v) in [
             ("net.ipv6.conf.all.accept_dad", "0"),
@@ -128,9 +135,10 @@ impl Netns {
     /// other end needs one: GRO is not enough for XDP_TX (measured here).
     pub fn xdp_pass(&self, dev: &str) -> Result<()> {
         static OBJ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/xdp_pass.o"));
-        // One file per test process, named like every harness object so
+        // One file per process, named like every object of its owner so
         // the next run sweeps it once this process is gone.
-        let path = std::env::temp_dir().join(format!("{PREFIX}xdppass-{}x0", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("{}xdppass-{}x0", O::PREFIX, std::process::id()));
         if !path.exists() {
             // Written whole under a unique name, then renamed: parallel
             // tests never see a partial object.
@@ -188,46 +196,48 @@ impl Netns {
             .expect("spawning a thread")
     }
 
-    /// Runs `f` inside this namespace on a helper thread and waits for it.
+    /// Runs `f` inside this namespace on a helper thread and waits for it;
+    /// `f` may borrow from the caller (a scoped thread).
     pub fn run_in<T, F>(&self, f: F) -> Result<T>
     where
-        T: Send + 'static,
-        F: FnOnce() -> Result<T> + Send + 'static,
+        T: Send,
+        F: FnOnce() -> Result<T> + Send,
     {
-        match self.spawn("run_in", f).join() {
-            Ok(r) => r,
-            Err(_) => bail!("thread in {} panicked", self.name),
-        }
-    }
-
-    /// Pids of processes whose network namespace is this one.
-    fn pids(&self) -> Vec<u32> {
-        util::run_str("ip", ["netns", "pids", &self.name])
-            .map(|s| {
-                s.split_whitespace()
-                    .filter_map(|p| p.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default()
+        let path = self.path();
+        thread::scope(|s| {
+            thread::Builder::new()
+                .name(format!("run_in@{}", self.name))
+                .spawn_scoped(s, || {
+                    sys::setns_net(&path)
+                        .with_context(|| format!("setns into {}", path.display()))?;
+                    f()
+                })
+                .expect("spawning a thread")
+                .join()
+                .unwrap_or_else(|_| bail!("thread in {} panicked", self.name))
+        })
     }
 }
 
-impl Drop for Netns {
+impl<O: Owner> Drop for Netns<O> {
     fn drop(&mut self) {
-        // Everything still running in a namespace we created was started by
-        // this test (the name is unique to it); Child guards normally got
-        // there first.
-        for pid in self.pids() {
-            let _ = sys::kill(pid, libc::SIGKILL);
-        }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
+        delete(&self.name);
     }
+}
+
+/// Deletes the namespace `name` after SIGKILL to whatever still runs in
+/// it: everything there was started by its owner (the name is unique to
+/// it); process guards normally got there first.
+pub(crate) fn delete(name: &str) {
+    let pids = util::run_str("ip", ["netns", "pids", name]).unwrap_or_default();
+    for pid in pids.split_whitespace().filter_map(|p| p.parse().ok()) {
+        let _ = sys::kill(pid, libc::SIGKILL);
+    }
+    let _ = Command::new("ip").args(["netns", "del", name]).output();
 }
 
 /// Creates a veth pair with one end in each namespace, both up.
-pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
+pub fn veth<A: Owner, B: Owner>(a: &Netns<A>, a_if: &str, b: &Netns<B>, b_if: &str) -> Result<()> {
     a.ip(&[
         "link",
         "add",
@@ -243,44 +253,4 @@ pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
     a.ip(&["link", "set", a_if, "up"])?;
     b.ip(&["link", "set", b_if, "up"])?;
     Ok(())
-}
-
-/// Deletes namespaces, bpffs directories and /tmp files left by test processes that
-/// no longer exist (a run killed with SIGKILL cannot clean up after itself).
-/// Only names made by [`util::unique_name`] whose pid is dead are touched.
-pub fn sweep_stale() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let stale =
-            |name: &str| util::pid_of_unique_name(name).is_some_and(|pid| !sys::pid_alive(pid));
-        if let Ok(rd) = std::fs::read_dir(NETNS_DIR) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with(PREFIX) && stale(&name) {
-                    let _ = Command::new("ip").args(["netns", "del", &name]).output();
-                }
-            }
-        }
-        if let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with(PREFIX) && stale(&name) {
-                    let p = e.path();
-                    let _ = if p.is_dir() {
-                        std::fs::remove_dir_all(&p)
-                    } else {
-                        std::fs::remove_file(&p)
-                    };
-                }
-            }
-        }
-        if let Ok(rd) = std::fs::read_dir(crate::BPFFS) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with(PREFIX) && stale(&name) {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-    });
 }

@@ -1,28 +1,36 @@
-//! Processes started by a test, killed by pid when their guard drops.
+//! Processes started by a test or a benchmark, killed by pid when their
+//! guard drops, and the scratch directories they write into.
 
 use std::fs::{self, File};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::names::{unique_name, Owner};
 use crate::netns::Netns;
 use crate::sys;
-use crate::util::{self, unique_name};
+use crate::util;
 
-/// A scratch directory under /tmp, removed on Drop (kept when the test
-/// fails and `A6T_KEEP=1` is set, so its logs can be read).
+/// A scratch directory `/tmp/<prefix><short>-<pid>x<n>`, removed on Drop
+/// (kept when the thread is panicking, a test failing, and `A6T_KEEP=1`
+/// is set, so its logs can be read).
 #[derive(Debug)]
-pub struct TempDir {
+pub struct TempDir<O: Owner> {
     path: PathBuf,
+    owner: PhantomData<fn() -> O>,
 }
 
-impl TempDir {
-    pub fn new(short: &str) -> Result<TempDir> {
-        let path = std::env::temp_dir().join(unique_name(short));
+impl<O: Owner> TempDir<O> {
+    pub fn new(short: &str) -> Result<TempDir<O>> {
+        let path = std::env::temp_dir().join(unique_name::<O>(short));
         fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(TempDir { path })
+        Ok(TempDir {
+            path,
+            owner: PhantomData,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -34,7 +42,7 @@ impl TempDir {
     }
 }
 
-impl Drop for TempDir {
+impl<O: Owner> Drop for TempDir<O> {
     fn drop(&mut self) {
         if util::panicking() && std::env::var_os("A6T_KEEP").is_some() {
             eprintln!("kept {} (A6T_KEEP)", self.path.display());
@@ -46,14 +54,16 @@ impl Drop for TempDir {
 
 /// A child process (usually in a namespace through `nsenter --net=`, which
 /// execs, so the pid is the program's). Output goes to a log file; on Drop
-/// the process is killed by pid with SIGKILL and reaped, and if the test is
-/// failing the end of its log is printed.
+/// the process is killed by pid with SIGKILL (or first asked with SIGTERM,
+/// see [`Proc::terminate_on_drop`]) and reaped, and if the thread is
+/// panicking (a test failing) the end of its log is printed.
 #[derive(Debug)]
 pub struct Proc {
     label: String,
     child: Child,
     log: PathBuf,
     exited: Option<ExitStatus>,
+    drop_grace: Option<Duration>,
 }
 
 impl Proc {
@@ -77,12 +87,20 @@ impl Proc {
             child,
             log,
             exited: None,
+            drop_grace: None,
         })
     }
 
+    /// On Drop, SIGTERM first and SIGKILL only if it has not exited within
+    /// `grace` (a daemon that cleans up on SIGTERM).
+    pub fn terminate_on_drop(mut self, grace: Duration) -> Proc {
+        self.drop_grace = Some(grace);
+        self
+    }
+
     /// Spawns `program args` inside `ns`.
-    pub fn spawn_in(
-        ns: &Netns,
+    pub fn spawn_in<O: Owner>(
+        ns: &Netns<O>,
         label: &str,
         program: &Path,
         args: &[&str],
@@ -168,7 +186,10 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        self.kill();
+        match self.drop_grace {
+            Some(grace) => self.terminate(grace),
+            None => self.kill(),
+        }
         if util::panicking() {
             eprintln!(
                 "---- {} (pid {}, {:?}) log tail ----\n{}\n---- end {} ----",

@@ -1,4 +1,4 @@
-//! The few system calls the harness makes directly: everything else goes
+//! The few system calls the helpers make directly: everything else goes
 //! through `ip`, `ethtool`, `nsenter` and `sysctl` so a failing step can be
 //! replayed by hand from the logged command line.
 
@@ -54,4 +54,21 @@ pub fn pid_alive(pid: u32) -> bool {
         Ok(()) => true,
         Err(e) => e.raw_os_error() == Some(libc::EPERM),
     }
+}
+
+/// Pids of the direct children of `parent` (read from /proc).
+pub fn children(parent: u32) -> Vec<u32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+            let (_, rest) = stat.rsplit_once(')')?;
+            let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Test harness only: an XDP program that passes every frame.
+ * Tests and benchmarks only (Netns::xdp_pass): an XDP program that passes
+ * every frame.
  *
  * Attached to a veth end that must receive frames an XDP program on the
  * other end sends with XDP_TX (anycast6's ICMPv6 Packet Too Big). Measured
