@@ -11,13 +11,12 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::cleanup::{self, ChildGuard, Netns, PinDir, TempDir};
+use crate::cleanup::{self, Netns, PinDir, Proc, TempDir};
 use crate::progress::Progress;
 
 /// Member addresses the server namespace holds: 2001:db8:1::10 + i.
@@ -151,10 +150,11 @@ fn group_members(out: &mut impl std::io::Write, members: &[usize]) -> Result<()>
     Ok(())
 }
 
-/// A running anycast6d. Drop order: the process first, then its pins, then
-/// the scratch directory (config, socket, log).
+/// A running anycast6d. Drop order: the process first (SIGTERM, SIGKILL
+/// after 5 s), then its pins, then the scratch directory (config, socket,
+/// log).
 pub struct Daemon {
-    pub child: ChildGuard,
+    pub child: Proc,
     pub socket: PathBuf,
     pub log: PathBuf,
     pub pins: PinDir,
@@ -201,26 +201,19 @@ impl Daemon {
         progress: &Progress,
         mut on_wait: impl FnMut(u32) -> Result<()>,
     ) -> Result<Daemon> {
-        let log = std::fs::File::create(&paths.log)?;
         let mut cmd = ns.command(bin("anycast6d")?);
         cmd.arg("--config")
             .arg(&paths.config)
             .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(log);
+            .env("NO_COLOR", "1");
         let t = Instant::now();
-        let mut child = ChildGuard::spawn(&mut cmd, "anycast6d")?;
-        let tail = |p: &Path| {
-            let s = std::fs::read_to_string(p).unwrap_or_default();
-            let lines: Vec<&str> = s.lines().collect();
-            lines[lines.len().saturating_sub(15)..].join("\n")
-        };
+        let mut child = Proc::spawn("anycast6d", cmd, paths.log.clone())?
+            .terminate_on_drop(Duration::from_secs(5));
         let mut next_report = Instant::now();
         loop {
             progress.check()?;
-            if let Err(e) = child.alive() {
-                bail!("{e}:\n{}", tail(&paths.log));
+            if let Some(st) = child.exit_status() {
+                bail!("anycast6d exited: {st}:\n{}", child.log_tail(15));
             }
             if paths.socket.exists()
                 && request(&paths.socket, r#"{"cmd":"show","what":"groups"}"#).is_ok()
@@ -230,7 +223,7 @@ impl Daemon {
             if t.elapsed() > timeout {
                 bail!(
                     "anycast6d did not answer within {timeout:?}; log tail:\n{}",
-                    tail(&paths.log)
+                    child.log_tail(15)
                 );
             }
             if Instant::now() >= next_report {

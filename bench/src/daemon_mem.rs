@@ -68,8 +68,9 @@ fn map_memory(pin_dir: &std::path::Path) -> Result<f64> {
             .with_context(|| format!("opening pinned {name}"))?;
         ids.push(md.info()?.id());
     }
-    let out =
-        crate::cleanup::run(std::process::Command::new("bpftool").args(["-j", "map", "show"]))?;
+    let out = crate::cleanup::run_stdout(
+        std::process::Command::new("bpftool").args(["-j", "map", "show"]),
+    )?;
     let v: serde_json::Value = serde_json::from_str(&out)?;
     Ok(v.as_array()
         .into_iter()

@@ -119,8 +119,7 @@ fn real_main(args: Args) -> Result<ExitCode> {
     if let Some(bad) = args.only.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
         bail!("unknown scenario {bad:?}; known: {}", SCENARIOS.join(", "));
     }
-    // SAFETY-free check: geteuid is read through /proc to keep unsafe out.
-    if !is_root() {
+    if !anycast6_testsupport::sys::is_root() {
         bail!("must run as root (network namespaces, XDP, BPF maps): sudo scripts/bench.sh");
     }
     cleanup::install_handler()?;
@@ -218,15 +217,4 @@ fn print_summary(rep: &Report) {
     for e in &rep.errors {
         println!("FAILED {}: {}", e.scenario, e.error);
     }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
 }

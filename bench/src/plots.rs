@@ -223,9 +223,8 @@ mod tests {
                 "",
             ));
         }
-        let dir = std::env::temp_dir().join(crate::cleanup::unique_name("plot"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let written = draw(&figs, &dir, "t");
+        let dir = crate::cleanup::TempDir::new("plot").unwrap();
+        let written = draw(&figs, dir.path(), "t");
         if font_ready() {
             assert_eq!(written.len(), 2, "{written:?}");
             for p in &written {
@@ -234,6 +233,5 @@ mod tests {
         }
         assert_eq!(series(&figs, "pps.flows.").len(), 3);
         assert_eq!(series(&figs, "pps.flows.")[0].0, 1024.0);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -359,7 +359,7 @@ fn hot_sample(l: &mut Loaded, frames: &[Vec<u8>], repeat: u32) -> Result<f64> {
 /// per-map breakdown.
 fn map_memory(dp: &Dataplane) -> Result<(f64, Vec<(String, f64)>)> {
     let ids: StdHashMap<u32, String> = dp.map_ids()?.into_iter().map(|(n, id)| (id, n)).collect();
-    let out = cleanup::run(Command::new("bpftool").args(["-j", "map", "show"]))?;
+    let out = cleanup::run_stdout(Command::new("bpftool").args(["-j", "map", "show"]))?;
     let v: serde_json::Value = serde_json::from_str(&out).context("bpftool -j map show")?;
     let mut per = Vec::new();
     let mut total = 0.0;

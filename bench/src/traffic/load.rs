@@ -17,7 +17,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anycast6_testsupport::sys;
+use anyhow::{bail, Context, Result};
 
 use super::ns::{self, GEN_CPU};
 use super::progs::{Generator, Sink};
@@ -47,7 +48,8 @@ impl Drop for StopOnDrop<'_> {
 }
 
 fn generate(topo: &Topo, gen: &Generator, run: &Running) -> Result<()> {
-    ns::setns_net(&topo.gen.path())?;
+    let path = topo.gen.path();
+    sys::setns_net(&path).with_context(|| format!("setns into {}", path.display()))?;
     ns::pin_thread(GEN_CPU)?;
     while !run.stop.load(Ordering::Relaxed) {
         gen.burst(BURST, BATCH)?;

@@ -7,9 +7,6 @@
 //! the generator's CPU. Threaded NAPI moves it into a kernel thread
 //! (`napi/<dev>-<id>`) that we pin like any thread.
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -21,35 +18,10 @@ pub const GEN_CPU: usize = 0;
 /// CPU of the DUT's NAPI thread (its forwarding work).
 pub const DUT_CPU: usize = 1;
 
-/// Moves the calling thread (only it) into the network namespace at `path`.
-pub fn setns_net(path: &Path) -> Result<()> {
-    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    #[allow(unsafe_code)]
-    // SAFETY: the fd is valid for the call (owned by `f`); CLONE_NEWNET only
-    // changes this thread's network namespace.
-    let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    if r != 0 {
-        bail!(
-            "setns({}): {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        );
-    }
-    Ok(())
-}
-
 /// Runs `f` on a scoped thread inside `ns` (it may borrow from the caller)
-/// and waits for it.
+/// and waits for it ([`Netns::run_in`]).
 pub fn in_ns<T: Send>(ns: &Netns, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    let path = ns.path();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            setns_net(&path)?;
-            f()
-        })
-        .join()
-        .unwrap_or_else(|_| bail!("thread in {} panicked", ns.name()))
-    })
+    ns.run_in(f)
 }
 
 /// Pins the calling thread to one CPU.
@@ -117,7 +89,7 @@ pub fn online_cpus() -> usize {
 /// thread `napi/<dev>-<id>` instead of the waking CPU's softirq. Written
 /// through `ip netns exec`, whose private /sys shows the namespace's devices.
 pub fn napi_threaded(ns: &Netns, dev: &str) -> Result<()> {
-    cleanup::run(Command::new("ip").args([
+    cleanup::run_stdout(Command::new("ip").args([
         "netns",
         "exec",
         ns.name(),
@@ -143,8 +115,12 @@ pub fn pin_napi(dev: &str, cpu: usize) -> Result<Vec<u32>> {
             continue;
         };
         if comm.trim_end().starts_with(prefix) {
-            cleanup::run(Command::new("taskset").args(["-pc", &cpu.to_string(), &pid.to_string()]))
-                .with_context(|| format!("pinning {} to cpu {cpu}", comm.trim_end()))?;
+            cleanup::run_stdout(Command::new("taskset").args([
+                "-pc",
+                &cpu.to_string(),
+                &pid.to_string(),
+            ]))
+            .with_context(|| format!("pinning {} to cpu {cpu}", comm.trim_end()))?;
             pids.push(pid);
         }
     }

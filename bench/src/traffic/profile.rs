@@ -68,7 +68,7 @@ fn perf_available() -> bool {
 
 /// Top symbols of `perf report` over a recording of the DUT CPU.
 fn perf_top(data: &std::path::Path, n: usize) -> Result<Vec<(String, f64)>> {
-    let out = cleanup::run(Command::new("perf").args([
+    let out = cleanup::run_stdout(Command::new("perf").args([
         "report",
         "-i",
         &data.to_string_lossy(),
@@ -108,7 +108,7 @@ pub fn cost(
         // perf first, without the run-time statistics: they read the clock
         // twice per program run (pvclock, ~20 ns here) and would show up.
         if perf {
-            cleanup::run(
+            cleanup::run_stdout(
                 Command::new("perf")
                     .args(["record", "-q", "-o", &data.to_string_lossy(), "-C"])
                     .arg(DUT_CPU.to_string())
