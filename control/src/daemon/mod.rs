@@ -25,6 +25,7 @@ pub mod arip;
 pub mod fib;
 mod handle;
 mod links;
+pub mod link;
 pub mod resolve;
 pub mod run;
 mod show;
@@ -266,7 +267,7 @@ impl Daemon {
             .filter(|id| !in_use.contains(id))
             .collect();
         let plan = rib::plan_avoiding(
-            &resolve::rib_groups(cfg, &resolved),
+            &resolve::rib_groups(cfg, &crate::proto::Distances::default(), &resolved),
             &tx_ports,
             &current,
             &caps,

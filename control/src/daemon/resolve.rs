@@ -178,7 +178,11 @@ fn reach(e: &Egress, links: &[LinkInfo], neigh: &NeighTable) -> (Reach, Option<N
 }
 
 /// RIB input from resolved groups.
-pub fn rib_groups(cfg: &Config, resolved: &[ResolvedGroup]) -> Vec<RibGroup> {
+pub fn rib_groups(
+    cfg: &Config,
+    distances: &crate::proto::Distances,
+    resolved: &[ResolvedGroup],
+) -> Vec<RibGroup> {
     let also: HashMap<Route, &Arc<[Route]>> =
         cfg.groups.iter().map(|g| (g.route, &g.also)).collect();
     resolved
@@ -195,6 +199,8 @@ pub fn rib_groups(cfg: &Config, resolved: &[ResolvedGroup]) -> Vec<RibGroup> {
                     let m = &r.member;
                     Candidate {
                         unicast: m.address,
+                        source: r.source,
+                        admin_distance: distances.get(r.source),
                         distance: m.distance,
                         weight: m.weight,
                         action: m.action,

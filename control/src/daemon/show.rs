@@ -211,7 +211,7 @@ impl Daemon {
                     admin: m.state.name().into(),
                     state,
                     member_id,
-                    source: r.source.name().into(),
+                    source: r.source.as_str().into(),
                 });
             }
         }

@@ -4,7 +4,7 @@
 //! checker and the daemon's RIB feed call in between).
 //!
 //! ```text
-//!   LinkUdp ──recv──► task ──handle_packet──► core ──drain──► LinkUdp::send
+//!   LinkSocket ──recv──► task ──handle_packet──► core ──drain──► LinkSocket::send
 //!                      ▲ sleep until poll_timeout     └──► Learned (RIB) / KernelRoute
 //!   daemon / health ───┘ (lock, call, wake)                 ──mpsc──► daemon loop
 //! ```
@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
-use super::udp::{LinkUdp, Received};
+use super::link::{LinkSocket, Received};
 use crate::arip::KernelRoute;
 use crate::proto::clock::MonoClock;
 use crate::proto::{Instant, RibChange};
@@ -69,7 +69,7 @@ pub struct Task<S: Speaker> {
 impl<S: Speaker> Task<S> {
     pub fn spawn(
         core: S,
-        sock: LinkUdp,
+        sock: LinkSocket,
         clock: MonoClock,
         events: Option<mpsc::UnboundedSender<ProtoEvent>>,
     ) -> Task<S> {
@@ -125,7 +125,7 @@ pub fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
 async fn run<S: Speaker>(
     core: Arc<Mutex<S>>,
     wake: Arc<Notify>,
-    sock: LinkUdp,
+    sock: LinkSocket,
     clock: MonoClock,
     events: Option<mpsc::UnboundedSender<ProtoEvent>>,
 ) {
@@ -140,7 +140,7 @@ async fn run<S: Speaker>(
         for d in out.send {
             let dst = SocketAddrV6::new(d.dst, d.dst_port, 0, 0);
             if let Err(e) = sock.send(&d.bytes, d.src, d.ifindex, dst).await {
-                tracing::warn!(port = sock.port(), ifindex = d.ifindex, dst = %d.dst, error = %e, "send failed");
+                tracing::warn!(transport = %sock.transport().label(), ifindex = d.ifindex, dst = %d.dst, error = %e, "send failed");
             }
         }
         if !out.learn.is_empty() || !out.kernel.is_empty() {
@@ -164,7 +164,7 @@ async fn run<S: Speaker>(
                     lock(&core).handle_packet(clock.now(), &r, &buf[..len]);
                 }
                 Err(e) => {
-                    tracing::warn!(port = sock.port(), error = %e, "receive failed");
+                    tracing::warn!(transport = %sock.transport().label(), error = %e, "receive failed");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },

@@ -14,4 +14,4 @@ pub mod rib;
 
 pub use clock::{Instant, SimClock};
 pub use limit::{LimitConfig, LimitEvent, LimitView, RouteLimit};
-pub use rib::{RibChange, RibEntry, Source};
+pub use rib::{Distances, RibChange, RibEntry, Source};

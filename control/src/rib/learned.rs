@@ -21,7 +21,7 @@ use std::net::Ipv6Addr;
 use anycast6_dataplane::{Action, Route};
 use serde::Serialize;
 
-use super::overlay::{EffectiveGroup, EffectiveMember, Source};
+use super::overlay::{EffectiveGroup, EffectiveMember};
 use crate::config::{AdminState, MemberConfig, DEFAULT_WEIGHT};
 use crate::proto::{self, RibChange};
 
@@ -172,10 +172,7 @@ fn member(k: &LearnedKey, v: &LearnedEntry, ifname: String) -> EffectiveMember {
                 AdminState::Active
             },
         },
-        source: match k.source {
-            proto::Source::Ard => Source::Ard,
-            _ => Source::Arip,
-        },
+        source: k.source,
     }
 }
 
@@ -221,7 +218,7 @@ mod tests {
         l.merge(&mut groups, |i| (i != 99).then(|| format!("eth{i}")));
         assert_eq!(groups.len(), 2);
         let m = &groups[0].members[0];
-        assert_eq!(m.source, Source::Arip);
+        assert_eq!(m.source, proto::Source::Arip);
         assert_eq!(m.member.interface.as_deref(), Some("eth3"));
         assert_eq!(m.member.next_hop, Some(a("fe80::1")));
         assert_eq!(m.member.distance, 2);

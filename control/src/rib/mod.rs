@@ -22,6 +22,8 @@ mod select;
 mod state;
 
 #[cfg(test)]
+mod prop;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeSet;
@@ -81,6 +83,11 @@ impl Reach {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub unicast: Ipv6Addr,
+    /// Who offered it, and that source's administrative distance: the
+    /// smallest administrative distance wins before the metric counts.
+    pub source: crate::proto::Source,
+    pub admin_distance: u8,
+    /// The metric within its source (hops, cost, configured distance).
     pub distance: u32,
     pub weight: u16,
     pub action: Action,
@@ -117,7 +124,9 @@ pub enum Placement {
 pub struct PlannedGroup {
     pub route: Route,
     pub group_id: u32,
-    /// The distance whose members are installed (None: no members).
+    /// The administrative distance and metric whose members are
+    /// installed (None: no members).
+    pub best_admin_distance: Option<u8>,
     pub best_distance: Option<u32>,
     /// One per candidate, in input order.
     pub placements: Vec<Placement>,
@@ -136,9 +145,10 @@ pub enum RibError {
     GroupIdsExhausted(u32),
     #[error("no free member id below capacities.member_ids = {0}")]
     MemberIdsExhausted(u32),
-    #[error("group {route}: {count} members at distance {distance}, at most {max} fit")]
+    #[error("group {route}: {count} members at distance {distance} (administrative distance {admin_distance}), at most {max} fit")]
     GroupTooLarge {
         route: Route,
+        admin_distance: u8,
         distance: u32,
         count: usize,
         max: usize,
@@ -199,7 +209,8 @@ pub fn plan_avoiding(
         planned.push(PlannedGroup {
             route: g.route,
             group_id,
-            best_distance: sel.best_distance,
+            best_admin_distance: sel.best.map(|b| b.0),
+            best_distance: sel.best.map(|b| b.1),
             placements,
         });
     }

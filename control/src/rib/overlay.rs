@@ -56,26 +56,7 @@ pub struct Overlays {
     pub states: Vec<StateOverride>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Source {
-    Config,
-    Runtime,
-    /// Learned by a protocol (see [`crate::rib::learned`]).
-    Ard,
-    Arip,
-}
-
-impl Source {
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Config => "config",
-            Source::Runtime => "runtime",
-            Source::Ard => "ard",
-            Source::Arip => "arip",
-        }
-    }
-}
+pub use crate::proto::Source;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EffectiveMember {

@@ -4,10 +4,13 @@
 //! - A candidate is *usable* when its L2 next hop is known: resolved now, or
 //!   still being resolved but installed with a MAC already (a restarted
 //!   daemon keeps forwarding with what is pinned until the kernel answers).
-//! - The best distance is the smallest distance of a usable candidate; when
-//!   none is usable, the smallest distance of all (installed `down`, so the
-//!   group exists and comes up as soon as a neighbour resolves).
-//! - Every candidate at that distance is installed (ties are kept): usable
+//! - Candidates are ranked by (administrative distance of their source,
+//!   metric): the best source's candidates at their best metric win, and
+//!   the others wait in the RIB until it withdraws or becomes unusable.
+//! - The best rank is the smallest rank of a usable candidate; when none is
+//!   usable, the smallest rank of all (installed `down`, so the group
+//!   exists and comes up as soon as a neighbour resolves).
+//! - Every candidate at that rank is installed (ties are kept): usable
 //!   ones with their administrative state, the others `down`.
 
 use std::collections::HashSet;
@@ -19,7 +22,8 @@ use super::{Candidate, Placement, Reach, RibError, RibGroup};
 use crate::config::AdminState;
 
 pub(super) struct Selection {
-    pub best_distance: Option<u32>,
+    /// (administrative distance, metric) of the installed candidates.
+    pub best: Option<(u8, u32)>,
     /// (candidate index, spec without member id)
     pub chosen: Vec<(usize, MemberSpec)>,
     pub placements: Vec<Placement>,
@@ -43,24 +47,31 @@ pub(super) fn select(
     installed: Option<&[MemberSpec]>,
 ) -> Result<Selection, RibError> {
     let mut placements = vec![Placement::NotBest; g.candidates.len()];
+    let rank = |c: &Candidate| (c.admin_distance, c.distance);
+    // The same member offered twice (by two sources, or config and a
+    // protocol) counts once, with its best-ranked offer.
+    let mut order: Vec<usize> = (0..g.candidates.len()).collect();
+    order.sort_by_key(|&i| rank(&g.candidates[i]));
     let mut seen = HashSet::new();
     let mut live: Vec<(usize, &Candidate, Option<[u8; 6]>)> = Vec::new();
-    for (i, c) in g.candidates.iter().enumerate() {
+    for i in order {
+        let c = &g.candidates[i];
         if !seen.insert((c.unicast, c.reach.ifindex())) {
             placements[i] = Placement::Duplicate;
             continue;
         }
         live.push((i, c, dmac(c, installed)));
     }
+    live.sort_by_key(|(i, _, _)| *i);
     let best = live
         .iter()
         .filter(|(_, _, mac)| mac.is_some())
-        .map(|(_, c, _)| c.distance)
+        .map(|(_, c, _)| rank(c))
         .min()
-        .or_else(|| live.iter().map(|(_, c, _)| c.distance).min());
+        .or_else(|| live.iter().map(|(_, c, _)| rank(c)).min());
     let mut chosen = Vec::new();
     if let Some(best) = best {
-        for (i, c, mac) in live.iter().filter(|(_, c, _)| c.distance == best) {
+        for (i, c, mac) in live.iter().filter(|(_, c, _)| rank(c) == best) {
             let (ifindex, smac, mtu) = match c.reach {
                 Reach::Ready {
                     ifindex, smac, mtu, ..
@@ -92,14 +103,15 @@ pub(super) fn select(
         if chosen.len() > MAX_MEMBERS {
             return Err(RibError::GroupTooLarge {
                 route: g.route,
-                distance: best,
+                admin_distance: best.0,
+                distance: best.1,
                 count: chosen.len(),
                 max: MAX_MEMBERS,
             });
         }
     }
     Ok(Selection {
-        best_distance: best,
+        best,
         chosen,
         placements,
     })

@@ -29,6 +29,8 @@ fn ready(ifindex: u32, last: u8) -> Reach {
 fn cand(unicast: &str, distance: u32, reach: Reach) -> Candidate {
     Candidate {
         unicast: a(unicast),
+        source: crate::proto::Source::Config,
+        admin_distance: 1,
         distance,
         weight: 100,
         action: Action::Rewrite,
