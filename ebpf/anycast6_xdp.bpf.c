@@ -3,7 +3,8 @@
  * anycast6 forwarding program (XDP).
  *
  *   parse L2/L3 -> FIB (/128 hash, then prefix trie) -> group
- *   -> validate + walk extension headers -> flow key
+ *   -> destination MAC -> validate + walk extension headers -> flow key
+ *   -> source rules (classify.h)
  *   -> member: affinity hit (member still usable) or Maglev(flow hash)
  *   -> action: local (PASS) | rewrite + redirect | encap + redirect,
  *      or ICMPv6 Packet Too Big back to the sender when over the MTU.
@@ -52,15 +53,6 @@ static __always_inline void a6_count_in(void *map, __u32 idx, __u64 bytes)
 		c->packets++;
 		c->bytes += bytes;
 	}
-}
-
-static __always_inline int a6_verdict_of(__u32 reason)
-{
-	if (reason == A6_R_FWD_REWRITE || reason == A6_R_FWD_ENCAP || reason == A6_R_TX_PTB)
-		return XDP_REDIRECT;
-	if (reason <= A6_R_PASS_NO_PORT || reason == A6_R_PASS_AARP)
-		return XDP_PASS;
-	return XDP_DROP;
 }
 
 static __always_inline int a6_finish(__u32 reason, __u64 bytes)
@@ -205,7 +197,7 @@ static __always_inline __u32 a6_process(struct xdp_md *ctx)
 	struct a6_group *g = NULL;
 	__u32 group_id = 0;
 
-	r = a6_classify(data, data_end, &pkt, &ip6, &g, &group_id);
+	r = a6_classify(data, data_end, ctx->ingress_ifindex, &pkt, &ip6, &g, &group_id);
 	if (r >= 0)
 		return r;
 

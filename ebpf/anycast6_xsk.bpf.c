@@ -6,8 +6,9 @@
  * parser (parse.h), the same pinned FIB maps and the same reason counters
  * (a6_stats):
  *
- *   parse L2/L3 -> FIB (/128 hash, prefix trie) -> group -> validate + walk
- *   extension headers -> ND? -> hop limit? -> any usable member?
+ *   parse L2/L3 -> FIB (/128 hash, prefix trie) -> group -> destination MAC
+ *   -> validate + walk extension headers -> ND? -> source rules -> hop limit?
+ *   -> any usable member?
  *     -> bpf_redirect_map(a6_xsks, rx queue): the queue's AF_XDP worker
  *        chooses the member (affinity, Maglev) and rewrites/encapsulates.
  *
@@ -36,13 +37,6 @@ struct {
 	__uint(max_entries, A6_XSK_MAX_QUEUES);
 } a6_xsks SEC(".maps");
 
-static __always_inline int a6_verdict_of(__u32 reason)
-{
-	if (reason <= A6_R_PASS_NO_PORT || reason == A6_R_PASS_AARP)
-		return XDP_PASS;
-	return XDP_DROP;
-}
-
 static __always_inline int a6_count_finish(__u32 reason, __u64 bytes)
 {
 	struct a6_counter *c = bpf_map_lookup_elem(&a6_stats, &reason);
@@ -66,7 +60,7 @@ static __always_inline __u32 a6_steer(struct xdp_md *ctx)
 	struct a6_group *g = NULL;
 	__u32 group_id = 0;
 
-	r = a6_classify(data, data_end, &pkt, &ip6, &g, &group_id);
+	r = a6_classify(data, data_end, ctx->ingress_ifindex, &pkt, &ip6, &g, &group_id);
 	if (r >= 0)
 		return r;
 

@@ -47,12 +47,23 @@ struct Exception {
     packet: Vec<u8>,
 }
 
-#[derive(Default)]
 struct Counters {
     packets: [AtomicU64; REASON_MAX as usize],
     bytes: [AtomicU64; REASON_MAX as usize],
     write_errors: AtomicU64,
     from_kernel: AtomicU64,
+}
+
+// By hand: arrays implement Default only up to 32 elements.
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            packets: std::array::from_fn(|_| AtomicU64::new(0)),
+            bytes: std::array::from_fn(|_| AtomicU64::new(0)),
+            write_errors: AtomicU64::new(0),
+            from_kernel: AtomicU64::new(0),
+        }
+    }
 }
 
 /// Reinjected frames of one pass reason.

@@ -4,7 +4,7 @@
 
 use std::mem::{offset_of, size_of};
 
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// UDP destination port of AARP queries (docs/aarp.md).
 pub const AARP_PORT: u16 = 5360;
@@ -30,8 +30,10 @@ pub mod map {
     pub const XSKS: &str = "a6_xsks";
     /// Element 0 = 1: AARP queries to owned addresses go to the kernel.
     pub const AARP: &str = "a6_aarp";
+    /// Ingress interfaces -> their own MAC (`Iface`).
+    pub const IFACES: &str = "a6_ifaces";
     /// Maps of the forwarding program, in pin order.
-    pub const XDP_ALL: [&str; 11] = [
+    pub const XDP_ALL: [&str; 12] = [
         FIB,
         FIB_PREFIX,
         GROUPS,
@@ -43,6 +45,7 @@ pub mod map {
         MEMBER_STATS,
         PTB_RATE,
         AARP,
+        IFACES,
     ];
 }
 
@@ -61,6 +64,7 @@ pub const MAX_MEMBERS: usize = 32;
 pub const MAGLEV_BLOCK: usize = 64;
 pub const MAGLEV_MAX_LEN: u32 = 65537;
 pub const MAX_EXT_HDRS: usize = 8;
+pub const MAX_HBH_OPTS: usize = 8;
 
 pub const DEF_FIB_ENTRIES: u32 = 65536;
 pub const DEF_PREFIX_ENTRIES: u32 = 4096;
@@ -70,6 +74,7 @@ pub const DEF_AFFINITY_ENTRIES: u32 = 262144;
 pub const DEF_TX_PORTS: u32 = 256;
 pub const DEF_MEMBER_IDS: u32 = 65536;
 pub const DEF_DECAP_ADDRS: u32 = 1024;
+pub const DEF_IFACES: u32 = 256;
 /// Rx queues an `afxdp` interface can steer to sockets (`a6_xsks` size).
 pub const XSK_MAX_QUEUES: u32 = 64;
 
@@ -105,17 +110,28 @@ pub enum Reason {
     DropTruncIpv6 = 14,
     DropBadIpv6 = 15,
     DropTruncExt = 16,
-    DropExtChain = 17,
+    /// ABI 3: was `drop_ext_chain`; a longer chain is valid IPv6.
+    PassExtChain = 17,
     DropTruncL4 = 18,
     DropAdjust = 19,
     DropPtbRate = 20,
     DropBadFrag = 21,
     DropTooBig = 22,
-    /// Added in ABI 2, after the drops so older numbers keep their meaning.
+    /// Added in ABI 2.
     PassAarp = 23,
+    /// Added in ABI 3 (24..=32): what a router may forward.
+    DropNotOurMac = 24,
+    PassL2Multicast = 25,
+    PassUnknownIface = 26,
+    DropBadSrc = 27,
+    PassLinkLocalSrc = 28,
+    DropSrcAnycast = 29,
+    DropBadHbh = 30,
+    DropBadJumbo = 31,
+    PassHbhOptions = 32,
 }
 
-pub const REASON_MAX: u32 = 24;
+pub const REASON_MAX: u32 = 33;
 
 /// The XDP verdict a reason implies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,13 +161,22 @@ impl Reason {
         Reason::DropTruncIpv6,
         Reason::DropBadIpv6,
         Reason::DropTruncExt,
-        Reason::DropExtChain,
+        Reason::PassExtChain,
         Reason::DropTruncL4,
         Reason::DropAdjust,
         Reason::DropPtbRate,
         Reason::DropBadFrag,
         Reason::DropTooBig,
         Reason::PassAarp,
+        Reason::DropNotOurMac,
+        Reason::PassL2Multicast,
+        Reason::PassUnknownIface,
+        Reason::DropBadSrc,
+        Reason::PassLinkLocalSrc,
+        Reason::DropSrcAnycast,
+        Reason::DropBadHbh,
+        Reason::DropBadJumbo,
+        Reason::PassHbhOptions,
     ];
 
     pub fn from_index(i: u32) -> Option<Reason> {
@@ -178,24 +203,42 @@ impl Reason {
             Reason::DropTruncIpv6 => "drop_trunc_ipv6",
             Reason::DropBadIpv6 => "drop_bad_ipv6",
             Reason::DropTruncExt => "drop_trunc_ext",
-            Reason::DropExtChain => "drop_ext_chain",
+            Reason::PassExtChain => "pass_ext_chain",
             Reason::DropTruncL4 => "drop_trunc_l4",
             Reason::DropAdjust => "drop_adjust",
             Reason::DropPtbRate => "drop_ptb_ratelimit",
             Reason::DropBadFrag => "drop_bad_frag",
             Reason::DropTooBig => "drop_too_big",
             Reason::PassAarp => "pass_aarp",
+            Reason::DropNotOurMac => "drop_not_our_mac",
+            Reason::PassL2Multicast => "pass_l2_multicast",
+            Reason::PassUnknownIface => "pass_unknown_iface",
+            Reason::DropBadSrc => "drop_bad_src",
+            Reason::PassLinkLocalSrc => "pass_link_local_src",
+            Reason::DropSrcAnycast => "drop_src_anycast",
+            Reason::DropBadHbh => "drop_bad_hbh",
+            Reason::DropBadJumbo => "drop_bad_jumbo",
+            Reason::PassHbhOptions => "pass_hbh_options",
         }
     }
 
+    /// Every reason's verdict, listed (numbers are not grouped by verdict
+    /// since ABI 3); `A6_R_REDIRECT_MASK` / `A6_R_PASS_MASK` in the C
+    /// header say the same (checked by a test against the header).
     pub fn verdict(self) -> Verdict {
+        use Reason::*;
         match self {
             // Packet Too Big goes back out of the ingress by redirect (a
             // veth drops XDP_TX frames unless its peer runs XDP).
-            Reason::FwdRewrite | Reason::FwdEncap | Reason::TxPtb => Verdict::Redirect,
-            Reason::PassAarp => Verdict::Pass,
-            r if (r as u32) <= Reason::PassNoPort as u32 => Verdict::Pass,
-            _ => Verdict::Drop,
+            FwdRewrite | FwdEncap | TxPtb => Verdict::Redirect,
+            PassNotIpv6 | PassMulticast | PassNotAnycast | PassNd | PassHopLimit | PassLocal
+            | PassNoMember | PassNoGroup | PassNoPort | PassExtChain | PassAarp
+            | PassL2Multicast | PassUnknownIface | PassLinkLocalSrc | PassHbhOptions => {
+                Verdict::Pass
+            }
+            DropTruncEth | DropTruncVlan | DropTruncIpv6 | DropBadIpv6 | DropTruncExt
+            | DropTruncL4 | DropAdjust | DropPtbRate | DropBadFrag | DropTooBig | DropNotOurMac
+            | DropBadSrc | DropSrcAnycast | DropBadHbh | DropBadJumbo => Verdict::Drop,
         }
     }
 }
@@ -215,6 +258,15 @@ pub mod decap_reason {
         "drop_trunc",
         "drop_adjust",
     ];
+}
+
+/// `a6_iface`: an interface the program runs on, with its own MAC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[repr(C)]
+pub struct Iface {
+    pub mac: [u8; 6],
+    /// Reserved, 0.
+    pub flags: u16,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -360,6 +412,9 @@ pub struct Config {
 }
 
 const _: () = {
+    assert!(size_of::<Iface>() == 8);
+    assert!(offset_of!(Iface, mac) == 0);
+    assert!(offset_of!(Iface, flags) == 6);
     assert!(size_of::<FibKey>() == 16);
     assert!(size_of::<LpmKey>() == 20);
     assert!(offset_of!(LpmKey, addr) == 4);
@@ -407,6 +462,7 @@ macro_rules! pod {
     )* };
 }
 pod!(
+    Iface,
     FibKey,
     LpmKey,
     FibVal,
@@ -425,5 +481,96 @@ pod!(
 impl serde::Serialize for Reason {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `#define NAME VALUE` lines of the C header with this prefix.
+    fn defines(prefix: &str) -> Vec<(String, String)> {
+        let h = include_str!("../../ebpf/include/anycast6_abi.h");
+        h.lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some("#define")).then_some(())?;
+                let name = w.next()?;
+                let value = w.next()?;
+                name.strip_prefix(prefix)
+                    .map(|n| (n.to_string(), value.to_string()))
+            })
+            .collect()
+    }
+
+    fn camel(upper_snake: &str) -> String {
+        upper_snake
+            .split('_')
+            .map(|w| {
+                let w = w.to_ascii_lowercase();
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// The numbers, names and verdicts of the reasons are those of the C
+    /// header: every `A6_R_<NAME> <n>` is `Reason` variant n, named alike,
+    /// and the header's masks give each the verdict `Reason::verdict` does.
+    #[test]
+    fn reasons_match_the_c_header() {
+        let mut seen = 0;
+        for (name, value) in defines("A6_R_") {
+            let Ok(n) = value.parse::<u32>() else {
+                continue;
+            };
+            if name == "MAX" {
+                assert_eq!(n, REASON_MAX, "A6_R_MAX");
+                continue;
+            }
+            let r = Reason::from_index(n).unwrap_or_else(|| panic!("A6_R_{name} = {n}: no Reason"));
+            assert_eq!(format!("{r:?}"), camel(&name), "A6_R_{name} = {n}");
+            seen += 1;
+        }
+        assert_eq!(seen, REASON_MAX, "every reason defined in the header");
+
+        // The masks, evaluated from the header text.
+        let h = include_str!("../../ebpf/include/anycast6_abi.h");
+        let mask = |name: &str| -> u64 {
+            let start = h.find(&format!("#define {name}")).expect(name);
+            let body = &h[start..];
+            let end = body.find("))\n").expect("mask ends with ))") + 2;
+            let mut m = 0u64;
+            for part in body[..end].split("A6_R_BIT(").skip(1) {
+                let r = part.split(')').next().unwrap().trim();
+                let n: u32 = defines("")
+                    .iter()
+                    .find(|(k, _)| k == r)
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or_else(|| panic!("{r} in {name}"));
+                m |= 1 << n;
+            }
+            m
+        };
+        let (redirect, pass) = (mask("A6_R_REDIRECT_MASK"), mask("A6_R_PASS_MASK"));
+        for r in Reason::ALL {
+            let bit = 1u64 << (r as u32);
+            let c = if redirect & bit != 0 {
+                Verdict::Redirect
+            } else if pass & bit != 0 {
+                Verdict::Pass
+            } else {
+                Verdict::Drop
+            };
+            assert_eq!(c, r.verdict(), "{r:?}: C header says {c:?}");
+        }
+    }
+
+    #[test]
+    fn abi_version_matches_the_c_header() {
+        let v = defines("A6_ABI_VERSION");
+        assert_eq!(v, [(String::new(), ABI_VERSION.to_string())]);
     }
 }

@@ -65,4 +65,11 @@ pub enum DataplaneError {
     },
     #[error("test run frame: {0}")]
     TestRunFrameInvalid(String),
+    #[error("fixture route {0:?} is not an IPv6 address or prefix")]
+    FixtureRouteInvalid(String),
+    #[error("interface {ifname}: no Ethernet address ({source})")]
+    InterfaceMacUnknown {
+        ifname: String,
+        source: std::io::Error,
+    },
 }

@@ -1,5 +1,5 @@
-//! The FIB writer: routes, groups (members + Maglev table) and tx ports in
-//! the pinned maps.
+//! The FIB writer: routes, groups (members + Maglev table), tx ports and
+//! the ingress interfaces' MACs in the pinned maps.
 //!
 //! A group is published with ONE update of `a6_groups`: its Maglev table is
 //! first written to fresh `a6_maglev` blocks, then the group value (members,
@@ -82,6 +82,7 @@ pub struct FibWriter {
     group_stats: PerCpuArray<MapData, abi::Counter>,
     member_stats: PerCpuArray<MapData, abi::Counter>,
     aarp: Array<MapData, u32>,
+    ifaces: HashMap<MapData, u32, abi::Iface>,
     caps: MapCapacities,
     blocks: BlockAllocator,
     /// Last generation published per group, also for deleted groups, so a
@@ -109,6 +110,7 @@ impl FibWriter {
         let group_stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::GROUP_STATS);
         let member_stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::MEMBER_STATS);
         let aarp: Array<MapData, u32> = typed!(src, map::AARP);
+        let ifaces: HashMap<MapData, u32, abi::Iface> = typed!(src, map::IFACES);
         let caps = MapCapacities {
             groups: group_stats.len(),
             member_ids: member_stats.len(),
@@ -124,6 +126,7 @@ impl FibWriter {
             group_stats,
             member_stats,
             aarp,
+            ifaces,
             caps,
             blocks: BlockAllocator::new(caps.maglev_blocks, []),
             last_gen: StdHashMap::new(),
@@ -211,7 +214,38 @@ impl FibWriter {
             routes,
             groups,
             tx_ports,
+            ifaces: self.ifaces()?,
         })
+    }
+
+    /// (ifindex, own MAC) of every interface in `a6_ifaces`, by ifindex.
+    pub fn ifaces(&self) -> Result<Vec<(u32, [u8; 6])>, DataplaneError> {
+        let mut v = Vec::new();
+        for item in self.ifaces.iter() {
+            let (i, f) = item.map_err(|e| map_err(map::IFACES, e))?;
+            v.push((i, f.mac));
+        }
+        v.sort_unstable();
+        Ok(v)
+    }
+
+    /// Records interface `ifindex` with its own MAC: the fast path then
+    /// forwards (owned) frames it receives there only when they are sent
+    /// to that MAC. Called by whoever attaches the program.
+    pub fn set_iface(&mut self, ifindex: u32, mac: [u8; 6]) -> Result<(), DataplaneError> {
+        self.ifaces
+            .insert(ifindex, abi::Iface { mac, flags: 0 }, 0)
+            .map_err(|e| map_err(map::IFACES, e))
+    }
+
+    /// Forgets interface `ifindex` (its frames then go to the kernel);
+    /// removing one that is not there is not an error.
+    pub fn delete_iface(&mut self, ifindex: u32) -> Result<(), DataplaneError> {
+        match self.ifaces.remove(&ifindex) {
+            Ok(()) => Ok(()),
+            Err(e) if is_enoent(&e) => Ok(()),
+            Err(e) => Err(map_err(map::IFACES, e)),
+        }
     }
 
     /// One installed group, or `None`.

@@ -49,7 +49,7 @@ impl Default for Capacities {
 
 #[derive(Debug, Clone)]
 pub struct DataplaneOptions {
-    /// Versioned pin directory, normally `/sys/fs/bpf/anycast6/v<ABI>` (v2).
+    /// Versioned pin directory, normally `/sys/fs/bpf/anycast6/v<ABI>` (v3).
     pub pin_dir: PathBuf,
     pub capacities: Capacities,
     pub hash_seed: u32,
@@ -171,7 +171,9 @@ impl Dataplane {
     /// Attaches the program to `ifname` and pins the link as
     /// `<pin_dir>/link_<ifname>`. If a pinned link for it already exists,
     /// keeps it (returns its info) and switches it atomically to the
-    /// program this process loaded. Also inserts ifindex into a6_tx_ports.
+    /// program this process loaded. Also inserts ifindex into a6_tx_ports,
+    /// and into a6_ifaces with the interface's MAC (read in the calling
+    /// thread's network namespace).
     pub fn attach(
         &mut self,
         ifname: &str,
@@ -182,6 +184,7 @@ impl Dataplane {
         let prog = xdp_prog_mut(&mut self.ebpf, prog::XDP)?;
         let info = pins::attach(prog, &pin, ifname, mode)?;
         self.fib.set_tx_port(info.ifindex)?;
+        record_iface(&mut self.fib, ifname, info.ifindex)?;
         tracing::info!(ifname, ifindex = info.ifindex, mode = ?info.mode, prog_id = info.prog_id, "XDP attached");
         Ok(info)
     }
@@ -194,6 +197,7 @@ impl Dataplane {
         if let Some(info) = pins::unpin(&pin, ifname)? {
             if info.ifindex != 0 {
                 self.fib.delete_tx_port(info.ifindex)?;
+                self.fib.delete_iface(info.ifindex)?;
             }
             tracing::info!(ifname, ifindex = info.ifindex, "XDP detached");
         }
@@ -225,6 +229,33 @@ impl Dataplane {
     /// is pinned.
     pub fn destroy(pin_dir: &std::path::Path) -> Result<(), DataplaneError> {
         pins::destroy(pin_dir)
+    }
+}
+
+/// Puts `ifname` (`ifindex`) with its own MAC into a6_ifaces.
+fn record_iface(fib: &mut FibWriter, ifname: &str, ifindex: u32) -> Result<(), DataplaneError> {
+    match iface_mac(ifname, ifindex) {
+        Some(mac) => fib.set_iface(ifindex, mac),
+        None => Ok(()),
+    }
+}
+
+/// The MAC `ifname` (`ifindex`) owns, read in the calling thread's network
+/// namespace. An interface without an Ethernet address gets no a6_ifaces
+/// entry: its frames go to the kernel (`pass_unknown_iface`), as a
+/// warning says.
+pub(crate) fn iface_mac(ifname: &str, ifindex: u32) -> Option<[u8; 6]> {
+    match crate::sys::if_hwaddr(ifname) {
+        Ok(mac) => Some(mac),
+        Err(source) => {
+            let e = DataplaneError::InterfaceMacUnknown {
+                ifname: ifname.to_string(),
+                source,
+            };
+            tracing::warn!(ifname, ifindex, error = %e,
+                "not in a6_ifaces: the fast path hands this interface's frames to the kernel (pass_unknown_iface)");
+            None
+        }
     }
 }
 

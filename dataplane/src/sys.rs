@@ -158,6 +158,53 @@ pub(crate) fn if_nametoindex(name: &str) -> Option<u32> {
     (idx != 0).then_some(idx)
 }
 
+/// The hardware (Ethernet) address of `name` in the calling thread's
+/// network namespace (SIOCGIFHWADDR on a socket of that namespace; /sys
+/// would show the namespace it was mounted in).
+pub(crate) fn if_hwaddr(name: &str) -> io::Result<[u8; 6]> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= libc::IF_NAMESIZE || bytes.contains(&0) {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: socket(2) with constant arguments; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: `fd` is a fresh descriptor nothing else owns; OwnedFd closes it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    #[allow(unsafe_code)]
+    // SAFETY: ifreq is plain old data: all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: SIOCGIFHWADDR reads ifr_name (NUL-terminated: the name is
+    // shorter than IF_NAMESIZE and the rest is zero) and writes ifr_hwaddr,
+    // both inside `req`, which we own.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: on success the kernel filled the ifr_hwaddr member of the union.
+    let sa = unsafe { req.ifr_ifru.ifru_hwaddr };
+    if sa.sa_family != libc::ARPHRD_ETHER {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("hardware type {} is not Ethernet", sa.sa_family),
+        ));
+    }
+    let mut mac = [0u8; 6];
+    for (d, s) in mac.iter_mut().zip(sa.sa_data.iter()) {
+        *d = *s as u8;
+    }
+    Ok(mac)
+}
+
 /// Name of interface `ifindex` in the calling thread's network namespace.
 pub(crate) fn if_indextoname(ifindex: u32) -> Option<String> {
     if ifindex == 0 {
@@ -392,6 +439,7 @@ mod tests {
         let idx = if_nametoindex("lo").expect("lo exists");
         assert_eq!(if_indextoname(idx).as_deref(), Some("lo"));
         assert_eq!(if_nametoindex("no-such-if0"), None);
+        assert!(if_hwaddr("no-such-if0").is_err());
         assert_eq!(if_indextoname(0), None);
     }
 }

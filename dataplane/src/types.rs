@@ -142,6 +142,9 @@ pub struct InstalledFib {
     pub routes: Vec<(Route, u32)>,
     pub groups: Vec<InstalledGroup>,
     pub tx_ports: Vec<u32>,
+    /// `a6_ifaces`: (ifindex, own MAC) of the interfaces the fast path
+    /// runs on, sorted by ifindex.
+    pub ifaces: Vec<(u32, [u8; 6])>,
 }
 
 /// Counters summed over CPUs.

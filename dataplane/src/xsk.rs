@@ -3,6 +3,10 @@
 //! name, never created empty when the forwarding program already pinned
 //! them), its own XSKMAP, attached with a link that is NOT pinned.
 //!
+//! Attaching records the interface and its MAC in the pinned `a6_ifaces`
+//! (the steering program forwards only frames sent to that MAC); detaching
+//! removes the entry.
+//!
 //! Not pinned on purpose: the sockets live in the daemon, so when it
 //! exits, redirecting to them would drop the traffic; with the link gone
 //! the interface hands everything to the kernel instead.
@@ -11,13 +15,13 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use aya::{
-    maps::{MapData, XskMap},
+    maps::{HashMap, MapData, XskMap},
     programs::{xdp::XdpLinkId, Xdp, XdpMode},
     Ebpf, EbpfLoader,
 };
 
 use crate::{
-    abi::{map, prog},
+    abi::{self, map, prog},
     error::DataplaneError,
     fib::map_err,
     loader::AttachMode,
@@ -27,6 +31,7 @@ use crate::{
 pub struct XskSteer {
     ebpf: Ebpf,
     xsks: XskMap<MapData>,
+    ifaces: HashMap<MapData, u32, abi::Iface>,
     ifname: String,
     ifindex: u32,
     mode: AttachMode,
@@ -77,9 +82,15 @@ impl XskSteer {
             .ok_or(DataplaneError::MapMissing(map::XSKS))?
             .try_into()
             .map_err(|e| map_err(map::XSKS, e))?;
+        let ifaces: HashMap<MapData, u32, abi::Iface> = ebpf
+            .take_map(map::IFACES)
+            .ok_or(DataplaneError::MapMissing(map::IFACES))?
+            .try_into()
+            .map_err(|e| map_err(map::IFACES, e))?;
         Ok(XskSteer {
             ebpf,
             xsks,
+            ifaces,
             ifname: String::new(),
             ifindex: 0,
             mode: AttachMode::NativeOrGeneric,
@@ -130,6 +141,11 @@ impl XskSteer {
             ifname: ifname.to_string(),
             reason: last_err,
         })?;
+        if let Some(mac) = crate::loader::iface_mac(ifname, ifindex) {
+            self.ifaces
+                .insert(ifindex, abi::Iface { mac, flags: 0 }, 0)
+                .map_err(|e| map_err(map::IFACES, e))?;
+        }
         tracing::info!(ifname, ifindex, mode = ?mode, "AF_XDP steering program attached");
         self.ifname = ifname.to_string();
         self.ifindex = ifindex;
@@ -171,6 +187,9 @@ impl XskSteer {
                     tracing::warn!(ifname = %self.ifname, error = %e, "detaching the AF_XDP steering program");
                 }
             }
+            // Gone already (ENOENT) is fine: the entry only describes
+            // an interface the program ran on.
+            let _ = self.ifaces.remove(&self.ifindex);
         }
     }
 }

@@ -329,7 +329,11 @@ fn forwarding_program_runs() {
     let dst: Ipv6Addr = "2001:db8:ac::7".parse().unwrap();
     dp.fib().set_route(Route::Host(dst), 7).unwrap();
     dp.fib().set_tx_port(m.ifindex).unwrap();
-    let mut f = vec![0x02, 0xff, 0, 0, 0, 1, 0x02, 0xcc, 0, 0, 0, 2, 0x86, 0xdd];
+    // Test runs arrive on lo (ifindex 1): its entry names the router's MAC.
+    let router_mac = [0x02, 0xff, 0, 0, 0, 1];
+    dp.fib().set_iface(1, router_mac).unwrap();
+    let mut f = router_mac.to_vec();
+    f.extend_from_slice(&[0x02, 0xcc, 0, 0, 0, 2, 0x86, 0xdd]);
     f.extend_from_slice(&[0x60, 0, 0, 0, 0, 12, 17, 64]);
     f.extend_from_slice(&"2001:db8:c::2".parse::<Ipv6Addr>().unwrap().octets());
     f.extend_from_slice(&dst.octets());

@@ -8,7 +8,7 @@ mod common;
 
 use anycast6_dataplane::{
     abi::Reason,
-    fixtures::{self, FixtureFile, Op},
+    fixtures::{self, FixtureFile},
     Dataplane,
 };
 use common::{root_or_skip, PinDir};
@@ -53,20 +53,8 @@ fn fixtures_through_bpf_prog_test_run() {
     let mut failures = Vec::new();
     for case in &file.cases {
         for op in &case.setup {
-            let fib = dp.fib();
-            let r = match op {
-                Op::PublishGroup { group_id, members } => fib.publish_group(*group_id, members),
-                Op::DeleteGroup { group_id } => fib.delete_group(*group_id),
-                Op::SetRoute { route, group_id } => {
-                    fib.set_route(fixtures::parse_route(route).expect("route"), *group_id)
-                }
-                Op::DeleteRoute { route } => {
-                    fib.delete_route(fixtures::parse_route(route).expect("route"))
-                }
-                Op::SetTxPort { ifindex } => fib.set_tx_port(*ifindex),
-                Op::SetAarpAnswer { on } => fib.set_aarp_answer(*on),
-            };
-            r.unwrap_or_else(|e| panic!("{}: setup {op:?}: {e}", case.name));
+            op.apply(dp.fib())
+                .unwrap_or_else(|e| panic!("{}: setup {op:?}: {e}", case.name));
         }
         let before = dp.fib().counters().expect("counters");
         let input = hex(&case.input);

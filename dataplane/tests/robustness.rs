@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use anycast6_dataplane::abi::{Reason, Verdict};
-use anycast6_dataplane::fixtures::{self, frames, FixtureFile, Op};
+use anycast6_dataplane::fixtures::{self, frames, FixtureFile};
 use anycast6_dataplane::testrun;
 use anycast6_dataplane::Dataplane;
 use common::{root_or_skip, PinDir};
@@ -71,19 +71,8 @@ fn mutated_frames_never_abort_and_always_count_one_reason() {
     let mut dp = Dataplane::open(&opts).expect("open");
     // The whole world of the fixtures, in its final state.
     for case in &file.cases {
-        for op in &case.setup {
-            let fib = dp.fib();
-            match op {
-                Op::PublishGroup { group_id, members } => fib.publish_group(*group_id, members),
-                Op::DeleteGroup { group_id } => fib.delete_group(*group_id),
-                Op::SetRoute { route, group_id } => {
-                    fib.set_route(fixtures::parse_route(route).unwrap(), *group_id)
-                }
-                Op::DeleteRoute { .. } => Ok(()),
-                Op::SetTxPort { ifindex } => fib.set_tx_port(*ifindex),
-                Op::SetAarpAnswer { on } => fib.set_aarp_answer(*on),
-            }
-            .expect("setup");
+        for op in case.setup.iter().filter(|op| !op.removes()) {
+            op.apply(dp.fib()).expect("setup");
         }
     }
     let bases: Vec<Vec<u8>> = file

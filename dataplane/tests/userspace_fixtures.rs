@@ -15,9 +15,6 @@ use anycast6_dataplane::{
 /// with the reason. Strict both ways, like KNOWN_BROKEN in fixtures.rs.
 const DIFFERENCES: &[(&str, &str)] = &[];
 
-/// Ingress interface of every frame (a Packet Too Big goes back there).
-const INGRESS: u32 = 99;
-
 #[test]
 fn fixtures_through_the_userspace_engine() {
     let file = FixtureFile::load(
@@ -31,6 +28,8 @@ fn fixtures_through_the_userspace_engine() {
         router_addr: file.router_addr,
         ptb_per_sec: file.ptb_per_sec,
     };
+    // Where every frame arrives (a Packet Too Big goes back there).
+    let ingress = file.ingress_ifindex;
     let mut builder = SnapshotBuilder::new();
     let mut state = FlowState::new(4096);
     let mut failures = Vec::new();
@@ -50,7 +49,7 @@ fn fixtures_through_the_userspace_engine() {
         // One millisecond apart: well inside one Packet Too Big window.
         let out = process(
             &mut frame,
-            INGRESS,
+            ingress,
             &snap,
             &mut state,
             &cfg,
@@ -77,7 +76,7 @@ fn fixtures_through_the_userspace_engine() {
         }
         if out.verdict == Verdict::Redirect {
             let want = if out.reason == Reason::TxPtb {
-                INGRESS
+                ingress
             } else {
                 0
             };

@@ -9,7 +9,7 @@ mod common;
 
 use anycast6_dataplane::{
     abi::Reason,
-    fixtures::{self, frames, FixtureFile, Op},
+    fixtures::{self, frames, FixtureFile},
     testrun,
     xsk::XskSteer,
     Dataplane,
@@ -34,9 +34,18 @@ fn decided_in_xdp(r: Reason) -> bool {
             | DropTruncIpv6
             | DropBadIpv6
             | DropTruncExt
-            | DropExtChain
+            | PassExtChain
             | DropTruncL4
             | DropBadFrag
+            | DropNotOurMac
+            | PassL2Multicast
+            | PassUnknownIface
+            | DropBadSrc
+            | PassLinkLocalSrc
+            | DropSrcAnycast
+            | DropBadHbh
+            | DropBadJumbo
+            | PassHbhOptions
     )
 }
 
@@ -73,20 +82,8 @@ fn steering_program_decides_like_the_forwarding_program() {
     let (mut in_xdp, mut to_socket) = (0, 0);
     for case in &file.cases {
         for op in &case.setup {
-            let fib = dp.fib();
-            match op {
-                Op::PublishGroup { group_id, members } => fib.publish_group(*group_id, members),
-                Op::DeleteGroup { group_id } => fib.delete_group(*group_id),
-                Op::SetRoute { route, group_id } => {
-                    fib.set_route(fixtures::parse_route(route).expect("route"), *group_id)
-                }
-                Op::DeleteRoute { route } => {
-                    fib.delete_route(fixtures::parse_route(route).expect("route"))
-                }
-                Op::SetTxPort { ifindex } => fib.set_tx_port(*ifindex),
-                Op::SetAarpAnswer { on } => fib.set_aarp_answer(*on),
-            }
-            .unwrap_or_else(|e| panic!("{}: setup {op:?}: {e}", case.name));
+            op.apply(dp.fib())
+                .unwrap_or_else(|e| panic!("{}: setup {op:?}: {e}", case.name));
         }
         let want = fixtures::reason_by_name(&case.reason).expect("reason");
         let want = RECOUNTED

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define A6_ABI_VERSION 2
+#define A6_ABI_VERSION 3
 
 /* ---- names (maps are pinned by these names) ---------------------------- */
 /* Map names are at most 15 characters (BPF_OBJ_NAME_LEN - 1). */
@@ -35,6 +35,7 @@
 #define A6_MAP_DECAP_STATS  a6_decap_stats  /* PERCPU_ARRAY reason -> a6_counter */
 #define A6_MAP_XSKS         a6_xsks         /* XSKMAP rx queue -> AF_XDP socket (afxdp mode, not pinned) */
 #define A6_MAP_AARP         a6_aarp         /* ARRAY 0 -> __u32: 1 = AARP queries to owned addresses go to the kernel */
+#define A6_MAP_IFACES       a6_ifaces       /* HASH  __u32 ifindex -> a6_iface (ingress: the interface's own MAC) */
 
 #define A6_PROG_XDP         anycast6_xdp
 #define A6_PROG_DECAP       anycast6_decap
@@ -47,7 +48,8 @@
 #define A6_MAX_MEMBERS      32   /* members per group (inline in a6_group)  */
 #define A6_MAGLEV_BLOCK     64   /* maglev entries per a6_maglev map element */
 #define A6_MAGLEV_MAX_LEN   65537 /* largest Maglev table (prime)            */
-#define A6_MAX_EXT_HDRS     8    /* extension headers walked before giving up */
+#define A6_MAX_EXT_HDRS     8    /* extension headers walked before passing to the kernel */
+#define A6_MAX_HBH_OPTS     8    /* Hop-by-Hop options walked before passing to the kernel */
 /* Default max_entries; the loader may override each at load time: */
 #define A6_DEF_FIB_ENTRIES      65536
 #define A6_DEF_PREFIX_ENTRIES   4096
@@ -57,6 +59,7 @@
 #define A6_DEF_TX_PORTS         256
 #define A6_DEF_MEMBER_IDS       65536
 #define A6_DEF_DECAP_ADDRS      1024
+#define A6_DEF_IFACES           256     /* interfaces with the program attached */
 #define A6_XSK_MAX_QUEUES       64      /* rx queues an afxdp interface can steer */
 
 /* ---- member actions (a6_member.action) --------------------------------- */
@@ -73,6 +76,9 @@
 #define A6_FIB_F_PREFIX 1 /* entry came from the prefix trie (informational) */
 
 /* ---- reasons: index into the a6_stats map -------------------------------- */
+/* Every reason's verdict is listed explicitly in A6_R_REDIRECT_MASK and
+ * A6_R_PASS_MASK below (a reason in neither is a drop): numbers are not
+ * grouped by verdict since ABI 3. */
 /* Forwarded */
 #define A6_R_FWD_REWRITE        0  /* redirected after Ethernet rewrite      */
 #define A6_R_FWD_ENCAP          1  /* redirected after IPv6-in-IPv6 encap    */
@@ -92,17 +98,41 @@
 #define A6_R_DROP_TRUNC_VLAN    13 /* 802.1Q tag cut short                    */
 #define A6_R_DROP_TRUNC_IPV6    14 /* shorter than an IPv6 header             */
 #define A6_R_DROP_BAD_IPV6      15 /* version != 6 or payload length > frame  */
-#define A6_R_DROP_TRUNC_EXT     16 /* extension header cut short              */
-#define A6_R_DROP_EXT_CHAIN     17 /* more than A6_MAX_EXT_HDRS ext headers   */
+#define A6_R_DROP_TRUNC_EXT     16 /* extension header (or an option in it) cut short */
+/* ABI 3: a longer chain is valid IPv6, the kernel's (was drop_ext_chain) */
+#define A6_R_PASS_EXT_CHAIN     17 /* more than A6_MAX_EXT_HDRS ext headers: XDP_PASS */
 #define A6_R_DROP_TRUNC_L4      18 /* TCP/UDP/ICMPv6 header cut short (first fragment or whole) */
 #define A6_R_DROP_ADJUST        19 /* bpf_xdp_adjust_head/tail failed         */
 #define A6_R_DROP_PTB_RATE      20 /* Packet Too Big over the rate limit      */
 #define A6_R_DROP_BAD_FRAG      21 /* M=1 fragment not a multiple of 8 octets (RFC 8200 4.5) */
 #define A6_R_DROP_TOO_BIG       22 /* over egress MTU, no PTB allowed (ICMPv6 error, bad source) */
-/* Passed to the kernel, added in ABI 2 (after the drops, so older reason
- * numbers keep their meaning) */
+/* Added in ABI 2 */
 #define A6_R_PASS_AARP          23 /* AARP query to an owned address: this router answers */
-#define A6_R_MAX                24
+/* Added in ABI 3: what a router may forward (docs/architecture.md) */
+#define A6_R_DROP_NOT_OUR_MAC   24 /* destination MAC broadcast, or unicast not the ingress interface's */
+#define A6_R_PASS_L2_MULTICAST  25 /* destination MAC multicast (33:33:..): the kernel's */
+#define A6_R_PASS_UNKNOWN_IFACE 26 /* ingress interface not in a6_ifaces: the kernel's rules */
+#define A6_R_DROP_BAD_SRC       27 /* source multicast, :: or ::1 (RFC 4291 2.5.2, 2.5.3, 2.7) */
+#define A6_R_PASS_LINK_LOCAL_SRC 28 /* source fe80::/10: never forwarded off its link; the kernel answers */
+#define A6_R_DROP_SRC_ANYCAST   29 /* source is an anycast address of this router's FIB */
+#define A6_R_DROP_BAD_HBH       30 /* Hop-by-Hop Options not first, or twice (RFC 8200 4.1) */
+#define A6_R_DROP_BAD_JUMBO     31 /* Jumbo Payload option invalid or in a non-jumbo packet (RFC 2675) */
+#define A6_R_PASS_HBH_OPTIONS   32 /* Hop-by-Hop option other than padding (or too many): the kernel's */
+#define A6_R_MAX                33
+
+#define A6_R_BIT(r) (1ull << (r))
+#define A6_R_REDIRECT_MASK                                                       \
+	(A6_R_BIT(A6_R_FWD_REWRITE) | A6_R_BIT(A6_R_FWD_ENCAP) | A6_R_BIT(A6_R_TX_PTB))
+#define A6_R_PASS_MASK                                                           \
+	(A6_R_BIT(A6_R_PASS_NOT_IPV6) | A6_R_BIT(A6_R_PASS_MULTICAST) |          \
+	 A6_R_BIT(A6_R_PASS_NOT_ANYCAST) | A6_R_BIT(A6_R_PASS_ND) |              \
+	 A6_R_BIT(A6_R_PASS_HOP_LIMIT) | A6_R_BIT(A6_R_PASS_LOCAL) |             \
+	 A6_R_BIT(A6_R_PASS_NO_MEMBER) | A6_R_BIT(A6_R_PASS_NO_GROUP) |          \
+	 A6_R_BIT(A6_R_PASS_NO_PORT) | A6_R_BIT(A6_R_PASS_EXT_CHAIN) |           \
+	 A6_R_BIT(A6_R_PASS_AARP) | A6_R_BIT(A6_R_PASS_L2_MULTICAST) |           \
+	 A6_R_BIT(A6_R_PASS_UNKNOWN_IFACE) | A6_R_BIT(A6_R_PASS_LINK_LOCAL_SRC) | \
+	 A6_R_BIT(A6_R_PASS_HBH_OPTIONS))
+_Static_assert(A6_R_MAX <= 64, "verdict masks hold 64 reasons");
 
 /* ---- AARP (docs/aarp.md) -------------------------------------------------- */
 #define A6_AARP_PORT 5360 /* UDP destination port of AARP queries */
@@ -116,6 +146,13 @@
 #define A6_D_MAX            5
 
 /* ---- shared structs ------------------------------------------------------ */
+
+/* An interface the forwarding or steering program is attached to: written
+ * by whoever attaches it, kept current by anycast6d (MAC changes). */
+struct a6_iface {
+	__u8 mac[6];   /* the interface's own MAC: unicast frames to another are not ours */
+	__u16 flags;   /* reserved, 0 */
+}; /* 8 */
 
 /* Exact-match FIB key: the /128 destination, network order. */
 struct a6_fib_key {

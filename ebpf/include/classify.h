@@ -4,7 +4,11 @@
  * steering program so both decide it identically:
  *
  *   parse L2/L3 -> multicast? -> FIB (/128 hash, then prefix trie) -> group
- *   -> validate + walk extension headers -> ND?
+ *   -> destination MAC ours? -> validate + walk extension headers -> ND?
+ *   -> source forwardable? -> AARP?
+ *
+ * The MAC and source checks come after the FIB and group lookups, so
+ * traffic the fast path does not own pays nothing for them.
  *
  * Returns -1 when the FIB owns a well-formed packet (then *ip6, *group and
  * *group_id are set and pkt holds the flow key), else the reason.
@@ -16,9 +20,85 @@
 #include "maps.h"
 #include "parse.h"
 
-static __always_inline int a6_classify(void *data, void *data_end, struct a6_pkt *pkt,
-				       struct ipv6hdr **ip6_out, struct a6_group **group,
-				       __u32 *group_id)
+/* The XDP action of a reason (A6_R_REDIRECT_MASK / A6_R_PASS_MASK). */
+static __always_inline int a6_verdict_of(__u32 reason)
+{
+	if (reason >= A6_R_MAX)
+		return XDP_DROP;
+	if ((A6_R_REDIRECT_MASK >> reason) & 1)
+		return XDP_REDIRECT;
+	if ((A6_R_PASS_MASK >> reason) & 1)
+		return XDP_PASS;
+	return XDP_DROP;
+}
+
+/*
+ * A router forwards only frames sent to it: broadcast, or unicast to
+ * another station's MAC (a flooding switch, a shared segment), would reach
+ * the member as a duplicate. Multicast MACs (33:33:..) are the kernel's
+ * (ND, MLD), and so is every frame of an interface not in a6_ifaces.
+ * Returns -1 when the frame is addressed to the ingress interface.
+ */
+static __always_inline int a6_check_dmac(void *data, void *data_end, __u32 ingress_ifindex)
+{
+	__u8 *d = data;
+	__u32 d4, m4;
+	__u16 d2, m2;
+
+	if ((void *)(d + 6) > data_end)
+		return A6_R_DROP_TRUNC_ETH;
+	__builtin_memcpy(&d4, d, 4);
+	__builtin_memcpy(&d2, d + 4, 2);
+	if (d[0] & 1) {
+		if (d4 == 0xffffffff && d2 == 0xffff)
+			return A6_R_DROP_NOT_OUR_MAC;
+		return A6_R_PASS_L2_MULTICAST;
+	}
+	struct a6_iface *ifc = bpf_map_lookup_elem(&a6_ifaces, &ingress_ifindex);
+
+	if (!ifc)
+		return A6_R_PASS_UNKNOWN_IFACE;
+	__builtin_memcpy(&m4, ifc->mac, 4);
+	__builtin_memcpy(&m2, ifc->mac + 4, 2);
+	if (d4 != m4 || d2 != m2)
+		return A6_R_DROP_NOT_OUR_MAC;
+	return -1;
+}
+
+/*
+ * Sources a router never forwards (RFC 4291 2.5.2, 2.5.3, 2.7): multicast,
+ * unspecified, loopback. A link-local source (2.5.6) never leaves its link:
+ * the kernel gets it (it answers "beyond scope of source" when it would
+ * forward, and delivers what is addressed to itself). A source that is one
+ * of this router's anycast addresses is dropped (docs/architecture.md:
+ * reflection between members of two anycast services, and loops).
+ * Returns -1 when the source may be forwarded.
+ */
+static __always_inline int a6_check_src(struct ipv6hdr *ip6)
+{
+	const __u8 *s = (const __u8 *)&ip6->saddr;
+	__u32 w[4];
+
+	if (s[0] == 0xff)
+		return A6_R_DROP_BAD_SRC;
+	if (s[0] == 0xfe && (s[1] & 0xc0) == 0x80)
+		return A6_R_PASS_LINK_LOCAL_SRC;
+	__builtin_memcpy(w, s, 16);
+	if ((w[0] | w[1] | w[2]) == 0 && (w[3] == 0 || w[3] == bpf_htonl(1)))
+		return A6_R_DROP_BAD_SRC;
+	if (bpf_map_lookup_elem(&a6_fib, &ip6->saddr))
+		return A6_R_DROP_SRC_ANYCAST;
+	struct a6_lpm_key lk = {.prefixlen = 128};
+
+	__builtin_memcpy(lk.addr, s, 16);
+	if (bpf_map_lookup_elem(&a6_fib_prefix, &lk))
+		return A6_R_DROP_SRC_ANYCAST;
+	return -1;
+}
+
+static __always_inline int a6_classify(void *data, void *data_end, __u32 ingress_ifindex,
+				       struct a6_pkt *pkt, struct ipv6hdr **ip6_out,
+				       struct a6_group **group, __u32 *group_id)
 {
 	int r = a6_parse_l2_l3(data, data_end, pkt);
 
@@ -49,12 +129,18 @@ static __always_inline int a6_classify(void *data, void *data_end, struct a6_pkt
 	if (!g)
 		return A6_R_PASS_NO_GROUP;
 
+	r = a6_check_dmac(data, data_end, ingress_ifindex);
+	if (r >= 0)
+		return r;
 	r = a6_parse_owned(data, data_end, ip6, pkt);
 	if (r >= 0)
 		return r;
 	if (pkt->l4_proto == A6_NH_ICMPV6 && !pkt->later_frag && pkt->icmp_type >= 133 &&
 	    pkt->icmp_type <= 137)
 		return A6_R_PASS_ND;
+	r = a6_check_src(ip6);
+	if (r >= 0)
+		return r;
 	/* An AARP query (never a fragment) when this router answers them. */
 	if (pkt->l4_proto == A6_NH_UDP && !pkt->key.frag &&
 	    pkt->key.dport_be == bpf_htons(A6_AARP_PORT)) {

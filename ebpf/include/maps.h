@@ -110,4 +110,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } a6_aarp SEC(".maps");
 
+/* Interfaces the program runs on -> their own MAC. Looked up only for
+ * packets the FIB owns: a unicast frame to another MAC is dropped, an
+ * interface missing here hands its frames to the kernel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct a6_iface);
+	__uint(max_entries, A6_DEF_IFACES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} a6_ifaces SEC(".maps");
+
 #endif /* ANYCAST6_MAPS_H */

@@ -38,6 +38,12 @@
 #define A6_NH_NONE     59
 #define A6_NH_DSTOPTS  60
 
+/* Hop-by-Hop option types (RFC 8200 4.2, RFC 2675) */
+#define A6_OPT_PAD1     0
+#define A6_OPT_PADN     1
+#define A6_OPT_JUMBO    0xc2
+#define A6_JUMBO_MIN    65536 /* a Jumbo Payload Length is more than 65535 */
+
 /* What the parser learned about one frame. Offsets are from ctx->data. */
 struct a6_pkt {
 	__u32 l2_len;     /* 14, or 18 with a tag                   */
@@ -80,6 +86,76 @@ static __always_inline int a6_parse_l2_l3(void *data, void *data_end, struct a6_
 }
 
 /*
+ * The Hop-by-Hop Options header at `off` (the first extension header),
+ * `*len` set to its length. Pad1 and PadN are skipped; a Jumbo Payload
+ * option is checked (RFC 2675: Payload Length 0, option length 4, a length
+ * over 65535 that the frame really carries -- never true of a single-buffer
+ * XDP frame); any other option, or more than A6_MAX_HBH_OPTS of them, makes
+ * the packet the kernel's, which processes the options the fast path does
+ * not. With Payload Length 0 the header is read against the frame (a
+ * jumbogram's payload length is in the option); no valid Jumbo Payload
+ * option there means the header lies outside the payload.
+ * Returns -1 when the packet goes on through the fast path, else a reason.
+ */
+static __always_inline int a6_parse_hbh(void *data, void *data_end, struct a6_pkt *pkt,
+					__u32 off, __u32 end, __u32 payload, __u32 *len)
+{
+	__u32 limit = payload ? end : pkt->l2_len + pkt->l3_len;
+	__u8 *h = data + (off & A6_OFF_MASK);
+	int other = 0;
+
+	if ((void *)(h + 2) > data_end || off + 2 > limit)
+		return A6_R_DROP_TRUNC_EXT;
+	*len = ((__u32)h[1] + 1) * 8;
+	__u32 oend = off + *len;
+	__u32 o = off + 2;
+
+	if (oend > limit)
+		return A6_R_DROP_TRUNC_EXT;
+#pragma unroll
+	for (int k = 0; k < A6_MAX_HBH_OPTS; k++) {
+		if (o >= oend)
+			goto walked;
+		__u8 *opt = data + (o & A6_OFF_MASK);
+
+		if ((void *)(opt + 1) > data_end)
+			return A6_R_DROP_TRUNC_EXT;
+		if (opt[0] == A6_OPT_PAD1) {
+			o += 1;
+			continue;
+		}
+		if ((void *)(opt + 2) > data_end || o + 2 > oend)
+			return A6_R_DROP_TRUNC_EXT;
+		__u32 olen = opt[1];
+
+		if (o + 2 + olen > oend)
+			return A6_R_DROP_TRUNC_EXT;
+		if (opt[0] == A6_OPT_JUMBO) {
+			__u8 *jl = opt + 2;
+			__u32 jumbo;
+
+			if (payload != 0 || olen != 4 || (void *)(jl + 4) > data_end)
+				return A6_R_DROP_BAD_JUMBO;
+			jumbo = ((__u32)jl[0] << 24) | ((__u32)jl[1] << 16) | ((__u32)jl[2] << 8) | jl[3];
+			if (jumbo < A6_JUMBO_MIN || jumbo > pkt->l3_len - A6_IP6_HLEN)
+				return A6_R_DROP_BAD_JUMBO;
+			other = 1; /* a real jumbogram: the kernel's */
+		} else if (opt[0] != A6_OPT_PADN) {
+			other = 1;
+		}
+		o += 2 + olen;
+	}
+	if (o < oend)
+		other = 1; /* more options than the walk covers */
+walked:
+	if (payload == 0 && !other)
+		return A6_R_DROP_TRUNC_EXT;
+	if (other)
+		return A6_R_PASS_HBH_OPTIONS;
+	return -1;
+}
+
+/*
  * Step 2 (only for packets the FIB owns): validate the IPv6 header, walk
  * the extension headers, fill the flow key. Returns -1 on success.
  */
@@ -101,8 +177,24 @@ static __always_inline int a6_parse_owned(void *data, void *data_end, struct ipv
 
 #pragma unroll
 	for (int i = 0; i < A6_MAX_EXT_HDRS; i++) {
-		if (nh == A6_NH_HOPOPTS || nh == A6_NH_ROUTING || nh == A6_NH_DSTOPTS ||
-		    nh == A6_NH_AH) {
+		if (nh == A6_NH_HOPOPTS) {
+			__u8 *h = data + (off & A6_OFF_MASK);
+			__u32 len = 0;
+			int r;
+
+			/* RFC 8200 4.1: only immediately after the IPv6 header. */
+			if (i != 0)
+				return A6_R_DROP_BAD_HBH;
+			r = a6_parse_hbh(data, data_end, pkt, off, end, payload, &len);
+			if (r >= 0)
+				return r;
+			if ((void *)(h + 1) > data_end)
+				return A6_R_DROP_TRUNC_EXT;
+			nh = h[0];
+			off += len;
+			continue;
+		}
+		if (nh == A6_NH_ROUTING || nh == A6_NH_DSTOPTS || nh == A6_NH_AH) {
 			__u8 *h = data + (off & A6_OFF_MASK);
 			__u32 len;
 
@@ -121,6 +213,9 @@ static __always_inline int a6_parse_owned(void *data, void *data_end, struct ipv
 
 			if ((void *)(h + 8) > data_end || off + 8 > end)
 				return A6_R_DROP_TRUNC_EXT;
+			/* Hop-by-Hop Options belong before the Fragment header. */
+			if (h[0] == A6_NH_HOPOPTS)
+				return A6_R_DROP_BAD_HBH;
 			/* RFC 8200 4.5: the Next Header of every fragment names the
 			 * first header of the fragmentable part, so it keys all of
 			 * them alike; the identification keeps datagrams apart. */
@@ -148,24 +243,26 @@ static __always_inline int a6_parse_owned(void *data, void *data_end, struct ipv
 		}
 		goto upper;
 	}
-	return A6_R_DROP_EXT_CHAIN;
+	/* Valid IPv6 the fast path does not parse: the kernel forwards or
+	 * rejects it by its own rules (DESIGN.md decision 7). */
+	return A6_R_PASS_EXT_CHAIN;
 
 upper:
 	pkt->l4_proto = nh;
 	pkt->l4_off = off;
 	pkt->key.proto = nh;
-	if (nh == A6_NH_TCP) {
+	if (nh == A6_NH_TCP || nh == A6_NH_UDP) {
 		__u8 *l4 = data + (off & A6_OFF_MASK);
+		__u32 need = nh == A6_NH_TCP ? 20 : 8;
 
-		if ((void *)(l4 + 20) > data_end || off + 20 > end)
+		if ((void *)(l4 + 8) > data_end || off + need > end)
 			return A6_R_DROP_TRUNC_L4;
-		__builtin_memcpy(&pkt->key.sport_be, l4, 2);
-		__builtin_memcpy(&pkt->key.dport_be, l4 + 2, 2);
-	} else if (nh == A6_NH_UDP) {
-		__u8 *l4 = data + (off & A6_OFF_MASK);
-
-		if ((void *)(l4 + 8) > data_end || off + 8 > end)
+		if (nh == A6_NH_TCP && (void *)(l4 + 20) > data_end)
 			return A6_R_DROP_TRUNC_L4;
+		/* Keep the checked pointer: clang would otherwise recompute
+		 * data + off after the branches merge, and the verifier does
+		 * not carry the bounds check over to a recomputed pointer. */
+		asm volatile("" : "+r"(l4));
 		__builtin_memcpy(&pkt->key.sport_be, l4, 2);
 		__builtin_memcpy(&pkt->key.dport_be, l4 + 2, 2);
 	} else if (nh == A6_NH_ICMPV6) {

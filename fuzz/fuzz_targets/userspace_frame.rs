@@ -6,7 +6,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use anycast6_dataplane::abi::Verdict;
-use anycast6_dataplane::fixtures::{self, FixtureFile, Op};
+use anycast6_dataplane::fixtures::{self, FixtureFile};
 use anycast6_dataplane::userspace::{
     process, EngineConfig, FibOp, FibSnapshot, FlowState, Frame, SnapshotBuilder,
 };
@@ -14,6 +14,7 @@ use libfuzzer_sys::fuzz_target;
 
 struct World {
     snap: FibSnapshot,
+    ingress: u32,
     cfg: EngineConfig,
     state: FlowState,
     now: u64,
@@ -26,15 +27,13 @@ fn world() -> &'static Mutex<World> {
         let file = FixtureFile::load(&root.join(fixtures::FIXTURE_FILE)).expect("fixtures");
         let mut b = SnapshotBuilder::new();
         for case in &file.cases {
-            for op in &case.setup {
-                if matches!(op, Op::DeleteRoute { .. }) {
-                    continue;
-                }
+            for op in case.setup.iter().filter(|op| !op.removes()) {
                 b.apply(&FibOp::from_fixture(op).expect("op")).expect("apply");
             }
         }
         Mutex::new(World {
             snap: b.snapshot(),
+            ingress: file.ingress_ifindex,
             cfg: EngineConfig {
                 hash_seed: file.hash_seed,
                 router_addr: file.router_addr,
@@ -57,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
     buf.resize(data.len() + slack, 0);
     let mut frame = Frame::new(&mut buf, data.len());
     w.now += 1_000;
-    let out = process(&mut frame, 7, &w.snap, &mut w.state, &w.cfg, w.now);
+    let out = process(&mut frame, w.ingress, &w.snap, &mut w.state, &w.cfg, w.now);
     assert_eq!(out.verdict, out.reason.verdict());
     assert!(frame.len() <= data.len() + slack);
     match out.verdict {

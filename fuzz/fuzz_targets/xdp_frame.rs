@@ -5,7 +5,7 @@
 #![no_main]
 use std::sync::{Mutex, OnceLock};
 
-use anycast6_dataplane::fixtures::{self, FixtureFile, Op};
+use anycast6_dataplane::fixtures::{self, FixtureFile};
 use anycast6_dataplane::loader::{Capacities, DataplaneOptions};
 use anycast6_dataplane::{testrun, Dataplane};
 use libfuzzer_sys::fuzz_target;
@@ -26,16 +26,8 @@ fn dataplane() -> &'static Mutex<Dataplane> {
         })
         .expect("open dataplane (root and bpffs needed)");
         for case in &file.cases {
-            for op in &case.setup {
-                let fib = dp.fib();
-                let _ = match op {
-                    Op::PublishGroup { group_id, members } => fib.publish_group(*group_id, members),
-                    Op::DeleteGroup { group_id } => fib.delete_group(*group_id),
-                    Op::SetRoute { route, group_id } => fib.set_route(fixtures::parse_route(route).unwrap(), *group_id),
-                    Op::DeleteRoute { .. } => Ok(()),
-                    Op::SetTxPort { ifindex } => fib.set_tx_port(*ifindex),
-                    Op::SetAarpAnswer { on } => fib.set_aarp_answer(*on),
-                };
+            for op in case.setup.iter().filter(|op| !op.removes()) {
+                let _ = op.apply(dp.fib());
             }
         }
         Mutex::new(dp)

@@ -72,8 +72,31 @@ fn abi_doc_names_every_map_and_reason() {
         );
     }
     for r in Reason::ALL {
-        let row = format!("| {} | `{}` |", r as u32, r.name());
+        let verdict = match r.verdict() {
+            abi::Verdict::Redirect => "REDIRECT",
+            abi::Verdict::Tx => "TX",
+            abi::Verdict::Pass => "PASS",
+            abi::Verdict::Drop => "DROP",
+        };
+        let row = format!("| {} | `{}` | {verdict} |", r as u32, r.name());
         assert!(text.contains(&row), "docs/abi.md lacks reason row {row:?}");
+    }
+    assert!(
+        text.contains(&format!(
+            "| `a6_stats` | PERCPU_ARRAY | `__u32` reason → `a6_counter` | {} (`A6_R_MAX`)",
+            abi::REASON_MAX
+        )),
+        "docs/abi.md gives a6_stats another size than A6_R_MAX"
+    );
+    let pins = format!("/sys/fs/bpf/anycast6/v{}", abi::ABI_VERSION);
+    for d in ["abi.md", "architecture.md", "config.md"] {
+        let t = doc(d);
+        for (i, _) in t.match_indices("/sys/fs/bpf/anycast6/v") {
+            assert!(
+                t[i..].starts_with(&pins) || t[i..].starts_with("/sys/fs/bpf/anycast6/v<ABI>"),
+                "docs/{d} names a pin directory other than {pins}"
+            );
+        }
     }
     for (i, name) in abi::decap_reason::NAMES.iter().enumerate() {
         let item = format!("{i} `{name}`");

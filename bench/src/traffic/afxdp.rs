@@ -32,10 +32,14 @@ use super::topo::{Topo, DUT_IN_ADDR};
 /// Name prefix of the afxdp crate's worker threads.
 const WORKER_PREFIX: &str = "a6-afxdp-q";
 
-/// The userspace FIB of the workers: the same group, routes and tx ports
-/// the DUT's Dataplane holds (member action rewrite, as scenario 3).
+/// The userspace FIB of the workers: the same group, routes, tx ports and
+/// ingress interface (its MAC, as the steering program's attach records it
+/// in a6_ifaces) the DUT's Dataplane holds (member action rewrite, as
+/// scenario 3).
 pub fn snapshot(topo: &Topo, n_dst: u32) -> Result<Arc<SharedFib>> {
     let mut b = SnapshotBuilder::new();
+    let (mac, ifindex) = ns::link_facts(&topo.dut, &topo.dut_in)?;
+    b.apply(&anycast6_dataplane::userspace::FibOp::SetIface { ifindex, mac })?;
     b.publish_group(GROUP, &[member(1, &topo.egress[0], Action::Rewrite)])?;
     for i in 0..n_dst {
         b.apply(&anycast6_dataplane::userspace::FibOp::SetRoute {

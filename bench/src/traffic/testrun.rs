@@ -16,7 +16,7 @@
 //!   so every run takes the PTB path.
 
 use anycast6_dataplane::{
-    fixtures::{self, FixtureFile, Op},
+    fixtures::{self, FixtureFile},
     loader::Capacities,
     AttachMode, Dataplane, DataplaneOptions,
 };
@@ -76,16 +76,8 @@ fn time(prog: &Xdp, frame: &[u8], calls: usize) -> Result<f64> {
 
 fn apply(dp: &mut Dataplane, case: &fixtures::Case) -> Result<()> {
     for op in &case.setup {
-        let fib = dp.fib();
-        let route = |s: &str| fixtures::parse_route(s).with_context(|| format!("route {s}"));
-        match op {
-            Op::PublishGroup { group_id, members } => fib.publish_group(*group_id, members)?,
-            Op::DeleteGroup { group_id } => fib.delete_group(*group_id)?,
-            Op::SetRoute { route: r, group_id } => fib.set_route(route(r)?, *group_id)?,
-            Op::DeleteRoute { route: r } => fib.delete_route(route(r)?)?,
-            Op::SetTxPort { ifindex } => fib.set_tx_port(*ifindex)?,
-            Op::SetAarpAnswer { on } => fib.set_aarp_answer(*on)?,
-        }
+        op.apply(dp.fib())
+            .with_context(|| format!("{}: setup {op:?}", case.name))?;
     }
     Ok(())
 }

@@ -71,6 +71,11 @@ impl Daemon {
             ..AfxdpOptions::default()
         };
         let a = Afxdp::start(&cfg.daemon.pin_dir, &specs, self.shared.clone(), opts)?;
+        // Attaching the steering programs recorded their interfaces.
+        if let Some(snap) = &mut self.snap {
+            snap.sync_ifaces(&self.dp.fib().ifaces()?);
+            self.shared.publish(snap);
+        }
         self.afxdp = Some(a);
         self.afxdp_key = key;
         Ok(())

@@ -199,6 +199,7 @@ pub mod mem {
                     })
                     .collect(),
                 tx_ports: self.state.tx_ports.iter().copied().collect(),
+                ifaces: Vec::new(),
             })
         }
         fn publish_group(

@@ -1,6 +1,7 @@
 //! XDP attachment of the forwarding interfaces, and the member role:
 //! anycast addresses on `lo`, the decapsulation program.
 
+use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 use std::path::Path;
 
@@ -71,6 +72,33 @@ impl Daemon {
             }
         }
         Ok(new)
+    }
+
+    /// Keeps `a6_ifaces` equal to the forwarding interfaces of `cfg` (both
+    /// modes) with the MACs the kernel reports now: attaching wrote them,
+    /// this follows a MAC change (a link event runs converge) and forgets
+    /// interfaces that no longer forward. An interface without an Ethernet
+    /// address gets no entry (the fast path passes its frames to the kernel).
+    pub(super) fn sync_ifaces(&mut self, cfg: &Config) -> Result<(), ControlError> {
+        let want: BTreeMap<u32, [u8; 6]> = cfg
+            .interfaces
+            .iter()
+            .filter_map(|i| self.links.iter().find(|l| l.name == i.name))
+            .filter(|l| l.mac != [0; 6])
+            .map(|l| (l.ifindex, l.mac))
+            .collect();
+        let have: BTreeMap<u32, [u8; 6]> = self.dp.fib().ifaces()?.into_iter().collect();
+        for ifindex in have.keys().filter(|i| !want.contains_key(i)) {
+            self.dp.fib().delete_iface(*ifindex)?;
+            tracing::info!(ifindex, "interface removed from a6_ifaces");
+        }
+        for (ifindex, mac) in &want {
+            if have.get(ifindex) != Some(mac) {
+                self.dp.fib().set_iface(*ifindex, *mac)?;
+                tracing::info!(ifindex, mac = %crate::util::mac_str(mac), "interface MAC in a6_ifaces");
+            }
+        }
+        Ok(())
     }
 
     /// Detaches interfaces that have a pinned link but are not in `cfg`.

@@ -227,7 +227,9 @@ impl Daemon {
         }
         self.dirty = false;
         let resolved = resolve::resolve(&groups, &egress, &self.links, &self.neigh);
-        let current = FibState::from(&self.dp.fib().installed()?);
+        self.sync_ifaces(cfg)?;
+        let installed = self.dp.fib().installed()?;
+        let current = FibState::from(&installed);
         let attached = self.dp.attached()?;
         // Egress ports: interfaces with the forwarding program, and those in
         // afxdp mode (their AF_XDP sockets transmit; XDP may redirect there).
@@ -276,9 +278,10 @@ impl Daemon {
         .map_err(|e| ControlError::RibInvalid(e.to_string()))?;
         let applied = match &mut self.snap {
             Some(snap) => {
-                // Attach and detach write tx ports straight to the maps:
-                // bring the snapshot's to what the plan starts from.
+                // Attach and detach write tx ports and interfaces straight
+                // to the maps: bring the snapshot's to what they hold.
                 snap.sync_tx_ports(&current.tx_ports);
+                snap.sync_ifaces(&installed.ifaces);
                 let r = fib::apply(
                     &mut fib::Tee {
                         fib: self.dp.fib(),
@@ -294,6 +297,7 @@ impl Daemon {
             None => fib::apply(self.dp.fib(), &plan.ops, &current),
         };
         drop(current);
+        drop(installed);
         applied.map_err(|e| ControlError::FibApply(e.to_string()))?;
         if !plan.ops.is_empty() {
             tracing::info!(operations = plan.ops.len(), "FIB updated");

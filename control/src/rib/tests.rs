@@ -80,6 +80,7 @@ fn installed(s: &FibState) -> InstalledFib {
             })
             .collect(),
         tx_ports: s.tx_ports.iter().rev().copied().collect(),
+        ifaces: Vec::new(),
     }
 }
 

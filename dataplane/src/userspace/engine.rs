@@ -13,7 +13,7 @@ use super::affinity::AffinityTable;
 use super::emit;
 use super::frame::Frame;
 use super::snapshot::{FibSnapshot, SnapGroup};
-use super::wire::{self, Ipv6Header, NH_ICMPV6, NH_UDP};
+use super::wire::{self, EthernetFrame, Ipv6Header, NH_ICMPV6, NH_UDP};
 
 /// Load-time settings (`struct a6_config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,11 +49,22 @@ pub struct Outcome {
 }
 
 /// Counters of one worker, by reason, group and member.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineCounters {
     pub reasons: [Counter; abi::REASON_MAX as usize],
     pub groups: HashMap<u32, Counter>,
     pub members: HashMap<u32, Counter>,
+}
+
+// By hand: arrays implement Default only up to 32 elements.
+impl Default for EngineCounters {
+    fn default() -> Self {
+        EngineCounters {
+            reasons: [Counter::default(); abi::REASON_MAX as usize],
+            groups: HashMap::new(),
+            members: HashMap::new(),
+        }
+    }
 }
 
 fn bump(c: &mut Counter, bytes: u64) {
@@ -248,6 +259,9 @@ fn process_inner(
     let Some(g) = snap.group(group_id) else {
         return (Reason::PassNoGroup, 0);
     };
+    if let Err(r) = check_dmac(frame.data(), ingress_ifindex, snap) {
+        return (r, 0);
+    }
 
     let pkt = match wire::parse_owned(frame.data(), l) {
         Ok(p) => p,
@@ -255,6 +269,9 @@ fn process_inner(
     };
     if pkt.l4_proto == NH_ICMPV6 && !pkt.later_frag && (133..=137).contains(&pkt.icmp_type) {
         return (Reason::PassNd, 0);
+    }
+    if let Err(r) = check_src(&src, snap) {
+        return (r, 0);
     }
     // An AARP query (never a fragment) when this router answers them.
     if snap.aarp_answer()
@@ -317,6 +334,44 @@ fn process_inner(
         return (r, 0);
     }
     (Reason::FwdRewrite, m.ifindex)
+}
+
+/// `a6_check_dmac`: only frames sent to the ingress interface are
+/// forwarded; broadcast is dropped, other multicast MACs go to the kernel,
+/// and so does every frame of an interface the snapshot does not know.
+fn check_dmac(frame: &[u8], ingress_ifindex: u32, snap: &FibSnapshot) -> Result<(), Reason> {
+    let dst = EthernetFrame::new_checked(frame)
+        .ok_or(Reason::DropTruncEth)?
+        .dst();
+    if dst[0] & 1 == 1 {
+        return Err(if dst == [0xff; 6] {
+            Reason::DropNotOurMac
+        } else {
+            Reason::PassL2Multicast
+        });
+    }
+    match snap.iface_mac(ingress_ifindex) {
+        None => Err(Reason::PassUnknownIface),
+        Some(mac) if mac != dst => Err(Reason::DropNotOurMac),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `a6_check_src`: multicast, `::` and `::1` sources are dropped; a
+/// link-local source goes to the kernel; a source that is an anycast
+/// address of the FIB (/128, then the prefixes) is dropped.
+fn check_src(src: &[u8; 16], snap: &FibSnapshot) -> Result<(), Reason> {
+    let a = Ipv6Addr::from(*src);
+    if a.is_multicast() || a.is_unspecified() || a.is_loopback() {
+        return Err(Reason::DropBadSrc);
+    }
+    if a.is_unicast_link_local() {
+        return Err(Reason::PassLinkLocalSrc);
+    }
+    if snap.lookup(src).is_some() {
+        return Err(Reason::DropSrcAnycast);
+    }
+    Ok(())
 }
 
 fn set_hop_limit(frame: &mut Frame<'_>, l2_len: usize, v: u8) {

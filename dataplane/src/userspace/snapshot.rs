@@ -42,6 +42,12 @@ pub enum FibOp {
     DeleteTxPort(u32),
     /// `a6_aarp`: AARP queries to owned addresses go to the kernel.
     SetAarpAnswer(bool),
+    /// `a6_ifaces`: an interface the fast path runs on, and its own MAC.
+    SetIface {
+        ifindex: u32,
+        mac: [u8; 6],
+    },
+    DeleteIface(u32),
 }
 
 impl FibOp {
@@ -63,6 +69,11 @@ impl FibOp {
             fixtures::Op::DeleteRoute { route: r } => FibOp::DeleteRoute(route(r)?),
             fixtures::Op::SetTxPort { ifindex } => FibOp::SetTxPort(*ifindex),
             fixtures::Op::SetAarpAnswer { on } => FibOp::SetAarpAnswer(*on),
+            fixtures::Op::SetIface { ifindex, mac } => FibOp::SetIface {
+                ifindex: *ifindex,
+                mac: *mac,
+            },
+            fixtures::Op::DeleteIface { ifindex } => FibOp::DeleteIface(*ifindex),
         })
     }
 }
@@ -98,6 +109,8 @@ pub struct FibSnapshot {
     tx_ports: HashSet<u32>,
     /// This router answers AARP queries itself (`a6_aarp`).
     aarp_answer: bool,
+    /// Ingress interfaces and their own MACs (`a6_ifaces`).
+    ifaces: HashMap<u32, [u8; 6]>,
 }
 
 fn mask(addr: &[u8; 16], len: u8) -> [u8; 16] {
@@ -132,6 +145,11 @@ impl FibSnapshot {
 
     pub fn tx_ports(&self) -> impl Iterator<Item = u32> + '_ {
         self.tx_ports.iter().copied()
+    }
+
+    /// The own MAC of interface `ifindex`, if the fast path runs there.
+    pub fn iface_mac(&self, ifindex: u32) -> Option<[u8; 6]> {
+        self.ifaces.get(&ifindex).copied()
     }
 
     /// Routes, groups and tx ports (for `show` and tests).
@@ -193,6 +211,7 @@ impl SnapshotBuilder {
             b.set_route(*route, *group_id);
         }
         b.next.tx_ports = fib.tx_ports.iter().copied().collect();
+        b.next.ifaces = fib.ifaces.iter().copied().collect();
         Ok(b)
     }
 
@@ -221,6 +240,14 @@ impl SnapshotBuilder {
             }
             FibOp::SetAarpAnswer(on) => {
                 self.next.aarp_answer = *on;
+                Ok(())
+            }
+            FibOp::SetIface { ifindex, mac } => {
+                self.next.ifaces.insert(*ifindex, *mac);
+                Ok(())
+            }
+            FibOp::DeleteIface(i) => {
+                self.next.ifaces.remove(i);
                 Ok(())
             }
         }
@@ -307,6 +334,12 @@ impl SnapshotBuilder {
     /// operations, when an interface is attached or detached).
     pub fn sync_tx_ports<'a>(&mut self, ports: impl IntoIterator<Item = &'a u32>) {
         self.next.tx_ports = ports.into_iter().copied().collect();
+    }
+
+    /// Makes the interfaces exactly `ifaces` (they are written when an
+    /// interface is attached, and follow its MAC, outside FIB operations).
+    pub fn sync_ifaces<'a>(&mut self, ifaces: impl IntoIterator<Item = &'a (u32, [u8; 6])>) {
+        self.next.ifaces = ifaces.into_iter().copied().collect();
     }
 
     /// The snapshot as it stands (a copy; groups are shared).

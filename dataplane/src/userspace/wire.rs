@@ -6,7 +6,7 @@
 //! the checked length). The extension-header walk reads through `get`, so
 //! a malformed chain yields a reason, never a panic.
 
-use crate::abi::{FlowKey, Reason, MAX_EXT_HDRS};
+use crate::abi::{FlowKey, Reason, MAX_EXT_HDRS, MAX_HBH_OPTS};
 
 pub const ETH_HLEN: usize = 14;
 pub const VLAN_HLEN: usize = 4;
@@ -25,6 +25,13 @@ pub const NH_FRAGMENT: u8 = 44;
 pub const NH_AH: u8 = 51;
 pub const NH_ICMPV6: u8 = 58;
 pub const NH_DSTOPTS: u8 = 60;
+
+/// Hop-by-Hop option types (RFC 8200 4.2, RFC 2675).
+pub const OPT_PAD1: u8 = 0;
+pub const OPT_PADN: u8 = 1;
+pub const OPT_JUMBO: u8 = 0xc2;
+/// A Jumbo Payload Length is more than 65535.
+pub const JUMBO_MIN: usize = 65536;
 
 pub const ICMPV6_PKT_TOOBIG: u8 = 2;
 pub const ICMPV6_ECHO_REQUEST: u8 = 128;
@@ -231,6 +238,85 @@ pub struct Owned {
     pub later_frag: bool,
 }
 
+/// `a6_parse_hbh`: the Hop-by-Hop Options header at `off` (the first
+/// extension header). Ok(len) when the packet goes on through the fast
+/// path: only Pad1/PadN inside. A Jumbo Payload option must be valid
+/// (RFC 2675: Payload Length 0, option length 4, a length over 65535 the
+/// frame carries — never true of a single-buffer frame); another option,
+/// or more than `MAX_HBH_OPTS`, makes the packet the kernel's. With
+/// Payload Length 0 the header is read against the frame; no valid Jumbo
+/// Payload option there means it lies outside the payload.
+fn parse_hbh(
+    frame: &[u8],
+    l: L2L3,
+    off: usize,
+    end: usize,
+    payload: usize,
+) -> Result<usize, Reason> {
+    let limit = if payload != 0 {
+        end
+    } else {
+        l.l2_len + l.l3_len
+    };
+    let read = |off: usize, n: usize| -> Option<&[u8]> {
+        if off + n > limit {
+            return None;
+        }
+        frame.get(off..off + n)
+    };
+    let h = read(off, 2).ok_or(Reason::DropTruncExt)?;
+    let len = (usize::from(h[1]) + 1) * 8;
+    let oend = off + len;
+    if oend > limit {
+        return Err(Reason::DropTruncExt);
+    }
+    let mut o = off + 2;
+    let mut other = false;
+    let mut walked = false;
+    for _ in 0..MAX_HBH_OPTS {
+        if o >= oend {
+            walked = true;
+            break;
+        }
+        let t = read(o, 1).ok_or(Reason::DropTruncExt)?[0];
+        if t == OPT_PAD1 {
+            o += 1;
+            continue;
+        }
+        if o + 2 > oend {
+            return Err(Reason::DropTruncExt);
+        }
+        let olen = usize::from(read(o, 2).ok_or(Reason::DropTruncExt)?[1]);
+        if o + 2 + olen > oend {
+            return Err(Reason::DropTruncExt);
+        }
+        if t == OPT_JUMBO {
+            if payload != 0 || olen != 4 {
+                return Err(Reason::DropBadJumbo);
+            }
+            let j = read(o + 2, 4).ok_or(Reason::DropBadJumbo)?;
+            let jumbo = u32::from_be_bytes([j[0], j[1], j[2], j[3]]) as usize;
+            if jumbo < JUMBO_MIN || jumbo > l.l3_len - IP6_HLEN {
+                return Err(Reason::DropBadJumbo);
+            }
+            other = true; // a real jumbogram: the kernel's
+        } else if t != OPT_PADN {
+            other = true;
+        }
+        o += 2 + olen;
+    }
+    if !walked && o < oend {
+        other = true; // more options than the walk covers
+    }
+    if payload == 0 && !other {
+        return Err(Reason::DropTruncExt);
+    }
+    if other {
+        return Err(Reason::PassHbhOptions);
+    }
+    Ok(len)
+}
+
 /// Step 2 (`a6_parse_owned`): validates the IPv6 header, walks at most
 /// `MAX_EXT_HDRS` extension headers and fills the flow key. Every read is
 /// bounded by both the frame and the IPv6 payload length.
@@ -261,9 +347,18 @@ pub fn parse_owned(frame: &[u8], l: L2L3) -> Result<Owned, Reason> {
     };
     let mut nh = ip6.next_header();
     let mut reached_upper = false;
-    for _ in 0..MAX_EXT_HDRS {
+    for i in 0..MAX_EXT_HDRS {
         match nh {
-            NH_HOPOPTS | NH_ROUTING | NH_DSTOPTS | NH_AH => {
+            NH_HOPOPTS => {
+                // RFC 8200 4.1: only immediately after the IPv6 header.
+                if i != 0 {
+                    return Err(Reason::DropBadHbh);
+                }
+                let len = parse_hbh(frame, l, off, end, payload)?;
+                nh = frame.get(off).copied().ok_or(Reason::DropTruncExt)?;
+                off += len;
+            }
+            NH_ROUTING | NH_DSTOPTS | NH_AH => {
                 let h = read(off, 2).ok_or(Reason::DropTruncExt)?;
                 let len = if nh == NH_AH {
                     (usize::from(h[1]) + 2) * 4
@@ -278,6 +373,10 @@ pub fn parse_owned(frame: &[u8], l: L2L3) -> Result<Owned, Reason> {
             }
             NH_FRAGMENT => {
                 let h = read(off, 8).ok_or(Reason::DropTruncExt)?;
+                // Hop-by-Hop Options belong before the Fragment header.
+                if h[0] == NH_HOPOPTS {
+                    return Err(Reason::DropBadHbh);
+                }
                 // RFC 8200 4.5: every fragment's Next Header names the
                 // first header of the fragmentable part; the
                 // identification keeps datagrams apart.
@@ -309,7 +408,8 @@ pub fn parse_owned(frame: &[u8], l: L2L3) -> Result<Owned, Reason> {
         }
     }
     if !reached_upper {
-        return Err(Reason::DropExtChain);
+        // Valid IPv6 the fast path does not parse: the kernel's.
+        return Err(Reason::PassExtChain);
     }
 
     p.l4_proto = nh;
