@@ -33,6 +33,9 @@ step "cargo fmt --all --check"
 cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+step "protocol crates are pure (scripts/check-pure.sh)"
+scripts/check-pure.sh
+scripts/check-pure.sh --self-test
 # The topology tests run anycast6d and anycast6ctl from target/debug.
 step "cargo build --workspace --bins --lib (the preload library too)"
 cargo build --workspace --bins --lib

@@ -9,8 +9,6 @@
 //! - [`daemon`]: anycast6d's state, apply (all or nothing) and event loop.
 //! - [`ctl`]: anycast6ctl's client and table formatting.
 
-pub mod ard;
-pub mod arip;
 pub mod config;
 pub mod ctl;
 pub mod daemon;
@@ -18,9 +16,14 @@ pub mod error;
 pub mod logging;
 pub mod mgmt;
 pub mod neigh;
-pub mod proto;
 pub mod rib;
 pub mod util;
+
+// The protocol cores live in their own crates under protocols/ (pure: no
+// I/O); these names keep the daemon's paths short.
+pub use anycast6_ard as ard;
+pub use anycast6_arip as arip;
+pub use anycast6_core as proto;
 
 pub use error::ControlError;
 

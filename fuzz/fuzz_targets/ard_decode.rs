@@ -2,7 +2,7 @@
 //! encode → decode unchanged (bad records were left out, so the second
 //! decode finds none).
 #![no_main]
-use anycast6_control::ard::packet::Packet;
+use anycast6_ard::packet::Packet;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,9 +5,9 @@
 #![no_main]
 use std::net::Ipv6Addr;
 
-use anycast6_control::arip::packet::{Packet, PORT};
-use anycast6_control::arip::{Config, Instance, InterfaceConfig};
-use anycast6_control::proto::Instant;
+use anycast6_arip::packet::{Packet, PORT};
+use anycast6_arip::{Config, Instance, InterfaceConfig};
+use anycast6_core::Instant;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -28,6 +28,9 @@ const CHECKSUM_OFFSET: u16 = 2;
 const UDP_PORT: u16 = 47_001;
 const ANYCAST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xac, 0, 0, 0, 0, 0x99);
 
+/// What a probe received: ancillary data and bytes.
+type Seen = Arc<Mutex<Vec<(Received, Vec<u8>)>>>;
+
 /// The test protocol. Its packets: 2 bytes kind ("HI" or "OK"), 2 bytes
 /// checksum (raw transport: the kernel's), then text.
 struct Probe {
@@ -35,7 +38,7 @@ struct Probe {
     src: Ipv6Addr,
     port: u16,
     next_hello: Option<Instant>,
-    seen: Arc<Mutex<Vec<(Received, Vec<u8>)>>>,
+    seen: Seen,
     send: Vec<Datagram>,
     learn: Vec<Learn>,
 }
@@ -196,7 +199,7 @@ fn run_both(transport: Transport, hop_limit: u8) {
         Transport::Udp { port } => port,
         Transport::Raw { .. } => 0,
     };
-    let probe = |ifindex, src, hello: bool, seen: &Arc<Mutex<_>>| Probe {
+    let probe = |ifindex, src, hello: bool, seen: &Seen| Probe {
         ifindex,
         src,
         port,
