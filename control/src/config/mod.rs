@@ -53,6 +53,8 @@ pub struct Config {
     pub arip: Option<AripConfig>,
     /// `[aarp]`: answer AARP queries (docs/aarp.md).
     pub aarp: Option<AarpConfig>,
+    /// `[rib.distance]`: administrative distance per source.
+    pub distances: crate::proto::Distances,
 }
 
 /// `[aarp]`.

@@ -21,6 +21,31 @@ pub struct RawConfig {
     pub ard: Option<S<RawArdRouter>>,
     pub arip: Option<S<RawArip>>,
     pub aarp: Option<S<RawAarp>>,
+    // Not spanned: `[rib.distance]` alone makes `rib` an implicit table,
+    // which has no span; the values inside keep theirs.
+    pub rib: Option<RawRib>,
+}
+
+/// `[rib]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRib {
+    pub distance: Option<RawDistances>,
+}
+
+/// `[rib.distance]`: administrative distance per source (smaller wins).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDistances {
+    pub config: Option<S<i64>>,
+    pub runtime: Option<S<i64>>,
+    pub ard: Option<S<i64>>,
+    pub arip: Option<S<i64>>,
+    pub aospf: Option<S<i64>>,
+    #[serde(rename = "pia-sm")]
+    pub pia_sm: Option<S<i64>>,
+    pub mga: Option<S<i64>>,
+    pub kernel: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -360,3 +360,37 @@ fn route_limit_errors_point_at_the_value() {
         ]
     );
 }
+
+#[test]
+fn rib_distances_default_and_override() {
+    use crate::proto::Source;
+    let cfg = parse("a6.toml", "").unwrap();
+    assert_eq!(cfg.distances.get(Source::Config), 1);
+    assert_eq!(cfg.distances.get(Source::Arip), 120);
+    let cfg = parse(
+        "a6.toml",
+        "[rib.distance]\narip = 90\n\"pia-sm\" = 100\nruntime = 50\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.distances.get(Source::Arip), 90);
+    assert_eq!(cfg.distances.get(Source::PiaSm), 100);
+    assert_eq!(cfg.distances.get(Source::Runtime), 50);
+    assert_eq!(cfg.distances.get(Source::Aospf), 110, "unnamed: default");
+}
+
+#[test]
+fn rib_distance_errors_point_at_the_value_or_key() {
+    assert_eq!(
+        errors("[rib.distance]\nard = 0\narip = 256\n"),
+        vec![
+            "a6.toml:2:7: rib.distance.ard 0 is out of range 1..=255".to_string(),
+            "a6.toml:3:8: rib.distance.arip 256 is out of range 1..=255".to_string(),
+        ]
+    );
+    let e = errors("[rib.distance]\nbgp = 20\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("a6.toml:2:1:") && e[0].contains("bgp"),
+        "{e:?}"
+    );
+}

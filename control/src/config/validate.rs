@@ -52,6 +52,11 @@ impl Validator<'_, '_> {
         let ard = raw.ard.map(|a| self.ard_router(a.into_inner()));
         let arip = raw.arip.map(|a| self.arip(a.into_inner()));
         let aarp = raw.aarp.map(|a| self.aarp(a.into_inner()));
+        let distances = raw
+            .rib
+            .and_then(|r| r.distance)
+            .map(|d| self.distances(d))
+            .unwrap_or_default();
         let groups = self.groups(raw.group, &interfaces, daemon.router_address);
         self.totals(&groups, &capacities);
         Config {
@@ -64,7 +69,30 @@ impl Validator<'_, '_> {
             ard,
             arip,
             aarp,
+            distances,
         }
+    }
+
+    /// `[rib.distance]`: every source keeps its default unless named.
+    fn distances(&mut self, r: RawDistances) -> crate::proto::Distances {
+        use crate::proto::Source;
+        let mut d = crate::proto::Distances::default();
+        for (src, v) in [
+            (Source::Config, &r.config),
+            (Source::Runtime, &r.runtime),
+            (Source::Ard, &r.ard),
+            (Source::Arip, &r.arip),
+            (Source::Aospf, &r.aospf),
+            (Source::PiaSm, &r.pia_sm),
+            (Source::Mga, &r.mga),
+            (Source::Kernel, &r.kernel),
+        ] {
+            let what = format!("rib.distance.{}", src.as_str());
+            if let Some(x) = v.as_ref().and_then(|v| self.int(v, &what, 1, 255)) {
+                d.set(src, x as u8);
+            }
+        }
+        d
     }
 
     // ---- value helpers: report at the value's span, return None when wrong.

@@ -384,6 +384,7 @@ pub fn rib(v: &[MemberView]) -> String {
     let mut t = Table::new(&[
         ("ANYCAST", Left),
         ("SOURCE", Left),
+        ("AD", Right),
         ("MEMBER", Left),
         ("NEXT HOP", Left),
         ("INTERFACE", Left),
@@ -394,6 +395,7 @@ pub fn rib(v: &[MemberView]) -> String {
         t.row(vec![
             m.group.clone(),
             m.source.clone(),
+            m.admin_distance.to_string(),
             m.address.clone(),
             m.next_hop.clone().unwrap_or_else(|| "-".into()),
             m.interface.clone().unwrap_or_else(|| "-".into()),

@@ -269,7 +269,7 @@ impl Daemon {
             .filter(|id| !in_use.contains(id))
             .collect();
         let plan = rib::plan_avoiding(
-            &resolve::rib_groups(cfg, &crate::proto::Distances::default(), &resolved),
+            &resolve::rib_groups(cfg, &cfg.distances, &resolved),
             &tx_ports,
             &current,
             &caps,

@@ -100,7 +100,13 @@ impl Daemon {
             ShowWhat::Dataplane => serde_json::to_value(self.show_dataplane()?),
             ShowWhat::Rib => {
                 let mut v = self.show_members();
-                v.sort_by(|a, b| (&a.group, a.distance).cmp(&(&b.group, b.distance)));
+                v.sort_by(|a, b| {
+                    (&a.group, a.admin_distance, a.distance).cmp(&(
+                        &b.group,
+                        b.admin_distance,
+                        b.distance,
+                    ))
+                });
                 serde_json::to_value(v)
             }
             ShowWhat::Aarp => Ok(self.aarp_view()),
@@ -212,6 +218,8 @@ impl Daemon {
                     state,
                     member_id,
                     source: r.source.as_str().into(),
+                    admin_distance: self.cfg.distances.get(r.source),
+                    installed: matches!(placement, Some(Placement::Installed { .. })),
                 });
             }
         }

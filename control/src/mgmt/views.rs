@@ -54,8 +54,16 @@ pub struct MemberView {
     /// best distance, `duplicate` if another entry has the same address and egress.
     pub state: String,
     pub member_id: Option<u32>,
-    /// config | runtime
+    /// config | runtime | ard | arip | aospf | pia-sm | mga | kernel
     pub source: String,
+    /// The source's administrative distance (`[rib.distance]`): the
+    /// smallest wins before the metric (`distance`) counts.
+    #[serde(default)]
+    pub admin_distance: u8,
+    /// In the FIB (active, draining or down), not waiting behind a better
+    /// source or metric.
+    #[serde(default)]
+    pub installed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
