@@ -2,18 +2,22 @@
 //! with a UDP socket on port 521 joined to ff02::9 on each ARIP interface,
 //! driving the pure core (control/src/arip). Anycast members it learns go
 //! to the RIB (learned layer); plain unicast routes go to the kernel (proto
-//! 0xa6); the addresses this router serves (configured groups, ARD
-//! members) are originated with their best distance as metric.
+//! 0xa6) through a writer task of its own, so a burst of them (a neighbour
+//! announcing thousands of prefixes at once, up to its route limit) never
+//! holds up the daemon loop and its management requests; the addresses
+//! this router serves (configured groups, ARD members) are originated with
+//! their best distance as metric.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv6Addr;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::ard::{keyring, link_locals, seq_start};
 use super::speaker::{Datagram, Outputs, ProtoEvent, Speaker, Task};
 use super::udp::{LinkUdp, Received};
-use crate::arip::{self, Instance, InterfaceConfig, Output};
+use crate::arip::{self, Instance, InterfaceConfig, KernelOp, KernelRoute, Output};
 use crate::config::AripConfig;
 use crate::neigh::{LinkInfo, Netlink};
 use crate::proto::clock::MonoClock;
@@ -27,6 +31,8 @@ pub struct AripSpeaker {
     inst: Instance,
     /// Source address per interface.
     link_local: HashMap<u32, Ipv6Addr>,
+    /// To the kernel route writer, in the order the core emitted them.
+    kernel: mpsc::UnboundedSender<Vec<KernelRoute>>,
 }
 
 impl Speaker for AripSpeaker {
@@ -41,6 +47,7 @@ impl Speaker for AripSpeaker {
         self.inst.poll_timeout()
     }
     fn drain(&mut self, out: &mut Outputs) {
+        let mut kernel = Vec::new();
         while let Some(o) = self.inst.poll_output() {
             match o {
                 Output::Send {
@@ -60,7 +67,48 @@ impl Speaker for AripSpeaker {
                     bytes,
                 }),
                 Output::Rib(ch) => out.learn.push((ch, false)),
-                Output::Kernel(k) => out.kernel.push(k),
+                Output::Kernel(k) => kernel.push(k),
+            }
+        }
+        if !kernel.is_empty() {
+            // Only fails once the writer is gone, i.e. ARIP is stopping.
+            let _ = self.kernel.send(kernel);
+        }
+    }
+}
+
+/// Most kernel route requests in flight at once.
+const KERNEL_PIPELINE: usize = 256;
+
+/// Applies ARIP's kernel routes in the order the core emitted them, on the
+/// daemon's netlink connection. Requests are pipelined (a chunk is handed
+/// to the connection at once, in order, and the kernel answers them in
+/// that order), so a burst costs a few scheduler turns, not one per route:
+/// the daemon is one thread, and a neighbour flooding us keeps the speaker
+/// busy. [`AripTask::stop`] ends the writer before the daemon removes every
+/// proto 0xa6 route: a request already handed to the connection is
+/// answered before that removal's dump, so no route of ours outlives it.
+async fn write_kernel_routes(nl: Netlink, mut rx: mpsc::UnboundedReceiver<Vec<KernelRoute>>) {
+    while let Some(mut routes) = rx.recv().await {
+        while let Ok(more) = rx.try_recv() {
+            routes.extend(more);
+        }
+        for chunk in routes.chunks(KERNEL_PIPELINE) {
+            let results = futures_util::future::join_all(chunk.iter().map(|k| async {
+                match k.op {
+                    KernelOp::Add => {
+                        nl.route_replace(k.prefix, k.plen, k.next_hop, k.ifindex, k.metric.into())
+                            .await
+                    }
+                    KernelOp::Remove => nl.route_delete(k.prefix, k.plen).await,
+                }
+            }))
+            .await;
+            for (k, r) in chunk.iter().zip(results) {
+                match r {
+                    Ok(()) => tracing::info!(route = ?k, "kernel route"),
+                    Err(e) => tracing::warn!(route = ?k, error = %e, "kernel route not applied"),
+                }
             }
         }
     }
@@ -68,6 +116,8 @@ impl Speaker for AripSpeaker {
 
 pub struct AripTask {
     task: Task<AripSpeaker>,
+    /// The kernel route writer (aborted with the task).
+    writer: Option<JoinHandle<()>>,
     /// What is originated now: anycast address → metric.
     local_anycast: BTreeMap<Ipv6Addr, u8>,
     /// Connected prefixes originated now.
@@ -134,8 +184,16 @@ impl AripTask {
             link_local.insert(*ifindex, *ll);
             tracing::info!(interface = %name, link_local = %ll, "ARIP speaking");
         }
+        let (kernel, rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_kernel_routes(nl.clone(), rx));
+        let speaker = AripSpeaker {
+            inst,
+            link_local,
+            kernel,
+        };
         let mut t = AripTask {
-            task: Task::spawn(AripSpeaker { inst, link_local }, sock, clock, Some(events)),
+            task: Task::spawn(speaker, sock, clock, Some(events)),
+            writer: Some(writer),
             local_anycast: BTreeMap::new(),
             local_unicast: Vec::new(),
         };
@@ -204,6 +262,17 @@ impl AripTask {
         self.task.wake();
     }
 
+    /// Stops the speaker and the kernel route writer, and returns once the
+    /// writer can send nothing more (then removing our routes is final).
+    pub async fn stop(mut self) {
+        let writer = self.writer.take();
+        drop(self);
+        if let Some(w) = writer {
+            w.abort();
+            let _ = w.await;
+        }
+    }
+
     /// `show arip`.
     pub fn view(&self) -> serde_json::Value {
         let now = self.task.clock.now();
@@ -214,5 +283,14 @@ impl AripTask {
             "local_anycast": self.local_anycast,
             "local_unicast": self.local_unicast.iter().map(|(p, l)| format!("{p}/{l}")).collect::<Vec<_>>(),
         })
+    }
+}
+
+impl Drop for AripTask {
+    /// Without [`AripTask::stop`] (the daemon exiting): abort, do not wait.
+    fn drop(&mut self) {
+        if let Some(w) = &self.writer {
+            w.abort();
+        }
     }
 }

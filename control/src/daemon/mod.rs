@@ -396,7 +396,8 @@ impl Daemon {
     /// Starts, restarts or stops ARIP to match `cfg`.
     async fn sync_arip(&mut self, cfg: &Config) {
         if self.arip.as_ref().map(|(_, c)| c) != cfg.arip.as_ref() {
-            if self.arip.take().is_some() {
+            if let Some((t, _)) = self.arip.take() {
+                t.stop().await;
                 tracing::info!("ARIP stopped");
                 if self.learned.forget(crate::proto::Source::Arip) {
                     self.dirty = true;

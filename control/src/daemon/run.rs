@@ -232,7 +232,8 @@ impl Daemon {
             tracing::info!("ARD leaves sent");
         }
         self.ard_router = None;
-        if self.arip.take().is_some() {
+        if let Some((t, _)) = self.arip.take() {
+            t.stop().await;
             match self.nl.remove_our_routes().await {
                 Ok(n) => tracing::info!(routes = n, "ARIP stopped; its kernel routes removed"),
                 Err(e) => tracing::warn!(error = %e, "ARIP: removing its kernel routes"),

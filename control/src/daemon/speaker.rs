@@ -122,6 +122,9 @@ pub fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Most packet handling in a row before the speaker lets the others run.
+const SLICE: Duration = Duration::from_millis(2);
+
 async fn run<S: Speaker>(
     core: Arc<Mutex<S>>,
     wake: Arc<Notify>,
@@ -130,6 +133,7 @@ async fn run<S: Speaker>(
     events: Option<mpsc::UnboundedSender<ProtoEvent>>,
 ) {
     let mut buf = vec![0u8; 65536];
+    let mut slice = std::time::Instant::now();
     loop {
         let mut out = Outputs::default();
         let deadline = {
@@ -162,6 +166,16 @@ async fn run<S: Speaker>(
                 Ok(r) => {
                     let len = r.len.min(buf.len());
                     lock(&core).handle_packet(clock.now(), &r, &buf[..len]);
+                    // The daemon is one thread. A peer flooding us keeps this
+                    // socket readable, so the task would run a whole coop
+                    // budget of packets at a time and the I/O driver
+                    // (management requests, netlink answers) would wait
+                    // seconds in between: after a slice of work, yield_now
+                    // lets the driver and the other tasks run first.
+                    if slice.elapsed() >= SLICE {
+                        tokio::task::yield_now().await;
+                        slice = std::time::Instant::now();
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(transport = %sock.transport().label(), error = %e, "receive failed");
