@@ -249,10 +249,14 @@ fn explain(timed: &[Timed], ratio: &Figure) -> String {
     let stages = [
         ("unknown_destination", "/128 FIB miss + prefix trie miss"),
         ("no_group", "FIB hit, group lookup misses"),
-        ("nd_advert_to_anycast", "+ group hit, extension-header walk"),
+        (
+            "nd_advert_to_anycast",
+            "+ group hit, destination MAC (a6_ifaces), extension-header walk",
+        ),
         (
             "local_member",
-            "+ affinity lookup (hit), group and member counters",
+            "+ source rules (FIB and prefix trie on the source), affinity lookup (hit), \
+             group and member counters",
         ),
         (
             FULL_PATH,
