@@ -1,6 +1,7 @@
 //! What every protocol core shares: the simulated-or-real clock it is fed,
 //! the RIB changes it emits, keyed-digest authentication with replay
-//! protection, and the limits on how many routes peers can make it hold.
+//! protection, the limits on how many routes peers can make it hold, and
+//! the origination policy of the routing protocols (what they announce).
 //!
 //! A protocol core (ard, arip, and later aospf, piasm, mga, aarp) has no
 //! sockets and reads no clock: the daemon calls `handle_*(now, ..)` and
@@ -10,6 +11,7 @@
 pub mod auth;
 pub mod clock;
 pub mod limit;
+pub mod originate;
 pub mod pcap;
 pub mod rib;
 
