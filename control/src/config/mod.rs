@@ -7,6 +7,7 @@
 
 mod error;
 mod member;
+mod originate;
 mod proto;
 mod raw;
 mod validate;
@@ -83,8 +84,9 @@ pub struct AripConfig {
     pub triggered_max: std::time::Duration,
     pub anycast_tag: u16,
     pub check_hop_limit: bool,
-    /// Announce the global prefixes of every interface but `lo`.
-    pub redistribute_connected: bool,
+    /// `[arip.originate]` (and its alias `redistribute_connected`): what
+    /// ARIP announces besides what it learns.
+    pub originate: crate::proto::originate::Policy,
     /// `max_routes_per_neighbor` (`per_key`), `max_routes` (`total`),
     /// `routes_warn_percent`.
     pub limit: crate::proto::LimitConfig,

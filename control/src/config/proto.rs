@@ -261,7 +261,11 @@ impl Validator<'_, '_> {
                 .and_then(|v| self.int(v, "anycast_tag", 1, u16::MAX as i64))
                 .unwrap_or(d.anycast_tag as i64) as u16,
             check_hop_limit: r.check_hop_limit.is_none_or(|v| *v.get_ref()),
-            redistribute_connected: r.redistribute_connected.is_none_or(|v| *v.get_ref()),
+            originate: self.originate(
+                r.originate,
+                (&r.redistribute_connected, "redistribute_connected"),
+                super::originate::ARIP_METRICS,
+            ),
             limit: self.limit(RawLimit {
                 total: (&r.max_routes, "max_routes", d.limit.total),
                 per_key: (

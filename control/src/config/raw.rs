@@ -71,12 +71,35 @@ pub struct RawArip {
     pub triggered_max_ms: Option<S<i64>>,
     pub anycast_tag: Option<S<i64>>,
     pub check_hop_limit: Option<S<bool>>,
+    /// Alias of `originate.connected`.
     pub redistribute_connected: Option<S<bool>>,
+    // Not spanned: `[[arip.originate.static]]` alone makes `originate` an
+    // implicit table, which has no span.
+    pub originate: Option<RawOriginate>,
     pub max_routes: Option<S<i64>>,
     pub max_routes_per_neighbor: Option<S<i64>>,
     pub routes_warn_percent: Option<S<i64>>,
     #[serde(default)]
     pub keys: Vec<S<RawKey>>,
+}
+
+/// `[<protocol>.originate]`: what a routing protocol announces.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOriginate {
+    pub connected: Option<S<bool>>,
+    pub connected_metric: Option<S<i64>>,
+    #[serde(default, rename = "static")]
+    pub statics: Vec<S<RawStaticPrefix>>,
+    pub anycast: Option<S<bool>>,
+}
+
+/// `{ prefix = "2001:db8:99::/48", metric = 2 }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStaticPrefix {
+    pub prefix: S<String>,
+    pub metric: Option<S<i64>>,
 }
 
 /// `{ id = 1, secret = "..." }`

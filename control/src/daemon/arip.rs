@@ -4,23 +4,38 @@
 //! to the RIB (learned layer); plain unicast routes go to the kernel (proto
 //! 0xa6) through a writer task of its own, so a burst of them (a neighbour
 //! announcing thousands of prefixes at once, up to its route limit) never
-//! holds up the daemon loop and its management requests; the addresses
-//! this router serves (configured groups, ARD members) are originated with
-//! their best distance as metric.
+//! holds up the daemon loop and its management requests.
+//!
+//! What ARIP announces besides what it learns is `[arip.originate]`
+//! (anycast6_core::originate): connected prefixes of every interface, `lo`
+//! and /128s included, followed as addresses come and go (the daemon routes
+//! the monitor's address events here), static prefixes, and the addresses
+//! this router serves (configured groups, ARD members) with their best
+//! distance as metric. Only the difference of each change is pushed into
+//! the core.
+//!
+//! ```text
+//!  start: address dump ─┐                       ┌─► set/remove_local_unicast
+//!  KernelEvent::Address ┼─► Originator (policy) ┼─► set/remove_local_anycast ─► Instance
+//!  set_local_anycast ───┘     (under the core's lock)
+//!  Address(Lost) ─► dump again (a task of its own), events meanwhile replayed
+//! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv6Addr;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use super::ard::{keyring, link_locals, seq_start};
-use super::speaker::{Datagram, Outputs, ProtoEvent, Speaker, Task};
+use super::speaker::{lock, Datagram, Outputs, ProtoEvent, Speaker, Task};
 use super::udp::{LinkUdp, Received};
 use crate::arip::{self, Instance, InterfaceConfig, KernelOp, KernelRoute, Output};
 use crate::config::AripConfig;
 use crate::neigh::{LinkInfo, Netlink};
 use crate::proto::clock::MonoClock;
+use crate::proto::originate::{AddressEvent, Diff, Kind, Originator};
 use crate::proto::Instant;
 use crate::ControlError;
 
@@ -33,6 +48,48 @@ pub struct AripSpeaker {
     link_local: HashMap<u32, Ipv6Addr>,
     /// To the kernel route writer, in the order the core emitted them.
     kernel: mpsc::UnboundedSender<Vec<KernelRoute>>,
+    /// What is originated, and from what.
+    origin: Originator,
+}
+
+impl AripSpeaker {
+    /// Pushes a change of what is originated into the core.
+    fn originate(&mut self, now: Instant, d: &Diff) {
+        for (p, o) in &d.withdraw {
+            let r = match o.kind {
+                Kind::Unicast => self.inst.remove_local_unicast(now, p.addr(), p.plen()),
+                Kind::Anycast => self.inst.remove_local_anycast(now, p.addr()),
+            };
+            match r {
+                Ok(()) => {
+                    tracing::info!(prefix = %p, kind = ?o.kind, origin = ?o.origin, "ARIP: no longer originated")
+                }
+                Err(e) => tracing::warn!(prefix = %p, error = %e, "ARIP: withdrawing"),
+            }
+        }
+        let set = d
+            .add
+            .iter()
+            .copied()
+            .chain(d.change.iter().map(|(p, _, n)| (*p, *n)));
+        for (p, o) in set {
+            // The config bounds ARIP metrics to 1..=15; served anycast
+            // addresses come clamped.
+            let metric = o.metric.clamp(1, 15) as u8;
+            let r = match o.kind {
+                Kind::Unicast => self
+                    .inst
+                    .set_local_unicast(now, p.addr(), p.plen(), metric, 0),
+                Kind::Anycast => self.inst.set_local_anycast(now, p.addr(), metric),
+            };
+            match r {
+                Ok(()) => {
+                    tracing::info!(prefix = %p, metric, kind = ?o.kind, origin = ?o.origin, "ARIP: originated")
+                }
+                Err(e) => tracing::warn!(prefix = %p, metric, error = %e, "ARIP: not originated"),
+            }
+        }
+    }
 }
 
 impl Speaker for AripSpeaker {
@@ -118,10 +175,10 @@ pub struct AripTask {
     task: Task<AripSpeaker>,
     /// The kernel route writer (aborted with the task).
     writer: Option<JoinHandle<()>>,
-    /// What is originated now: anycast address → metric.
-    local_anycast: BTreeMap<Ipv6Addr, u8>,
-    /// Connected prefixes originated now.
-    local_unicast: Vec<(Ipv6Addr, u8)>,
+    nl: Netlink,
+    /// Reading the addresses again after lost notifications (aborted
+    /// with the task).
+    dump: Option<JoinHandle<()>>,
 }
 
 impl AripTask {
@@ -190,81 +247,77 @@ impl AripTask {
             inst,
             link_local,
             kernel,
+            origin: Originator::new(cfg.originate.clone()),
         };
-        let mut t = AripTask {
+        let t = AripTask {
             task: Task::spawn(speaker, sock, clock, Some(events)),
             writer: Some(writer),
-            local_anycast: BTreeMap::new(),
-            local_unicast: Vec::new(),
+            nl: nl.clone(),
+            dump: None,
         };
-        if cfg.redistribute_connected {
-            t.set_connected(nl, links).await;
-        }
+        // The daemon subscribed to address events before it started us:
+        // whatever changes from here on reaches `address_event`.
+        let (core, wake) = t.task.shared();
+        read_addresses(nl.clone(), core, wake, clock).await;
         Ok(t)
     }
 
-    /// Originates the global prefixes of every interface but `lo`.
-    async fn set_connected(&mut self, nl: &Netlink, links: &[LinkInfo]) {
-        let mut want = Vec::new();
-        for l in links.iter().filter(|l| l.name != "lo") {
-            let Ok(addrs) = nl.addresses(l.ifindex).await else {
-                continue;
-            };
-            for (a, plen, ours) in addrs {
-                let link_local = a.segments()[0] & 0xffc0 == 0xfe80;
-                if ours || link_local || plen == 0 || plen >= 128 {
-                    continue;
-                }
-                let net = ipnetwork::Ipv6Network::new(a, plen).map(|n| n.network());
-                if let Ok(p) = net {
-                    if !want.contains(&(p, plen)) {
-                        want.push((p, plen));
-                    }
-                }
-            }
-        }
+    /// An address appeared, changed or went (the daemon's netlink monitor).
+    pub fn address_event(&mut self, ev: AddressEvent) {
         let now = self.task.clock.now();
         let mut core = self.task.core();
-        for (p, plen) in &want {
-            if let Err(e) = core.inst.set_local_unicast(now, *p, *plen, 1, 0) {
-                tracing::warn!(prefix = %p, plen, error = %e, "ARIP: not originated");
-            }
-        }
+        let d = core.origin.address_event(ev);
+        core.originate(now, &d);
+        let stale = core.origin.needs_dump();
         drop(core);
-        self.local_unicast = want;
-        self.task.wake();
+        if !d.is_empty() {
+            self.task.wake();
+        }
+        if stale {
+            self.read_addresses_again();
+        }
     }
 
-    /// Originates exactly `want` (anycast address → metric 1..=15).
-    pub fn set_local_anycast(&mut self, want: BTreeMap<Ipv6Addr, u8>) {
-        if want == self.local_anycast {
+    /// Notifications were lost (or the last reading failed): read every
+    /// address again, in a task of its own (the daemon loop does not wait).
+    fn read_addresses_again(&mut self) {
+        if self.dump.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
         }
+        tracing::info!("ARIP: reading the interface addresses again");
+        let (core, wake) = self.task.shared();
+        self.dump = Some(tokio::spawn(read_addresses(
+            self.nl.clone(),
+            core,
+            wake,
+            self.task.clock,
+        )));
+    }
+
+    /// Originates exactly `want` among the anycast addresses (address →
+    /// metric 1..=15), as `[arip.originate] anycast` allows.
+    pub fn set_local_anycast(&mut self, want: BTreeMap<Ipv6Addr, u8>) {
         let now = self.task.clock.now();
         let mut core = self.task.core();
-        for a in self.local_anycast.keys() {
-            if !want.contains_key(a) {
-                if let Err(e) = core.inst.remove_local_anycast(now, *a) {
-                    tracing::warn!(anycast = %a, error = %e, "ARIP: withdrawing");
-                }
-            }
-        }
-        for (a, m) in &want {
-            if self.local_anycast.get(a) != Some(m) {
-                if let Err(e) = core.inst.set_local_anycast(now, *a, *m) {
-                    tracing::warn!(anycast = %a, metric = m, error = %e, "ARIP: not originated");
-                }
-            }
-        }
+        let served = want.into_iter().map(|(a, m)| (a, u32::from(m))).collect();
+        let d = core.origin.set_served(served);
+        core.originate(now, &d);
+        let stale = core.origin.needs_dump();
         drop(core);
-        tracing::info!(addresses = want.len(), "ARIP: local anycast addresses");
-        self.local_anycast = want;
-        self.task.wake();
+        if !d.is_empty() {
+            self.task.wake();
+        }
+        if stale {
+            self.read_addresses_again();
+        }
     }
 
     /// Stops the speaker and the kernel route writer, and returns once the
     /// writer can send nothing more (then removing our routes is final).
     pub async fn stop(mut self) {
+        if let Some(d) = self.dump.take() {
+            d.abort();
+        }
         let writer = self.writer.take();
         drop(self);
         if let Some(w) = writer {
@@ -277,11 +330,21 @@ impl AripTask {
     pub fn view(&self) -> serde_json::Value {
         let now = self.task.clock.now();
         let c = self.task.core();
+        let originated = c.origin.originated();
+        let of_kind = |k: Kind| originated.iter().filter(move |(_, o)| o.kind == k);
         serde_json::json!({
             "view": c.inst.view(now),
             "counters": c.inst.counters(),
-            "local_anycast": self.local_anycast,
-            "local_unicast": self.local_unicast.iter().map(|(p, l)| format!("{p}/{l}")).collect::<Vec<_>>(),
+            "local_anycast": of_kind(Kind::Anycast)
+                .map(|(p, o)| (p.addr().to_string(), o.metric))
+                .collect::<BTreeMap<_, _>>(),
+            "local_unicast": of_kind(Kind::Unicast).map(|(p, _)| p.to_string()).collect::<Vec<_>>(),
+            "originated": originated
+                .iter()
+                .map(|(p, o)| serde_json::json!({
+                    "prefix": p, "metric": o.metric, "kind": o.kind, "origin": o.origin,
+                }))
+                .collect::<Vec<_>>(),
         })
     }
 }
@@ -292,5 +355,40 @@ impl Drop for AripTask {
         if let Some(w) = &self.writer {
             w.abort();
         }
+        if let Some(d) = &self.dump {
+            d.abort();
+        }
     }
+}
+
+/// Reads every IPv6 address and makes it what is originated from; events
+/// arriving meanwhile are replayed on top (`Originator::begin_dump`).
+async fn read_addresses(
+    nl: Netlink,
+    core: Arc<Mutex<AripSpeaker>>,
+    wake: Arc<Notify>,
+    clock: MonoClock,
+) {
+    lock(&core).origin.begin_dump();
+    let addrs = nl.all_addresses().await;
+    let mut c = lock(&core);
+    match addrs {
+        Ok(addrs) => {
+            let n = addrs.len();
+            let d = c.origin.finish_dump(addrs);
+            c.originate(clock.now(), &d);
+            tracing::debug!(
+                addresses = n,
+                originated = c.origin.originated().len(),
+                "ARIP: addresses read"
+            );
+        }
+        Err(e) => {
+            // Read again at the next address event or resync.
+            c.origin.abort_dump();
+            tracing::warn!(error = %e, "ARIP: cannot read the interface addresses");
+        }
+    }
+    drop(c);
+    wake.notify_one();
 }

@@ -4,7 +4,7 @@
 //! ```text
 //!  SIGHUP/SIGTERM/SIGINT ─┐
 //!  mgmt socket ──(Request, reply)──┐     ┌─► Dataplane (aya, pinned maps)
-//!  netlink RTNLGRP_NEIGH/LINK ─────┼─► event loop (run.rs) ─► converge()
+//!  netlink NEIGH/LINK/IFADDR ──────┼─► event loop (run.rs) ─► converge()
 //!  timer (resync every 30 s) ──────┘     └─► Netlink (links, routes, managed neighbours, lo)
 //! ```
 //! Every change goes through [`Daemon::converge`]: resolve members, plan
@@ -137,6 +137,13 @@ impl Daemon {
                     );
                 }
                 changed
+            }
+            KernelEvent::Address(ev) => {
+                // What ARIP originates follows the addresses; the FIB does not.
+                if let Some((t, _)) = &mut self.arip {
+                    t.address_event(ev);
+                }
+                false
             }
             KernelEvent::Link | KernelEvent::Overrun => true,
         }

@@ -8,7 +8,8 @@ use netlink_packet_core::{
     NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{
-    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressProtocol, AddressScope,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressProtocol,
+    AddressScope,
 };
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::neighbour::{
@@ -24,6 +25,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::table::{NeighKey, NeighUpdate};
+use crate::proto::originate::{AddrFlags, AddressEvent, IfAddr};
 use crate::{ControlError, KERNEL_PROTO};
 
 /// An interface as the kernel reports it.
@@ -50,6 +52,9 @@ pub enum KernelEvent {
     Neigh(NeighUpdate),
     /// An interface appeared, went, or changed (MTU, MAC, state).
     Link,
+    /// An IPv6 address appeared, changed (flags) or went: what the
+    /// routing protocols originate follows (anycast6_core::originate).
+    Address(AddressEvent),
     /// Notifications were lost (socket overrun): resynchronise.
     Overrun,
 }
@@ -210,6 +215,18 @@ impl Netlink {
 
     /// IPv6 addresses on `ifindex`: (address, prefix length, made by anycast6).
     pub async fn addresses(&self, ifindex: u32) -> Result<Vec<(Ipv6Addr, u8, bool)>, ControlError> {
+        Ok(self
+            .all_addresses()
+            .await?
+            .into_iter()
+            .filter(|a| a.ifindex == ifindex)
+            .map(|a| (a.addr, a.plen, a.ours))
+            .collect())
+    }
+
+    /// Every IPv6 address on every interface, with the flags origination
+    /// looks at.
+    pub async fn all_addresses(&self) -> Result<Vec<IfAddr>, ControlError> {
         let mut req = AddressMessage::default();
         req.header.family = AddressFamily::Inet6;
         let msgs = self
@@ -219,30 +236,13 @@ impl Netlink {
                 NLM_F_REQUEST | NLM_F_DUMP,
             )
             .await?;
-        let mut out = Vec::new();
-        for m in msgs {
-            let RouteNetlinkMessage::NewAddress(a) = m else {
-                continue;
-            };
-            if a.header.index != ifindex {
-                continue;
-            }
-            let mut addr = None;
-            let mut ours = false;
-            for at in &a.attributes {
-                match at {
-                    AddressAttribute::Address(IpAddr::V6(x)) => addr = Some(*x),
-                    AddressAttribute::Protocol(AddressProtocol::Other(p)) => {
-                        ours = *p == KERNEL_PROTO
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(x) = addr {
-                out.push((x, a.header.prefix_len, ours));
-            }
-        }
-        Ok(out)
+        Ok(msgs
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewAddress(a) => if_addr(a),
+                _ => None,
+            })
+            .collect())
     }
 
     fn address_msg(ifindex: u32, addr: Ipv6Addr) -> AddressMessage {
@@ -389,6 +389,46 @@ impl Netlink {
     }
 }
 
+/// An IPv6 address message as origination sees it.
+fn if_addr(a: &AddressMessage) -> Option<IfAddr> {
+    if a.header.family != AddressFamily::Inet6 {
+        return None;
+    }
+    let mut addr = None;
+    let mut ours = false;
+    // IFA_FLAGS (32 bits) supersedes the header's 8, when present.
+    let mut flags = u32::from(a.header.flags.bits());
+    for at in &a.attributes {
+        match at {
+            AddressAttribute::Address(IpAddr::V6(x)) => addr = Some(*x),
+            AddressAttribute::Protocol(AddressProtocol::Other(p)) => ours = *p == KERNEL_PROTO,
+            AddressAttribute::Flags(f) => flags = f.bits(),
+            _ => {}
+        }
+    }
+    Some(IfAddr {
+        ifindex: a.header.index,
+        addr: addr?,
+        plen: a.header.prefix_len,
+        flags: AddrFlags {
+            tentative: flags & AddressFlags::Tentative.bits() != 0,
+            dadfailed: flags & AddressFlags::Dadfailed.bits() != 0,
+        },
+        ours,
+    })
+}
+
+fn address_event(m: &RouteNetlinkMessage) -> Option<AddressEvent> {
+    match m {
+        RouteNetlinkMessage::NewAddress(a) => if_addr(a).map(AddressEvent::New),
+        RouteNetlinkMessage::DelAddress(a) => if_addr(a).map(|x| AddressEvent::Del {
+            ifindex: x.ifindex,
+            addr: x.addr,
+        }),
+        _ => None,
+    }
+}
+
 fn link_info(l: &LinkMessage) -> LinkInfo {
     let mut info = LinkInfo {
         ifindex: l.header.index,
@@ -446,12 +486,17 @@ fn neigh_update(m: &RouteNetlinkMessage) -> Option<NeighUpdate> {
     })
 }
 
-/// Subscribes to RTNLGRP_NEIGH and RTNLGRP_LINK. The returned channel
-/// closes if the netlink socket fails.
+/// Subscribes to RTNLGRP_NEIGH, RTNLGRP_LINK and RTNLGRP_IPV6_IFADDR. The
+/// returned channel closes if the netlink socket fails. An overrun is
+/// reported twice: as `Address(Lost)` (the address followers read the
+/// table again) and as `Overrun` (the daemon resynchronises).
 pub fn monitor() -> Result<mpsc::UnboundedReceiver<KernelEvent>, ControlError> {
-    let (conn, _handle, mut messages) =
-        rtnetlink::new_multicast_connection(&[MulticastGroup::Neigh, MulticastGroup::Link])
-            .map_err(ControlError::NetlinkSocket)?;
+    let (conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Neigh,
+        MulticastGroup::Link,
+        MulticastGroup::Ipv6Ifaddr,
+    ])
+    .map_err(ControlError::NetlinkSocket)?;
     tokio::spawn(conn);
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -460,8 +505,16 @@ pub fn monitor() -> Result<mpsc::UnboundedReceiver<KernelEvent>, ControlError> {
                 NetlinkPayload::InnerMessage(
                     RouteNetlinkMessage::NewLink(_) | RouteNetlinkMessage::DelLink(_),
                 ) => Some(KernelEvent::Link),
+                NetlinkPayload::InnerMessage(
+                    m @ (RouteNetlinkMessage::NewAddress(_) | RouteNetlinkMessage::DelAddress(_)),
+                ) => address_event(m).map(KernelEvent::Address),
                 NetlinkPayload::InnerMessage(m) => neigh_update(m).map(KernelEvent::Neigh),
-                NetlinkPayload::Overrun(_) => Some(KernelEvent::Overrun),
+                NetlinkPayload::Overrun(_) => {
+                    if tx.send(KernelEvent::Address(AddressEvent::Lost)).is_err() {
+                        break;
+                    }
+                    Some(KernelEvent::Overrun)
+                }
                 _ => None,
             };
             if let Some(ev) = ev {
