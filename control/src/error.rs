@@ -8,6 +8,8 @@ use crate::config::ConfigErrors;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
+    #[error("show {what}: no such view; one of {known}")]
+    ShowUnknown { what: String, known: String },
     #[error("{0}")]
     ConfigInvalid(#[from] ConfigErrors),
     #[error("{0}")]

@@ -105,7 +105,14 @@ fn capture(topo: &Topology, label: &str) -> (anycast6_tests::Proc, std::path::Pa
         topo.tmp.join(format!("cap-{label}.log")),
     )
     .expect("tshark");
-    std::thread::sleep(Duration::from_millis(1000));
+    // tshark says when dumpcap has the interface open; on a loaded machine
+    // that takes longer than any fixed pause (a capture that starts after
+    // the queries sees none of them).
+    wait_for("tshark capturing", Duration::from_secs(30), || {
+        p.log().contains("Capturing on")
+    })
+    .expect("tshark did not start capturing");
+    std::thread::sleep(Duration::from_millis(300));
     (p, file)
 }
 

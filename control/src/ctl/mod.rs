@@ -34,10 +34,11 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Show groups, members, the FIB, counters, interfaces or the pinned dataplane.
+    /// Show groups, members, the FIB, counters, interfaces, the pinned
+    /// dataplane, the RIB, or a protocol's state and counters (ard, arip, aarp).
     Show {
-        #[arg(value_enum)]
-        what: ShowArg,
+        #[arg(value_parser = show_arg())]
+        what: String,
     },
     /// Re-read the config file and apply it, all or nothing.
     Reload,
@@ -73,35 +74,19 @@ pub enum Cmd {
     },
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShowArg {
-    Groups,
-    Members,
-    Fib,
-    Counters,
-    Interfaces,
-    Dataplane,
-    Rib,
-    Ard,
-    Arip,
-    Aarp,
+/// What `show` can show: the daemon's own views, then every registered
+/// protocol (daemon/protocol.rs) by its name.
+pub fn show_names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = ShowWhat::BUILTIN
+        .iter()
+        .filter_map(ShowWhat::builtin_name)
+        .collect();
+    v.extend(crate::daemon::protocol::names());
+    v
 }
 
-impl From<ShowArg> for ShowWhat {
-    fn from(a: ShowArg) -> ShowWhat {
-        match a {
-            ShowArg::Groups => ShowWhat::Groups,
-            ShowArg::Members => ShowWhat::Members,
-            ShowArg::Fib => ShowWhat::Fib,
-            ShowArg::Counters => ShowWhat::Counters,
-            ShowArg::Interfaces => ShowWhat::Interfaces,
-            ShowArg::Dataplane => ShowWhat::Dataplane,
-            ShowArg::Rib => ShowWhat::Rib,
-            ShowArg::Ard => ShowWhat::Ard,
-            ShowArg::Arip => ShowWhat::Arip,
-            ShowArg::Aarp => ShowWhat::Aarp,
-        }
-    }
+fn show_arg() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(show_names())
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -187,7 +172,7 @@ fn sel(m: &MemberArgs) -> MemberSel {
 pub fn request_of(cmd: &Cmd) -> Option<Request> {
     Some(match cmd {
         Cmd::Show { what } => Request::Show {
-            what: (*what).into(),
+            what: ShowWhat::parse(what),
         },
         Cmd::Reload => Request::Reload,
         Cmd::Resolve { .. } => return None,
@@ -240,17 +225,18 @@ fn typed<T: DeserializeOwned>(v: Value) -> Result<T, CtlError> {
 /// Text for people from the data of a reply to `cmd`.
 pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
     Ok(match cmd {
-        Cmd::Show { what } => match what {
-            ShowArg::Groups => render::groups(&typed::<Vec<GroupView>>(data)?),
-            ShowArg::Members => render::members(&typed::<Vec<MemberView>>(data)?),
-            ShowArg::Fib => render::fib(&typed(data)?),
-            ShowArg::Counters => render::counters(&typed(data)?),
-            ShowArg::Interfaces => render::interfaces(&typed::<Vec<InterfaceView>>(data)?),
-            ShowArg::Dataplane => render::dataplane(&typed(data)?),
-            ShowArg::Rib => render::rib(&typed::<Vec<MemberView>>(data)?),
-            ShowArg::Ard => render::ard(&data),
-            ShowArg::Arip => render::arip(&data),
-            ShowArg::Aarp => render::aarp(&data),
+        Cmd::Show { what } => match ShowWhat::parse(what) {
+            ShowWhat::Groups => render::groups(&typed::<Vec<GroupView>>(data)?),
+            ShowWhat::Members => render::members(&typed::<Vec<MemberView>>(data)?),
+            ShowWhat::Fib => render::fib(&typed(data)?),
+            ShowWhat::Counters => render::counters(&typed(data)?),
+            ShowWhat::Interfaces => render::interfaces(&typed::<Vec<InterfaceView>>(data)?),
+            ShowWhat::Dataplane => render::dataplane(&typed(data)?),
+            ShowWhat::Rib => render::rib(&typed::<Vec<MemberView>>(data)?),
+            ShowWhat::Protocol(name) => match crate::daemon::protocol::find(&name) {
+                Some(r) => (r.render)(&data),
+                None => serde_json::to_string_pretty(&data).unwrap_or_default() + "\n",
+            },
         },
         Cmd::Reload => render::reload(&typed(data)?),
         Cmd::Member { .. } => render::member_change(&typed(data)?),

@@ -75,9 +75,7 @@ impl Daemon {
         if let Err(e) = self.sync_afxdp(&new) {
             tracing::error!(error = %e, "AF_XDP path not (re)started");
         }
-        self.sync_ard(&new).await;
-        self.sync_arip(&new).await;
-        self.sync_aarp(&new);
+        self.sync_protocols(&new).await;
         let detached = match self.detach_unlisted(&new) {
             Ok(d) => d,
             Err(e) => {

@@ -26,6 +26,7 @@ pub mod fib;
 mod handle;
 pub mod link;
 mod links;
+pub mod protocol;
 pub mod resolve;
 pub mod run;
 mod show;
@@ -400,6 +401,41 @@ impl Daemon {
         want
     }
 
+    /// `show arip`.
+    fn arip_view(&self) -> serde_json::Value {
+        self.arip
+            .as_ref()
+            .map_or(serde_json::Value::Null, |(t, _)| t.view())
+    }
+
+    /// `show ard`: the router side, the member side.
+    fn ard_view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "router": self.ard_router.as_ref().map(|(t, _)| t.view()),
+            "member": self.ard_member.as_ref().map(|(t, _, _)| t.view()),
+        })
+    }
+
+    /// Clean exit of ARD: a member sends its leaves.
+    async fn stop_ard(&mut self) {
+        if let Some((t, _, _)) = self.ard_member.take() {
+            t.shutdown(std::time::Duration::from_millis(500)).await;
+            tracing::info!("ARD leaves sent");
+        }
+        self.ard_router = None;
+    }
+
+    /// Clean exit of ARIP: its kernel routes go with it.
+    async fn stop_arip(&mut self) {
+        if let Some((t, _)) = self.arip.take() {
+            t.stop().await;
+            match self.nl.remove_our_routes().await {
+                Ok(n) => tracing::info!(routes = n, "ARIP stopped; its kernel routes removed"),
+                Err(e) => tracing::warn!(error = %e, "ARIP: removing its kernel routes"),
+            }
+        }
+    }
+
     /// Starts, restarts or stops ARIP to match `cfg`.
     async fn sync_arip(&mut self, cfg: &Config) {
         if self.arip.as_ref().map(|(_, c)| c) != cfg.arip.as_ref() {
@@ -472,15 +508,7 @@ impl Daemon {
         // A protocol that could not start (an interface without its
         // link-local address yet) is tried again.
         let cfg = self.cfg.clone();
-        let member_ard = cfg.member_role.as_ref().is_some_and(|m| m.ard.is_some());
-        if (cfg.ard.is_some() && self.ard_router.is_none())
-            || (member_ard && self.ard_member.is_none())
-        {
-            self.sync_ard(&cfg).await;
-        }
-        if cfg.arip.is_some() && self.arip.is_none() {
-            self.sync_arip(&cfg).await;
-        }
+        self.sync_protocols(&cfg).await;
         let cfg = self.cfg.clone();
         let overlays = self.overlays.clone();
         if let Err(e) = self.converge(&cfg, &overlays).await {

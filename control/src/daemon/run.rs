@@ -101,9 +101,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     d.detach_unlisted(&cfg)?;
     d.apply_member_role(&cfg.daemon.pin_dir, cfg.member_role.as_ref())
         .await;
-    d.sync_ard(&cfg).await;
-    d.sync_arip(&cfg).await;
-    d.sync_aarp(&cfg);
+    d.sync_protocols(&cfg).await;
     let overlays = d.overlays.clone();
     let ops = d.converge(&cfg, &overlays).await?;
     d.sync_afxdp(&cfg)?;
@@ -201,8 +199,6 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
                 }
                 if changed || d.dirty {
                     d.resync().await;
-                    let cfg = d.cfg.clone();
-                    d.sync_arip(&cfg).await;
                 }
             }
             _ = hup.recv() => {
@@ -227,18 +223,7 @@ impl Daemon {
     /// last FIB); the managed neighbour entries go.
     async fn shutdown(&mut self) {
         self.save_state();
-        if let Some((t, _, _)) = self.ard_member.take() {
-            t.shutdown(Duration::from_millis(500)).await;
-            tracing::info!("ARD leaves sent");
-        }
-        self.ard_router = None;
-        if let Some((t, _)) = self.arip.take() {
-            t.stop().await;
-            match self.nl.remove_our_routes().await {
-                Ok(n) => tracing::info!(routes = n, "ARIP stopped; its kernel routes removed"),
-                Err(e) => tracing::warn!(error = %e, "ARIP: removing its kernel routes"),
-            }
-        }
+        self.stop_protocols().await;
         let ours: Vec<_> = std::mem::take(&mut self.ours).into_iter().collect();
         for k in &ours {
             if let Err(e) = self.nl.delete_neighbour(*k).await {

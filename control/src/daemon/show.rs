@@ -109,15 +109,20 @@ impl Daemon {
                 });
                 serde_json::to_value(v)
             }
-            ShowWhat::Aarp => Ok(self.aarp_view()),
-            ShowWhat::Arip => Ok(self
-                .arip
-                .as_ref()
-                .map_or(serde_json::Value::Null, |(t, _)| t.view())),
-            ShowWhat::Ard => Ok(serde_json::json!({
-                "router": self.ard_router.as_ref().map(|(t, _)| t.view()),
-                "member": self.ard_member.as_ref().map(|(t, _, _)| t.view()),
-            })),
+            ShowWhat::Protocol(name) => match super::protocol::find(&name) {
+                Some(r) => Ok((r.view)(self)),
+                None => {
+                    return Err(ControlError::ShowUnknown {
+                        what: name,
+                        known: ShowWhat::BUILTIN
+                            .iter()
+                            .map(|b| b.name())
+                            .chain(super::protocol::names())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+                }
+            },
         };
         Ok(v.expect("views always encode"))
     }

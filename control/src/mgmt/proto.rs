@@ -7,8 +7,9 @@ use anycast6_dataplane::Action;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// What `show` shows: a view of the daemon's own, or a registered
+/// protocol's by its name (daemon/protocol.rs). On the wire, the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShowWhat {
     Groups,
     Members,
@@ -16,18 +17,15 @@ pub enum ShowWhat {
     Counters,
     Interfaces,
     Dataplane,
-    /// Every member and next hop per anycast address, with its source.
+    /// Every candidate member and next hop per anycast address, with its
+    /// source and administrative distance.
     Rib,
-    /// The ARD speakers (router and member side) and their counters.
-    Ard,
-    /// The ARIP routing table, neighbours and counters.
-    Arip,
-    /// The AARP responder: its settings and counters.
-    Aarp,
+    /// A registered protocol's state and counters (`ard`, `arip`, `aarp`, ...).
+    Protocol(String),
 }
 
 impl ShowWhat {
-    pub const ALL: [ShowWhat; 10] = [
+    pub const BUILTIN: [ShowWhat; 7] = [
         ShowWhat::Groups,
         ShowWhat::Members,
         ShowWhat::Fib,
@@ -35,10 +33,64 @@ impl ShowWhat {
         ShowWhat::Interfaces,
         ShowWhat::Dataplane,
         ShowWhat::Rib,
-        ShowWhat::Ard,
-        ShowWhat::Arip,
-        ShowWhat::Aarp,
     ];
+
+    pub fn name(&self) -> &str {
+        match self {
+            ShowWhat::Protocol(p) => p,
+            b => b.builtin_name().unwrap_or_default(),
+        }
+    }
+
+    /// The name of a built-in view (None for a protocol's).
+    pub fn builtin_name(&self) -> Option<&'static str> {
+        Some(match self {
+            ShowWhat::Groups => "groups",
+            ShowWhat::Members => "members",
+            ShowWhat::Fib => "fib",
+            ShowWhat::Counters => "counters",
+            ShowWhat::Interfaces => "interfaces",
+            ShowWhat::Dataplane => "dataplane",
+            ShowWhat::Rib => "rib",
+            ShowWhat::Protocol(_) => return None,
+        })
+    }
+
+    /// A built-in view by name, else the protocol of that name (the
+    /// daemon says whether it knows one).
+    pub fn parse(s: &str) -> ShowWhat {
+        ShowWhat::BUILTIN
+            .into_iter()
+            .find(|b| b.name() == s)
+            .unwrap_or_else(|| ShowWhat::Protocol(s.to_string()))
+    }
+}
+
+impl Serialize for ShowWhat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ShowWhat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let w = ShowWhat::parse(&s);
+        match &w {
+            ShowWhat::Protocol(p) if crate::daemon::protocol::find(p).is_none() => {
+                Err(serde::de::Error::custom(format!(
+                    "unknown view {s:?}; one of {}",
+                    ShowWhat::BUILTIN
+                        .iter()
+                        .filter_map(ShowWhat::builtin_name)
+                        .chain(crate::daemon::protocol::names())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+            _ => Ok(w),
+        }
+    }
 }
 
 /// Names a member: the group (address or prefix), the member's unicast
