@@ -17,6 +17,7 @@ use anycast6_control::daemon::link::{LinkSocket, Received, Transport};
 use anycast6_control::daemon::speaker::{Datagram, Learn, Outputs, ProtoEvent, Speaker, Task};
 use anycast6_control::proto::clock::MonoClock;
 use anycast6_control::proto::{Instant, RibChange, RibEntry, Source};
+use anycast6_dataplane::fixtures::frames::l4_checksum;
 use anycast6_tests::{require_root, veth, Netns};
 use tokio::sync::mpsc;
 
@@ -123,30 +124,6 @@ fn link_local(ns: &Netns, dev: &str) -> Ipv6Addr {
     found.unwrap()
 }
 
-/// The Internet checksum of `data` under the IPv6 pseudo-header.
-fn checksum(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut add = |b: &[u8]| {
-        for c in b.chunks(2) {
-            let w = if c.len() == 2 {
-                u16::from_be_bytes([c[0], c[1]])
-            } else {
-                u16::from_be_bytes([c[0], 0])
-            };
-            sum += u32::from(w);
-        }
-    };
-    add(&src.octets());
-    add(&dst.octets());
-    add(&(data.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, next_header]);
-    add(data);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 fn run_both(transport: Transport, hop_limit: u8) {
     let short = match transport {
         Transport::Udp { .. } => "rtu",
@@ -175,23 +152,25 @@ fn run_both(transport: Transport, hop_limit: u8) {
         .expect("open a link socket")
     };
     let (sa, sb) = (open(&a, a_if), open(&b, b_if));
-    // A witness in b without IPV6_CHECKSUM sees the bytes as sent.
-    let witness = matches!(transport, Transport::Raw { .. }).then(|| {
+    // A raw socket the kernel does not checksum for: it sees (and sends)
+    // the bytes exactly as they are.
+    let unchecked = |ns: &Netns, join: Option<u32>| -> LinkSocket {
         let h = handle.clone();
-        b.run_in(move || {
+        ns.run_in(move || {
             let _g = h.enter();
-            let s = LinkSocket::open(
-                Transport::Raw {
-                    next_header: NEXT_HEADER,
-                    checksum_offset: None,
-                },
-                hop_limit,
-            )?;
-            s.join(GROUP, b_if)?;
+            let raw = Transport::Raw {
+                next_header: NEXT_HEADER,
+                checksum_offset: None,
+            };
+            let s = LinkSocket::open(raw, hop_limit)?;
+            if let Some(ifindex) = join {
+                s.join(GROUP, ifindex)?;
+            }
             Ok(s)
         })
-        .expect("witness socket")
-    });
+        .expect("a raw socket without IPV6_CHECKSUM")
+    };
+    let witness = matches!(transport, Transport::Raw { .. }).then(|| unchecked(&b, Some(b_if)));
 
     let seen_a = Arc::new(Mutex::new(Vec::new()));
     let seen_b = Arc::new(Mutex::new(Vec::new()));
@@ -243,26 +222,13 @@ fn run_both(transport: Transport, hop_limit: u8) {
             assert_eq!(&data[..2], b"HI");
             assert_eq!(r.src, a_ll);
             assert_eq!(
-                checksum(r.src, GROUP, NEXT_HEADER, data),
+                l4_checksum(r.src, GROUP, NEXT_HEADER, data),
                 0,
                 "the kernel did not write a valid checksum at offset {CHECKSUM_OFFSET}: {data:02x?}"
             );
             // A hello with a wrong checksum, sent past the kernel's
             // checksumming: b's runner must never see it.
-            let h = handle.clone();
-            let bad = a
-                .run_in(move || {
-                    let _g = h.enter();
-                    let s = LinkSocket::open(
-                        Transport::Raw {
-                            next_header: NEXT_HEADER,
-                            checksum_offset: None,
-                        },
-                        hop_limit,
-                    )?;
-                    Ok(s)
-                })
-                .expect("sender without checksum");
+            let bad = unchecked(&a, None);
             let mut p = Probe::packet(b"HI", "forged");
             p[2] = 0xde;
             p[3] = 0xad;

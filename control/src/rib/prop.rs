@@ -13,7 +13,8 @@ use anycast6_dataplane::{MemberState, Route};
 
 use super::learned::Learned;
 use super::overlay::{EffectiveGroup, EffectiveMember};
-use super::{plan, Candidate, FibOp, FibState, Reach, RibGroup};
+use super::tests::apply;
+use super::{plan, Candidate, FibState, Reach, RibGroup};
 use crate::config::{AdminState, MemberConfig};
 use crate::proto::{Distances, RibChange, RibEntry, Source};
 
@@ -145,31 +146,6 @@ fn content(s: &FibState) -> BTreeMap<Route, BTreeSet<(Ipv6Addr, u32, String)>> {
             (*r, m)
         })
         .collect()
-}
-
-fn apply(s: &mut FibState, ops: &[FibOp]) {
-    for op in ops {
-        match op {
-            FibOp::SetTxPort(p) => {
-                s.tx_ports.insert(*p);
-            }
-            FibOp::PublishGroup { group_id, members } => {
-                s.groups.insert(*group_id, members.clone());
-            }
-            FibOp::SetRoute { route, group_id } => {
-                s.routes.insert(*route, *group_id);
-            }
-            FibOp::DeleteRoute(r) => {
-                s.routes.remove(r);
-            }
-            FibOp::DeleteGroup(g) => {
-                s.groups.remove(g);
-            }
-            FibOp::DeleteTxPort(p) => {
-                s.tx_ports.remove(p);
-            }
-        }
-    }
 }
 
 /// The rule, stated on its own: per address, rank every distinct

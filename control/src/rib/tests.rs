@@ -85,7 +85,7 @@ fn installed(s: &FibState) -> InstalledFib {
 }
 
 /// Applies ops to a state, as the FIB writer would.
-fn apply(s: &mut FibState, ops: &[FibOp]) {
+pub(super) fn apply(s: &mut FibState, ops: &[FibOp]) {
     for op in ops {
         match op {
             FibOp::SetTxPort(p) => {
