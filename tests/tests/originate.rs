@@ -16,7 +16,9 @@
 //! - addresses added to `lo` and to an interface while anycast6d runs
 //!   appear at F; removed, they are poisoned (metric 16) and then gone;
 //! - with duplicate address detection on r-s, an address is announced only
-//!   once DAD passed, and one that failed DAD (S has it) never.
+//!   once DAD passed, and one that failed DAD (S has it) never;
+//! - when r-s loses carrier its prefixes are withdrawn (the kernel keeps
+//!   the addresses), and they come back with the carrier.
 //!
 //! FRR's table is printed at each step.
 
@@ -298,6 +300,35 @@ fn arip_originates_lo_host_connected_and_static_prefixes_followed_at_run_time() 
         "DAD: 2001:db8:55::1/64 announced after {dad:?} (not while tentative); \
          2001:db8:54::1/64 (S has it) dadfailed, never announced:\n{addrs}"
     );
+
+    // S's end goes down: r-s loses carrier, the kernel keeps R's addresses
+    // there, but what they originate is withdrawn (as zebra withdraws a
+    // connected route on a down link), and comes back with the carrier.
+    s.ip(&["link", "set", "s-r", "down"]).unwrap();
+    let (poisoned, gone) = poisoned_then_gone(&frr, "2001:db8:51::/64");
+    assert!(
+        ripng_entry(&ripng(&frr), "2001:db8:99::1/128") == Some((2, 0)),
+        "lo's /128 stays while r-s has no carrier: {}",
+        ripng(&frr)
+    );
+    s.ip(&["link", "set", "s-r", "up"]).unwrap();
+    wait_for(
+        "FRR relearns r-s's prefixes with the carrier",
+        Duration::from_secs(15),
+        || {
+            let t = ripng(&frr);
+            ripng_entry(&t, "2001:db8:51::/64") == Some((2, 0))
+                && ripng_entry(&t, "2001:db8:52::1/128") == Some((2, 0))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}\n{}", ripng(&frr), rd.log()));
+    eprintln!(
+        "carrier lost on r-s: 2001:db8:51::/64 poisoned at FRR after {poisoned:?}, gone after {gone:?}; back with the carrier"
+    );
+    wait_for("the served group is back", Duration::from_secs(15), || {
+        ripng_entry(&ripng(&frr), &served) == Some((3, ANYCAST_TAG))
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", ripng(&frr)));
 
     let after = ripng(&frr);
     eprintln!("FRR's RIPng table at the end:\n{after}");

@@ -243,13 +243,15 @@ impl AripTask {
         }
         let (kernel, rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_kernel_routes(nl.clone(), rx));
+        let mut origin = Originator::new(cfg.originate.clone());
+        origin.set_down(links_down(links));
         let speaker = AripSpeaker {
             inst,
             link_local,
             kernel,
-            origin: Originator::new(cfg.originate.clone()),
+            origin,
         };
-        let t = AripTask {
+        let mut t = AripTask {
             task: Task::spawn(speaker, sock, clock, Some(events)),
             writer: Some(writer),
             nl: nl.clone(),
@@ -259,7 +261,27 @@ impl AripTask {
         // whatever changes from here on reaches `address_event`.
         let (core, wake) = t.task.shared();
         read_addresses(nl.clone(), core, wake, clock).await;
+        t.set_links(links);
         Ok(t)
+    }
+
+    /// The interfaces as the kernel shows them now: addresses on a link
+    /// that is down (no carrier, or set down) originate nothing until it
+    /// comes back.
+    pub fn set_links(&mut self, links: &[LinkInfo]) {
+        let now = self.task.clock.now();
+        let mut core = self.task.core();
+        let d = core.origin.set_down(links_down(links));
+        core.originate(now, &d);
+        drop(core);
+        if !d.is_empty() {
+            tracing::info!(
+                withdrawn = d.withdraw.len(),
+                added = d.add.len(),
+                "ARIP: origination follows a link change"
+            );
+            self.task.wake();
+        }
     }
 
     /// An address appeared, changed or went (the daemon's netlink monitor).
@@ -391,4 +413,9 @@ async fn read_addresses(
     }
     drop(c);
     wake.notify_one();
+}
+
+/// Indexes of the interfaces whose link is not up.
+fn links_down(links: &[LinkInfo]) -> std::collections::BTreeSet<u32> {
+    links.iter().filter(|l| !l.up).map(|l| l.ifindex).collect()
 }

@@ -220,6 +220,9 @@ impl Daemon {
     /// FIB is as before. Returns the number of FIB operations applied.
     async fn converge(&mut self, cfg: &Config, overlays: &Overlays) -> Result<usize, ControlError> {
         self.links = self.nl.links().await?;
+        if let Some((t, _)) = &mut self.arip {
+            t.set_links(&self.links);
+        }
         let mut groups = overlays.effective(cfg);
         let links = &self.links;
         self.learned.merge(&mut groups, |i| {

@@ -376,6 +376,10 @@ pub struct Originator {
     policy: Policy,
     addrs: AddressTable,
     served: BTreeMap<Ipv6Addr, u32>,
+    /// Interfaces whose link is down (no carrier, or set down): their
+    /// addresses originate nothing until it comes back, as FRR's zebra
+    /// treats a connected route on a down link.
+    down: std::collections::BTreeSet<u32>,
     current: Originated,
     /// Events since the dump in flight began.
     replay: Option<Vec<AddressEvent>>,
@@ -391,6 +395,7 @@ impl Originator {
             policy,
             addrs: AddressTable::default(),
             served: BTreeMap::new(),
+            down: std::collections::BTreeSet::new(),
             current: Originated::new(),
             replay: None,
             stale: false,
@@ -416,7 +421,9 @@ impl Originator {
     }
 
     fn recompute(&mut self) -> Diff {
-        let new = originate(&self.policy, self.addrs.iter(), &self.served);
+        let down = &self.down;
+        let up = self.addrs.iter().filter(|a| !down.contains(&a.ifindex));
+        let new = originate(&self.policy, up, &self.served);
         let d = diff(&self.current, &new);
         self.current = new;
         d
@@ -427,6 +434,15 @@ impl Originator {
             return Diff::default();
         }
         self.policy = policy;
+        self.recompute()
+    }
+
+    /// The interfaces whose link is down now (by index).
+    pub fn set_down(&mut self, down: std::collections::BTreeSet<u32>) -> Diff {
+        if down == self.down {
+            return Diff::default();
+        }
+        self.down = down;
         self.recompute()
     }
 

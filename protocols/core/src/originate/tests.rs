@@ -365,3 +365,30 @@ fn a_loss_during_a_dump_or_a_failed_dump_asks_for_another() {
     // The table is what it was before the failed dump.
     assert_eq!(o.originated().len(), 3);
 }
+
+#[test]
+fn a_link_that_goes_down_withdraws_its_prefixes_until_it_comes_back() {
+    let mut o = Originator::new(Policy::default());
+    o.begin_dump();
+    o.finish_dump(router());
+    // Carrier lost on ETH: the kernel keeps the addresses, the routes go.
+    let d = o.set_down([ETH].into());
+    let mut gone: Vec<String> = d.withdraw.iter().map(|(p, _)| p.to_string()).collect();
+    gone.sort();
+    assert_eq!(gone, vec!["2001:db8:1::/64", "2001:db8:2::7/128"]);
+    assert!(d.add.is_empty() && d.change.is_empty());
+    assert!(
+        o.originated().contains_key(&p("2001:db8:99::1/128")),
+        "lo stays"
+    );
+    // An address added while it is down waits for the link too.
+    assert!(o
+        .address_event(AddressEvent::New(addr(ETH, "2001:db8:3::1/64")))
+        .is_empty());
+    assert!(
+        o.set_down([ETH].into()).is_empty(),
+        "same set: nothing to push"
+    );
+    let d = o.set_down(Default::default());
+    assert_eq!(d.add.len(), 3, "{d:?}");
+}
