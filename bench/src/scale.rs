@@ -162,6 +162,11 @@ pub fn load(spec: FibSpec, progress: &Progress) -> Result<Loaded> {
     };
     progress.step(format!("{}: creating maps", label(spec.n)));
     let mut dp = Dataplane::open(&opts).context("opening the dataplane")?;
+    // BPF_PROG_TEST_RUN delivers on lo (ifindex 1): give it the MAC the
+    // frames are sent to, so they are the router's to forward (ABI 3).
+    dp.fib()
+        .set_iface(1, FRAME_DST_MAC)
+        .context("registering the test-run interface")?;
     progress.step(format!(
         "{}: publishing {} groups",
         label(spec.n),
@@ -256,15 +261,14 @@ pub fn label(n: usize) -> String {
     }
 }
 
+/// The router's MAC in the scale frames (the test-run interface's, in `a6_ifaces`).
+const FRAME_DST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+
 /// An Ethernet + IPv6 (hop limit 1) + UDP frame from `src`:`sport` to `dst`.
 pub fn frame(src: Ipv6Addr, sport: u16, dst: Ipv6Addr) -> Vec<u8> {
     let udp = frames::udp(src, dst, sport, 53, &[0u8; 18]);
     let ip = frames::ipv6(0, 0, udp.len() as u16, frames::NH_UDP, 1, src, dst);
-    let eth = frames::eth(
-        [0x02, 0, 0, 0, 0, 0xfe],
-        [0x02, 0, 0, 0, 0, 0xfd],
-        frames::ETH_P_IPV6,
-    );
+    let eth = frames::eth(FRAME_DST_MAC, [0x02, 0, 0, 0, 0, 0xfd], frames::ETH_P_IPV6);
     frames::concat(&[&eth, &ip, &udp])
 }
 
