@@ -1,0 +1,7 @@
+//! Tests of the AOSPF wire format: FRR captures both ways, hand-made
+//! vectors, refusals, the trailer, tshark.
+
+mod auth;
+mod fixtures;
+mod packet;
+mod pcap;
