@@ -35,6 +35,7 @@ pub mod config;
 pub mod counters;
 pub mod instance;
 pub mod packet;
+pub mod spf;
 pub mod view;
 
 #[cfg(test)]

@@ -5,3 +5,4 @@ mod auth;
 mod fixtures;
 mod packet;
 mod pcap;
+mod spf;
