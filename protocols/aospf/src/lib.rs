@@ -33,8 +33,15 @@
 
 pub mod config;
 pub mod counters;
+mod flood;
 pub mod instance;
+mod interface;
+pub mod lsdb;
+mod neighbor;
+mod origin;
 pub mod packet;
+mod routes;
+mod rx;
 pub mod spf;
 pub mod view;
 

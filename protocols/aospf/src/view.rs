@@ -16,7 +16,6 @@ pub struct View {
     /// LSAs held (all scopes) and the most allowed.
     pub lsas: usize,
     pub max_lsas: usize,
-    pub spf_last_us: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -3,6 +3,8 @@
 
 mod auth;
 mod fixtures;
+mod network;
 mod packet;
 mod pcap;
+mod sim;
 mod spf;
