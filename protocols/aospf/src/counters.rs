@@ -42,4 +42,11 @@ pub struct Counters {
     pub spf_runs: u64,
     pub lsas_originated: u64,
     pub retransmissions: u64,
+    /// Graceful restarts we announced (Grace-LSAs sent before exiting).
+    pub gr_restarts: u64,
+    /// Restarts that ended with every old adjacency Full again (not by
+    /// the grace period running out).
+    pub gr_completed: u64,
+    /// Times we became helper for a restarting neighbour.
+    pub gr_helped: u64,
 }

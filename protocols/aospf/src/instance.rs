@@ -44,6 +44,8 @@ pub struct Instance {
     pub(crate) routes: crate::spf::SpfResult,
     pub(crate) tick_at: Instant,
     pub(crate) shutdown_until: Option<Instant>,
+    /// Graceful restart in progress, until (gr.rs).
+    pub(crate) restarting: Option<Instant>,
     pub(crate) dd_seed: u32,
     pub(crate) out: VecDeque<Output>,
     pub(crate) counters: Counters,
@@ -66,6 +68,7 @@ impl Instance {
             routes: crate::spf::SpfResult::default(),
             tick_at: now + TICK,
             shutdown_until: None,
+            restarting: None,
             out: VecDeque::new(),
             counters: Counters::default(),
         }
@@ -73,6 +76,11 @@ impl Instance {
 
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// For settings read at run time (the grace period).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.cfg
     }
 
     pub fn router_id(&self) -> Ipv4Addr {
@@ -175,6 +183,7 @@ impl Instance {
         if self.spf_at.is_some_and(|t| t <= now) {
             self.run_spf(now);
         }
+        self.check_restart_done(now);
         self.finish(now);
     }
 
@@ -201,7 +210,10 @@ impl Instance {
                 t = t.min(n.next_timer());
             }
         }
-        for x in [self.originate_at, self.spf_at].into_iter().flatten() {
+        for x in [self.originate_at, self.spf_at, self.restarting]
+            .into_iter()
+            .flatten()
+        {
             t = t.min(x);
         }
         Some(t)

@@ -98,8 +98,9 @@ impl Interface {
         !matches!(self.state, IState::Down | IState::Loopback)
     }
 
+    /// Neighbours our LSAs announce: Full, or restarting with our help.
     pub fn full_neighbors(&self) -> impl Iterator<Item = &Neighbor> {
-        self.neighbors.values().filter(|n| n.state == NState::Full)
+        self.neighbors.values().filter(|n| n.adjacent())
     }
 
     /// AdjOK? (RFC 2328 §10.4): point-to-point always; on a broadcast link
@@ -121,9 +122,7 @@ impl Interface {
         if self.dr == me {
             self.full_neighbors().next().is_some()
         } else {
-            self.neighbors
-                .get(&self.dr)
-                .is_some_and(|n| n.state == NState::Full)
+            self.neighbors.get(&self.dr).is_some_and(|n| n.adjacent())
         }
     }
 

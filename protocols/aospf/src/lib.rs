@@ -34,6 +34,7 @@
 pub mod config;
 pub mod counters;
 mod flood;
+pub mod gr;
 pub mod instance;
 mod interface;
 pub mod lsdb;

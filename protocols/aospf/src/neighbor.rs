@@ -97,6 +97,9 @@ pub struct Neighbor {
     /// LSAs flooded to it and not yet acknowledged.
     pub rxmt: BTreeMap<(ScopeKey, LsaKey), ()>,
     pub rxmt_at: Option<Instant>,
+    /// Graceful restart helper (RFC 5187): it restarts, and until then
+    /// we keep announcing it as adjacent.
+    pub helping: Option<Instant>,
 }
 
 impl Neighbor {
@@ -123,6 +126,7 @@ impl Neighbor {
             req_rxmt_at: None,
             rxmt: BTreeMap::new(),
             rxmt_at: None,
+            helping: None,
         }
     }
 
@@ -138,6 +142,12 @@ impl Neighbor {
         self.rxmt_at = None;
     }
 
+    /// Full, or restarting gracefully with our help: announced as
+    /// adjacent in our LSAs.
+    pub fn adjacent(&self) -> bool {
+        self.state == NState::Full || self.helping.is_some()
+    }
+
     pub fn declares_dr(&self) -> bool {
         self.dr == self.router_id
     }
@@ -148,9 +158,14 @@ impl Neighbor {
 
     /// Earliest of its timers.
     pub fn next_timer(&self) -> Instant {
-        [self.dd_rxmt_at, self.req_rxmt_at, self.rxmt_at]
-            .into_iter()
-            .flatten()
-            .fold(self.dead_at, |a, b| a.min(b))
+        [
+            self.dd_rxmt_at,
+            self.req_rxmt_at,
+            self.rxmt_at,
+            self.helping,
+        ]
+        .into_iter()
+        .flatten()
+        .fold(self.dead_at, |a, b| a.min(b))
     }
 }

@@ -207,7 +207,11 @@ impl Instance {
         if self.shutdown_until.is_some() {
             return;
         }
-        let want = self.desired(now);
+        let mut want = self.desired(now);
+        if self.restarting.is_some() {
+            // Restarting gracefully: Link-LSAs only (RFC 5187 §2).
+            want.retain(|(_, k), _| k.ls_type == LsaType::LINK);
+        }
         for ((s, k), body) in &want {
             let cur = self.lsdb.get(*s, k);
             let mine = self.mine.get(&(*s, *k)).copied();
@@ -227,45 +231,11 @@ impl Instance {
                     continue;
                 }
             }
-            let last = cur
-                .map(|e| e.lsa.header.seq)
-                .into_iter()
-                .chain(mine.map(|(s, _)| s))
-                .max();
-            let seq = match last {
-                None => INITIAL_SEQ,
-                Some(MAX_SEQ) => {
-                    // The wrap: flush the MaxSequenceNumber instance first;
-                    // once it has left the database we start over.
-                    if cur.is_some_and(|e| !e.is_max_age(now)) {
-                        self.flush(now, *s, *k);
-                    } else if cur.is_none() {
-                        self.mine.remove(&(*s, *k));
-                        self.originate_at = Some(now);
-                    }
-                    continue;
-                }
-                Some(l) => l + 1,
-            };
-            let mut lsa = Lsa {
-                header: LsaHeader {
-                    age: 0,
-                    ls_type: k.ls_type,
-                    id: k.id,
-                    adv_router: k.adv_router,
-                    seq,
-                    checksum: 0,
-                    length: 0,
-                },
-                body: body.clone(),
-            };
-            lsa.seal();
-            self.lsdb.install(*s, lsa, now);
-            self.mine.insert((*s, *k), (seq, now));
-            self.counters.lsas_originated += 1;
-            self.unlist(*s, *k);
-            self.flood(now, *s, *k, None);
-            self.schedule_spf(now);
+            self.originate_lsa(now, *s, *k, body.clone());
+        }
+        if self.restarting.is_some() {
+            // Our old LSAs stay as they are until the restart is over.
+            return;
         }
         let me = self.cfg.router_id;
         let stale: Vec<(ScopeKey, LsaKey)> = self
@@ -279,6 +249,52 @@ impl Instance {
         for (s, k) in stale {
             self.flush(now, s, k);
         }
+    }
+
+    /// A new instance of one of our LSAs with `body`: the next sequence
+    /// number (after what the database holds and what we last used), or at
+    /// MaxSequenceNumber the wrap (flush first; once it has left the
+    /// database we start over at InitialSequenceNumber).
+    pub(crate) fn originate_lsa(&mut self, now: Instant, s: ScopeKey, k: LsaKey, body: LsaBody) {
+        let cur = self.lsdb.get(s, &k);
+        let mine = self.mine.get(&(s, k)).copied();
+        let last = cur
+            .map(|e| e.lsa.header.seq)
+            .into_iter()
+            .chain(mine.map(|(s, _)| s))
+            .max();
+        let seq = match last {
+            None => INITIAL_SEQ,
+            Some(MAX_SEQ) => {
+                if cur.is_some_and(|e| !e.is_max_age(now)) {
+                    self.flush(now, s, k);
+                } else if cur.is_none() {
+                    self.mine.remove(&(s, k));
+                    self.originate_at = Some(now);
+                }
+                return;
+            }
+            Some(l) => l + 1,
+        };
+        let mut lsa = Lsa {
+            header: LsaHeader {
+                age: 0,
+                ls_type: k.ls_type,
+                id: k.id,
+                adv_router: k.adv_router,
+                seq,
+                checksum: 0,
+                length: 0,
+            },
+            body,
+        };
+        lsa.seal();
+        self.lsdb.install(s, lsa, now);
+        self.mine.insert((s, k), (seq, now));
+        self.counters.lsas_originated += 1;
+        self.unlist(s, k);
+        self.flood(now, s, k, None);
+        self.schedule_spf(now);
     }
 
     /// Premature aging (RFC 2328 §14.1): the LSA goes out at MaxAge and

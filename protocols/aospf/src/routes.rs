@@ -78,7 +78,9 @@ impl Instance {
             );
         }
         self.routes = result;
-        self.apply_routes(want);
+        if self.restarting.is_none() {
+            self.apply_routes(want);
+        }
     }
 
     fn apply_routes(&mut self, want: BTreeMap<(Ipv6Addr, u8), Installed>) {

@@ -423,6 +423,7 @@ impl Instance {
     fn became_full(&mut self, now: Instant, _ifindex: u32) {
         self.originate_all(now);
         self.schedule_spf(now);
+        self.check_restart_done(now);
     }
 
     /// SeqNumberMismatch / BadLSReq: start the exchange over.
@@ -576,8 +577,12 @@ impl Instance {
                     self.delayed_ack(now, ifindex, h);
                 }
             }
-            // Step 5f: one of ours from an earlier life.
-            if k.adv_router == me || self.is_our_network_lsa(&k) {
+            if k.ls_type == crate::gr::GRACE {
+                self.grace_lsa(now, s, k);
+            }
+            // Step 5f: one of ours from an earlier life (taken as it is
+            // while restarting gracefully, RFC 3623 §2.2).
+            if (k.adv_router == me || self.is_our_network_lsa(&k)) && self.restarting.is_none() {
                 self.own_lsa_received(now, s, k);
             }
             return true;
@@ -677,8 +682,14 @@ impl Instance {
 
     /// Neighbour timers: inactivity, DD / request / LSA retransmission.
     pub(crate) fn neighbor_timers(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr) {
+        self.helper_timers(now, ifindex, rid);
         let n = &self.ifaces[&ifindex].neighbors[&rid];
         if n.dead_at <= now {
+            if let Some(until) = n.helping {
+                // Restarting with our help: it keeps its place.
+                self.nbr(ifindex, rid).dead_at = until;
+                return;
+            }
             return self.kill_neighbor(now, ifindex, rid);
         }
         let (dd, req, rx) = (

@@ -3,6 +3,7 @@
 
 mod auth;
 mod fixtures;
+mod gr;
 mod network;
 mod packet;
 mod pcap;

@@ -267,10 +267,19 @@ impl Net {
 
     /// Router `r` comes back as a new process: empty state, same config.
     pub fn restart(&mut self, r: usize) {
+        self.restart_with(r, None);
+    }
+
+    /// Router `r` comes back as a new process restarting gracefully
+    /// (`Some(period)`) or not.
+    pub fn restart_with(&mut self, r: usize, graceful: Option<Duration>) {
         let now = self.clock.now();
         let cfg = self.routers[r].core.config().clone();
         let router = &mut self.routers[r];
-        router.core = Instance::new(cfg, now);
+        router.core = match graceful {
+            Some(p) => Instance::restarted(cfg, now, p),
+            None => Instance::new(cfg, now),
+        };
         router.up = true;
         for c in router.ifaces.clone() {
             router.core.interface_up(now, c);
