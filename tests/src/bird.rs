@@ -1,4 +1,4 @@
-//! BIRD 2 as a real RIPng peer inside a test namespace.
+//! BIRD 2 as a real RIPng or OSPFv3 peer inside a test namespace.
 //!
 //! `bird -f -c <conf> -s <sock> -P <pid>` runs in the foreground as a child
 //! of the test (as root: BIRD needs no user of its own), with every path
@@ -12,11 +12,34 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::netns::Netns;
+use crate::ospf::OspfIf;
 use crate::process::{Proc, TempDir};
 use crate::util::{self, run};
 
 /// The name [`Bird::ripng_config`] gives its RIPng protocol.
 pub const RIP_PROTOCOL: &str = "ripng1";
+
+/// The name [`Bird::ospf_config`] gives its OSPFv3 protocol.
+pub const OSPF_PROTOCOL: &str = "ospf1";
+
+/// One line of `show ospf neighbors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OspfNeighbor {
+    pub router_id: String,
+    pub priority: u8,
+    /// State and the neighbour's role on the link: `Full/DR`, `Full/PtP`,
+    /// `Init/Other`, ...
+    pub state: String,
+    pub interface: String,
+    /// The neighbour's link-local address.
+    pub address: String,
+}
+
+impl OspfNeighbor {
+    pub fn is_full(&self) -> bool {
+        self.state.starts_with("Full/")
+    }
+}
 
 /// One BIRD daemon; killed on Drop.
 #[derive(Debug)]
@@ -176,6 +199,98 @@ impl Bird {
             direct = quote(direct),
             rip = quote(rip_interfaces),
         )
+    }
+
+    /// A BIRD config for OSPFv3: `protocol device`; `protocol kernel`
+    /// exporting every route that is not a direct one (learned routes
+    /// reach the namespace's kernel table, connected ones are the
+    /// kernel's already); `protocol ospf v3` ([`OSPF_PROTOCOL`]) importing
+    /// everything, with `interfaces` in area 0. With `export_connected`,
+    /// `protocol direct` on every interface and the OSPF protocol exporting
+    /// its routes (AS-External-LSAs, type 2 at BIRD's default metric
+    /// 10000). Authentication is `authentication cryptographic;` with
+    /// `password "<key>" { id <key id>; algorithm hmac sha256; };`.
+    pub fn ospf_config(
+        router_id: &str,
+        interfaces: &[(&str, OspfIf)],
+        export_connected: bool,
+    ) -> String {
+        let mut s = format!(
+            "router id {router_id};\n\
+             log stderr all;\n\
+             protocol device {{ scan time 10; }}\n\
+             protocol kernel {{ ipv6 {{ export where source != RTS_DEVICE; }}; }}\n"
+        );
+        let export = if export_connected {
+            s.push_str("protocol direct { ipv6; interface \"*\"; }\n");
+            "where source = RTS_DEVICE"
+        } else {
+            "none"
+        };
+        s.push_str(&format!(
+            "protocol ospf v3 {OSPF_PROTOCOL} {{\n\
+             \tipv6 {{ import all; export {export}; }};\n\
+             \tarea 0 {{\n"
+        ));
+        for (name, i) in interfaces {
+            s.push_str(&format!(
+                "\t\tinterface \"{name}\" {{\n\
+                 \t\t\ttype {}; cost {}; priority {}; hello {}; dead {};\n",
+                i.network.bird(),
+                i.cost,
+                i.priority,
+                i.hello,
+                i.dead
+            ));
+            if let Some((id, key)) = &i.auth {
+                s.push_str(&format!(
+                    "\t\t\tauthentication cryptographic;\n\
+                     \t\t\tpassword \"{key}\" {{ id {id}; algorithm hmac sha256; }};\n"
+                ));
+            }
+            s.push_str("\t\t};\n");
+        }
+        s.push_str("\t};\n}\n");
+        s
+    }
+
+    /// `show ospf neighbors`, parsed (the lines under the column header
+    /// `Router ID  Pri  State  DTime  Interface  Router IP`).
+    pub fn ospf_neighbors(&self) -> Result<Vec<OspfNeighbor>> {
+        let text = self.birdc("show ospf neighbors")?;
+        let mut out = Vec::new();
+        let mut in_table = false;
+        for line in text.lines() {
+            if line.starts_with("Router ID") {
+                in_table = true;
+                continue;
+            }
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if !in_table || cols.is_empty() {
+                continue;
+            }
+            let [id, pri, state, _dtime, interface, address] = cols[..] else {
+                bail!("unexpected `show ospf neighbors` line {line:?} in\n{text}");
+            };
+            out.push(OspfNeighbor {
+                router_id: id.to_string(),
+                priority: pri
+                    .parse()
+                    .with_context(|| format!("priority in {line:?}"))?,
+                state: state.to_string(),
+                interface: interface.to_string(),
+                address: address.to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The state BIRD shows for neighbour `router_id`, or None.
+    pub fn ospf_neighbor(&self, router_id: &str) -> Option<OspfNeighbor> {
+        self.ospf_neighbors()
+            .ok()?
+            .into_iter()
+            .find(|n| n.router_id == router_id)
     }
 
     /// The end of BIRD's log.

@@ -23,6 +23,7 @@ use anycast6_testsupport::names;
 pub mod bird;
 pub mod daemon;
 pub mod frr;
+pub mod ospf;
 pub mod proto;
 pub mod topology;
 pub mod traffic;

@@ -1,5 +1,6 @@
-//! The FRR 8.4 ospf6d captures under tests/fixtures/aospf/ (annotated hex:
-//! `#` comments, with `# src` and `# dst` naming the IPv6 addresses).
+//! The FRR 8.4 ospf6d and BIRD 2.0.12 captures under tests/fixtures/aospf/
+//! (annotated hex: `#` comments, with `# src` and `# dst` naming the IPv6
+//! addresses). [`all`] gives FRR's, [`bird`] BIRD's; [`get`] finds either.
 
 use std::net::Ipv6Addr;
 
@@ -33,6 +34,19 @@ const ALL: &[(&str, &str)] = &[
     fixture!("frr-auth-ls-update"),
 ];
 
+const BIRD: &[(&str, &str)] = &[
+    fixture!("bird-hello-first"),
+    fixture!("bird-hello"),
+    fixture!("bird-dd-init"),
+    fixture!("bird-dd-headers"),
+    fixture!("bird-ls-request"),
+    fixture!("bird-ls-update"),
+    fixture!("bird-ls-update-network"),
+    fixture!("bird-ls-ack"),
+    fixture!("bird-auth-hello"),
+    fixture!("bird-auth-ls-update"),
+];
+
 pub fn parse(name: &'static str, text: &str) -> Fixture {
     let addr = |tag: &str| -> Ipv6Addr {
         text.lines()
@@ -62,11 +76,18 @@ pub fn parse(name: &'static str, text: &str) -> Fixture {
 pub fn get(name: &str) -> Fixture {
     let (n, text) = ALL
         .iter()
+        .chain(BIRD)
         .find(|(n, _)| *n == name)
         .unwrap_or_else(|| panic!("no fixture {name}"));
     parse(n, text)
 }
 
+/// The FRR captures.
 pub fn all() -> Vec<Fixture> {
     ALL.iter().map(|(n, t)| parse(n, t)).collect()
+}
+
+/// The BIRD captures.
+pub fn bird() -> Vec<Fixture> {
+    BIRD.iter().map(|(n, t)| parse(n, t)).collect()
 }

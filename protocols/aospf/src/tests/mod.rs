@@ -2,6 +2,7 @@
 //! vectors, refusals, the trailer, tshark.
 
 mod auth;
+mod bird;
 mod fixtures;
 mod gr;
 mod network;

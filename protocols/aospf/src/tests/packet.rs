@@ -607,3 +607,107 @@ fn tshark_decodes_our_packets() {
         assert!(text.contains(want), "tshark output lacks {want:?}:\n{text}");
     }
 }
+
+/// RFC 9513's AC bit (0x80 in PrefixOptions) on an anycast /128 in an
+/// Intra-Area-Prefix-LSA: FRR's LS Update with such a prefix added to its
+/// Intra-Area-Prefix-LSA (checksum recomputed). tshark 4.0 names only NU,
+/// LA, MC and P; it prints the octet as `PrefixOptions: 0x80` with those
+/// four unset and no malformed field or expert info. Skipped where tshark
+/// is missing.
+#[test]
+fn tshark_reads_the_ac_bit_without_complaint() {
+    if std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("tshark not installed: skipped");
+        return;
+    }
+    let f = fixtures::get("frr-ls-update");
+    let mut p = Packet::decode(&f.bytes).unwrap();
+    let Body::LsUpdate(lsas) = &mut p.body else {
+        panic!()
+    };
+    let iap = lsas
+        .iter_mut()
+        .find(|l| l.header.ls_type == LsaType::INTRA_AREA_PREFIX)
+        .unwrap();
+    let LsaBody::IntraAreaPrefix(b) = &mut iap.body else {
+        panic!()
+    };
+    b.prefixes
+        .push(prefix(128, crate::spf::PREFIX_AC, 0, "2001:db8:ac::7"));
+    iap.seal();
+    let mut lsa = iap.to_bytes();
+    assert_eq!(lsa_checksum(&mut lsa), iap.header.checksum);
+    assert!(iap.checksum_ok());
+    let bytes = p.encode();
+    assert_eq!(Packet::decode(&bytes).unwrap(), p);
+
+    let dir = std::env::temp_dir().join(format!("aospf-tshark-ac-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ac.pcap");
+    let frame = super::pcap::frame(f.src, f.dst, &bytes);
+    super::pcap::write(&mut std::fs::File::create(&file).unwrap(), &[frame]).unwrap();
+    let tshark = |args: &[&str]| {
+        let out = std::process::Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&file)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = tshark(&["-V"]);
+    let expert = tshark(&["-q", "-z", "expert"]);
+    let fields = tshark(&[
+        "-T",
+        "fields",
+        "-E",
+        "aggregator=;",
+        "-e",
+        "ospf.v3.prefix.options",
+        "-e",
+        "ospf.v3.address_prefix.ipv6",
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(!text.contains("Malformed"), "{text}");
+    assert!(!text.contains("Expert Info"), "{text}");
+    assert!(
+        !expert.contains("Errors") && !expert.contains("Warns"),
+        "{expert}"
+    );
+    // The /128 as tshark shows it: the octet, the four bits it names.
+    let at = text
+        .find("PrefixOptions: 0x80")
+        .unwrap_or_else(|| panic!("no PrefixOptions: 0x80 in\n{text}"));
+    let shown: Vec<&str> = text[at..].lines().take(7).map(str::trim).collect();
+    assert_eq!(
+        shown,
+        [
+            "PrefixOptions: 0x80",
+            ".... 0... = (P) Propagate: Not set",
+            ".... .0.. = (MC) Multicast: Not set",
+            ".... ..0. = (LA) Local Address: Not set",
+            ".... ...0 = (NU) NoUnicast: Not set",
+            "Metric: 0",
+            "Address Prefix: 2001:db8:ac::7",
+        ],
+        "{text}"
+    );
+    // Link-LSA, Intra-Area-Prefix-LSA (two), two AS-External-LSAs.
+    let mut it = fields.trim().split('\t');
+    let options: Vec<&str> = it.next().unwrap().split(';').collect();
+    assert_eq!(
+        options,
+        ["0x00", "0x00", "0x80", "0x00", "0x00"],
+        "{fields}"
+    );
+    assert!(it.next().unwrap().contains("2001:db8:ac::7"), "{fields}");
+}
