@@ -243,6 +243,21 @@ impl Instance {
         self.finish(now);
     }
 
+    /// Test and benchmark hook: installs `lsa` (any advertising router) as
+    /// if it had just been received, and floods it to every neighbour.
+    /// A load generator uses it to hand a peer a synthetic database.
+    #[doc(hidden)]
+    pub fn inject(&mut self, now: Instant, ifindex: u32, mut lsa: crate::packet::Lsa) {
+        let s = ScopeKey::of(lsa.header.ls_type, ifindex);
+        let k = LsaKey::of(&lsa.header);
+        lsa.seal();
+        self.lsdb.install(s, lsa, now);
+        self.unlist(s, k);
+        self.flood(now, s, k, None);
+        self.schedule_spf(now);
+        self.finish(now);
+    }
+
     /// Where the LSDB and neighbours stand, for `show aospf`.
     pub fn view(&self, now: Instant) -> View {
         let me = self.cfg.router_id;
