@@ -21,6 +21,7 @@ pub mod util;
 
 // The protocol cores live in their own crates under protocols/ (pure: no
 // I/O); these names keep the daemon's paths short.
+pub use anycast6_aospf as aospf;
 pub use anycast6_ard as ard;
 pub use anycast6_arip as arip;
 pub use anycast6_core as proto;

@@ -5,6 +5,7 @@
 //! [`check_environment`] adds the checks that need the running system
 //! (interfaces exist).
 
+mod aospf;
 mod error;
 mod member;
 mod originate;
@@ -54,6 +55,8 @@ pub struct Config {
     pub arip: Option<AripConfig>,
     /// `[aarp]`: answer AARP queries (docs/aarp.md).
     pub aarp: Option<AarpConfig>,
+    /// `[aospf]`: this router speaks AOSPF (OSPFv3-compatible).
+    pub aospf: Option<AospfConfig>,
     /// `[rib.distance]`: administrative distance per source.
     pub distances: crate::proto::Distances,
 }
@@ -91,6 +94,46 @@ pub struct AripConfig {
     /// `routes_warn_percent`.
     pub limit: crate::proto::LimitConfig,
     pub keys: Vec<crate::proto::auth::Key>,
+}
+
+/// `[aospf]` (docs/config.md, docs/aospf.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AospfConfig {
+    pub router_id: std::net::Ipv4Addr,
+    pub area: std::net::Ipv4Addr,
+    pub instance_id: u8,
+    pub spf_delay: std::time::Duration,
+    pub spf_hold: std::time::Duration,
+    pub max_lsas: usize,
+    pub graceful_restart_helper: bool,
+    pub grace_period: std::time::Duration,
+    pub interfaces: Vec<AospfInterface>,
+    /// `[aospf.originate]`, as `[arip.originate]`.
+    pub originate: crate::proto::originate::Policy,
+}
+
+/// `[[aospf.interface]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AospfInterface {
+    pub name: String,
+    pub network: crate::aospf::NetworkType,
+    pub cost: u16,
+    pub priority: u8,
+    pub hello_interval: std::time::Duration,
+    pub dead_interval: std::time::Duration,
+    pub retransmit_interval: std::time::Duration,
+    /// Seconds (InfTransDelay).
+    pub transmit_delay: u16,
+    pub passive: bool,
+    pub auth: Option<AospfAuth>,
+}
+
+/// RFC 7166 authentication of one AOSPF interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AospfAuth {
+    /// Its id is the trailer's SA id.
+    pub key: crate::proto::auth::Key,
+    pub prep: crate::aospf::packet::auth::KeyPrep,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Validation of the protocol sections: `[ard]` (router) and `[member.ard]`.
+//! Validation of the protocol sections: `[ard]` (router), `[member.ard]`,
+//! `[arip]`, `[aarp]`; `[aospf]` is in aospf.rs.
 
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ struct RawLimit<'r> {
 }
 
 impl Validator<'_, '_> {
-    fn ms(&mut self, v: &Option<S<i64>>, what: &str, lo: i64, default: i64) -> Duration {
+    pub(super) fn ms(&mut self, v: &Option<S<i64>>, what: &str, lo: i64, default: i64) -> Duration {
         let ms = v
             .as_ref()
             .and_then(|v| self.int(v, what, lo, MAX_MS))
@@ -36,7 +37,7 @@ impl Validator<'_, '_> {
         Duration::from_millis(ms as u64)
     }
 
-    fn count(&mut self, v: &Option<S<i64>>, what: &str, default: usize) -> usize {
+    pub(super) fn count(&mut self, v: &Option<S<i64>>, what: &str, default: usize) -> usize {
         v.as_ref()
             .and_then(|v| self.int(v, what, 1, MAX_LIMIT as i64))
             .map_or(default, |x| x as usize)
@@ -91,26 +92,39 @@ impl Validator<'_, '_> {
         out
     }
 
+    /// One key: its id (0..=65535) and its secret (at least 16 bytes,
+    /// written at `secret_at`).
+    pub(super) fn key(
+        &mut self,
+        id: &S<i64>,
+        secret: &[u8],
+        secret_at: &std::ops::Range<usize>,
+    ) -> Option<Key> {
+        let id = self.int(id, "key id", 0, u16::MAX as i64)?;
+        if secret.len() < 16 {
+            self.errs.at(
+                secret_at,
+                "key secret is shorter than 16 bytes (too easy to guess)",
+            );
+            return None;
+        }
+        Some(Key::new(id as u16, secret.to_vec()))
+    }
+
     fn keys(&mut self, raw: &[S<RawKey>]) -> Vec<Key> {
         let mut out: Vec<Key> = Vec::new();
         for k in raw {
             let r = k.get_ref();
-            let Some(id) = self.int(&r.id, "key id", 0, u16::MAX as i64) else {
+            let secret = r.secret.get_ref().as_bytes();
+            let Some(key) = self.key(&r.id, secret, &r.secret.span()) else {
                 continue;
             };
-            if r.secret.get_ref().len() < 16 {
-                self.errs.at(
-                    &r.secret.span(),
-                    "key secret is shorter than 16 bytes (too easy to guess)",
-                );
-                continue;
-            }
-            if out.iter().any(|k| k.id == id as u16) {
+            if out.iter().any(|k| k.id == key.id) {
                 self.errs
-                    .at(&r.id.span(), format!("key id {id} is listed twice"));
+                    .at(&r.id.span(), format!("key id {} is listed twice", key.id));
                 continue;
             }
-            out.push(Key::new(id as u16, r.secret.get_ref().as_bytes().to_vec()));
+            out.push(key);
         }
         out
     }

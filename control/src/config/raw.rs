@@ -21,6 +21,7 @@ pub struct RawConfig {
     pub ard: Option<S<RawArdRouter>>,
     pub arip: Option<S<RawArip>>,
     pub aarp: Option<S<RawAarp>>,
+    pub aospf: Option<S<RawAospf>>,
     // Not spanned: `[rib.distance]` alone makes `rib` an implicit table,
     // which has no span; the values inside keep theirs.
     pub rib: Option<RawRib>,
@@ -81,6 +82,58 @@ pub struct RawArip {
     pub routes_warn_percent: Option<S<i64>>,
     #[serde(default)]
     pub keys: Vec<S<RawKey>>,
+}
+
+/// `[aospf]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAospf {
+    pub router_id: S<String>,
+    pub area: Option<S<RawAreaId>>,
+    pub instance_id: Option<S<i64>>,
+    pub spf_delay_ms: Option<S<i64>>,
+    pub spf_hold_ms: Option<S<i64>>,
+    pub max_lsas: Option<S<i64>>,
+    pub graceful_restart_helper: Option<S<bool>>,
+    pub grace_period_s: Option<S<i64>>,
+    #[serde(default)]
+    pub interface: Vec<S<RawAospfInterface>>,
+    // Not spanned, as `[arip.originate]`.
+    pub originate: Option<RawOriginate>,
+}
+
+/// An OSPF area id: `"0.0.0.1"` or `1`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawAreaId {
+    Number(i64),
+    Dotted(String),
+}
+
+/// `[[aospf.interface]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAospfInterface {
+    pub name: S<String>,
+    pub network: Option<S<String>>,
+    pub cost: Option<S<i64>>,
+    pub priority: Option<S<i64>>,
+    pub hello_interval_s: Option<S<i64>>,
+    pub dead_interval_s: Option<S<i64>>,
+    pub retransmit_interval_s: Option<S<i64>>,
+    pub transmit_delay_s: Option<S<i64>>,
+    pub passive: Option<S<bool>>,
+    pub auth: Option<S<RawAospfAuth>>,
+}
+
+/// `auth = { key_id = 1, key = "..." }` (or `key_file = "/path"`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAospfAuth {
+    pub key_id: S<i64>,
+    pub key: Option<S<String>>,
+    pub key_file: Option<S<String>>,
+    pub key_prep: Option<S<String>>,
 }
 
 /// `[<protocol>.originate]`: what a routing protocol announces.

@@ -394,3 +394,286 @@ fn rib_distance_errors_point_at_the_value_or_key() {
         "{e:?}"
     );
 }
+
+// ---- [aospf]
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::aospf::packet::auth::KeyPrep;
+use crate::aospf::NetworkType;
+
+fn aospf_cfg(text: &str) -> AospfConfig {
+    parse("a6.toml", text).unwrap().aospf.unwrap()
+}
+
+const AOSPF_ONE: &str = "[aospf]\nrouter_id = \"1.1.1.1\"\n[[aospf.interface]]\nname = \"eth0\"\n";
+
+#[test]
+fn defaults_are_the_cores() {
+    let c = aospf_cfg(AOSPF_ONE);
+    let d = crate::aospf::Config::new(c.router_id);
+    assert_eq!(c.router_id, Ipv4Addr::new(1, 1, 1, 1));
+    assert_eq!(
+        (c.area, c.instance_id, c.spf_delay, c.spf_hold, c.max_lsas),
+        (
+            Ipv4Addr::UNSPECIFIED,
+            0,
+            d.spf_delay,
+            d.spf_hold,
+            d.max_lsas
+        )
+    );
+    assert!(c.graceful_restart_helper);
+    assert_eq!(c.grace_period, d.grace_period);
+    assert_eq!(
+        c.originate,
+        crate::proto::originate::Policy::default(),
+        "[aospf.originate] defaults as [arip.originate]"
+    );
+    let i = &c.interfaces[0];
+    assert_eq!(
+        (
+            i.name.as_str(),
+            i.network,
+            i.cost,
+            i.priority,
+            i.hello_interval.as_secs(),
+            i.dead_interval.as_secs(),
+            i.retransmit_interval.as_secs(),
+            i.transmit_delay,
+            i.passive,
+            i.auth.is_none()
+        ),
+        (
+            "eth0",
+            NetworkType::Broadcast,
+            10,
+            1,
+            10,
+            40,
+            5,
+            1,
+            false,
+            true
+        )
+    );
+}
+
+#[test]
+fn every_key() {
+    let dir = std::env::temp_dir().join(format!("a6-aospf-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = dir.join("k");
+    std::fs::write(&key_file, "a-key-of-16-bytes-or-more\n").unwrap();
+    let c = aospf_cfg(&format!(
+        "[aospf]\nrouter_id = \"10.0.0.1\"\narea = 7\ninstance_id = 3\nspf_delay_ms = 10\n\
+         spf_hold_ms = 100\nmax_lsas = 5000\ngraceful_restart_helper = false\n\
+         grace_period_s = 60\n\
+         [[aospf.interface]]\nname = \"eth0\"\nnetwork = \"point-to-point\"\ncost = 65535\n\
+         priority = 0\nhello_interval_s = 1\ndead_interval_s = 3\nretransmit_interval_s = 2\n\
+         transmit_delay_s = 4\nauth = {{ key_id = 9, key = \"anycast6-test-key\", key_prep = \"frr-legacy\" }}\n\
+         [[aospf.interface]]\nname = \"lo\"\npassive = true\n\
+         auth = {{ key_id = 2, key_file = {:?} }}\n\
+         [aospf.originate]\nconnected_metric = 0\nstatic = [{{ prefix = \"::/0\", metric = 65535 }}]\n",
+        key_file.display().to_string()
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(c.area, Ipv4Addr::new(0, 0, 0, 7));
+    assert_eq!((c.instance_id, c.max_lsas), (3, 5000));
+    assert_eq!(
+        (c.spf_delay, c.spf_hold, c.grace_period),
+        (
+            Duration::from_millis(10),
+            Duration::from_millis(100),
+            Duration::from_secs(60)
+        )
+    );
+    assert!(!c.graceful_restart_helper);
+    let (e, lo) = (&c.interfaces[0], &c.interfaces[1]);
+    assert_eq!(
+        (e.network, e.cost, e.priority, e.transmit_delay),
+        (NetworkType::PointToPoint, 65535, 0, 4)
+    );
+    assert_eq!(
+        (
+            e.hello_interval.as_secs(),
+            e.dead_interval.as_secs(),
+            e.retransmit_interval.as_secs()
+        ),
+        (1, 3, 2)
+    );
+    let a = e.auth.as_ref().unwrap();
+    assert_eq!(
+        (a.key.id, a.key.secret.as_slice(), a.prep),
+        (9, &b"anycast6-test-key"[..], KeyPrep::FrrLegacy)
+    );
+    assert!(lo.passive);
+    let a = lo.auth.as_ref().unwrap();
+    assert_eq!(
+        (a.key.id, a.key.secret.as_slice(), a.prep),
+        (2, &b"a-key-of-16-bytes-or-more"[..], KeyPrep::Rfc7166),
+        "the key file's newline is not part of the key"
+    );
+    assert_eq!(c.originate.connected_metric, 0);
+    assert_eq!(c.originate.statics[0].metric, 65535);
+    // The area as a dotted quad.
+    let c = aospf_cfg(&AOSPF_ONE.replace("\n[[", "\narea = \"0.0.0.1\"\n[["));
+    assert_eq!(c.area, Ipv4Addr::new(0, 0, 0, 1));
+}
+
+#[test]
+fn section_errors_point_at_the_value() {
+    assert_eq!(
+        errors(
+            "[aospf]\nrouter_id = \"1.1.1\"\narea = \"zero\"\ninstance_id = 256\n\
+             grace_period_s = 0\nmax_lsas = 0\n[[aospf.interface]]\nname = \"eth0\"\n"
+        ),
+        [
+            "a6.toml:2:13: router_id \"1.1.1\" is not a dotted quad (like \"1.1.1.1\")",
+            "a6.toml:3:8: area \"zero\" is not a dotted quad or an integer (like \"0.0.0.0\" or 0)",
+            "a6.toml:4:15: instance_id 256 is out of range 0..=255",
+            "a6.toml:5:18: grace_period_s 0 is out of range 1..=1800",
+            "a6.toml:6:12: max_lsas 0 is out of range 1..=1000000",
+        ]
+    );
+    assert_eq!(
+        errors(&AOSPF_ONE.replace("1.1.1.1", "0.0.0.0")),
+        ["a6.toml:2:13: router_id 0.0.0.0 is not a router id"]
+    );
+    assert_eq!(
+        errors(&AOSPF_ONE.replace("\n[[", "\narea = -1\n[[")),
+        ["a6.toml:3:8: area -1 is out of range 0..=4294967295"]
+    );
+    assert_eq!(
+        errors("[aospf]\nrouter_id = \"1.1.1.1\"\n"),
+        ["a6.toml:1:1: [aospf] has no interface: add [[aospf.interface]] entries"]
+    );
+    let e = errors("[aospf]\ninterface = []\n");
+    assert!(
+        e.len() == 1 && e[0].starts_with("a6.toml:1:1:") && e[0].contains("router_id"),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "{AOSPF_ONE}[aospf.originate]\nconnected_metric = 65536\n"
+    ));
+    assert_eq!(
+        e,
+        ["a6.toml:6:20: connected_metric 65536 is out of range 0..=65535"]
+    );
+}
+
+#[test]
+fn interface_errors_point_at_the_value() {
+    assert_eq!(
+        errors(&format!(
+            "{AOSPF_ONE}network = \"nbma\"\ncost = 0\npriority = 256\nhello_interval_s = 0\n\
+             retransmit_interval_s = 70000\ntransmit_delay_s = 0\n"
+        )),
+        [
+            "a6.toml:5:11: network \"nbma\" is not one of \"broadcast\", \"point-to-point\"",
+            "a6.toml:6:8: cost 0 is out of range 1..=65535",
+            "a6.toml:7:12: priority 256 is out of range 0..=255",
+            "a6.toml:8:20: hello_interval_s 0 is out of range 1..=65535",
+            "a6.toml:9:25: retransmit_interval_s 70000 is out of range 1..=65535",
+            "a6.toml:10:20: transmit_delay_s 0 is out of range 1..=3600",
+        ]
+    );
+    assert_eq!(
+        errors(&format!(
+            "{AOSPF_ONE}hello_interval_s = 10\ndead_interval_s = 10\n"
+        )),
+        ["a6.toml:6:19: dead_interval_s 10 must be above hello_interval_s 10"]
+    );
+    assert_eq!(
+        errors(&format!("{AOSPF_ONE}dead_interval_s = 5\n")),
+        ["a6.toml:5:19: dead_interval_s 5 must be above hello_interval_s 10"]
+    );
+    // The default dead interval is 4 × hello, bounded by its 16 bits.
+    assert_eq!(
+        errors(&format!("{AOSPF_ONE}hello_interval_s = 65535\n")),
+        ["a6.toml:5:20: dead_interval_s 65535 must be above hello_interval_s 65535"]
+    );
+    assert_eq!(
+        errors(&format!(
+            "{AOSPF_ONE}[[aospf.interface]]\nname = \"eth0\"\n"
+        )),
+        ["a6.toml:6:8: interface \"eth0\" is listed twice (first at line 3)"]
+    );
+    assert_eq!(
+        errors(&format!("{AOSPF_ONE}[[aospf.interface]]\nname = \"a/b\"\n")),
+        ["a6.toml:6:8: \"a/b\" is not a valid interface name (1..=15 bytes, no '/', ':' or spaces)"]
+    );
+}
+
+#[test]
+fn auth_errors_point_at_the_value() {
+    let with = |auth: &str| errors(&format!("{AOSPF_ONE}auth = {auth}\n"));
+    assert_eq!(
+        with("{ key_id = 1, key = \"short\" }"),
+        ["a6.toml:5:28: key secret is shorter than 16 bytes (too easy to guess)"]
+    );
+    assert_eq!(
+        with("{ key_id = 65536, key = \"anycast6-test-key\" }"),
+        ["a6.toml:5:19: key id 65536 is out of range 0..=65535"]
+    );
+    assert_eq!(
+        with("{ key_id = 1 }"),
+        ["a6.toml:5:8: auth needs exactly one of `key` and `key_file`"]
+    );
+    assert_eq!(
+        with("{ key_id = 1, key = \"anycast6-test-key\", key_file = \"/k\" }"),
+        ["a6.toml:5:8: auth needs exactly one of `key` and `key_file`"]
+    );
+    assert_eq!(
+        with("{ key_id = 1, key = \"anycast6-test-key\", key_prep = \"frr\" }"),
+        ["a6.toml:5:60: key_prep \"frr\" is not one of \"rfc7166\", \"frr-legacy\""]
+    );
+    assert_eq!(
+        with("{ key_id = 1, key_file = \"k.txt\" }"),
+        ["a6.toml:5:33: key_file \"k.txt\" must be an absolute path"]
+    );
+    let e = with("{ key_id = 1, key_file = \"/nonexistent/a6-key\" }");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "a6.toml:5:33: key_file \"/nonexistent/a6-key\": cannot read: No such file"
+        ),
+        "{e:?}"
+    );
+    let e = with("{ key_id = 1, key = \"anycast6-test-key\", algo = \"md5\" }");
+    assert!(
+        e.len() == 1 && e[0].starts_with("a6.toml:5:") && e[0].contains("unknown field `algo`"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn aospf_unknown_fields_point_at_the_key() {
+    for (text, at, field) in [
+        (format!("{AOSPF_ONE}costs = 5\n"), "a6.toml:5:1:", "costs"),
+        (
+            AOSPF_ONE.replace("router_id", "routerid"),
+            "a6.toml:2:1:",
+            "routerid",
+        ),
+        (
+            AOSPF_ONE.replace("\n[[", "\nhello_interval_s = 5\n[["),
+            "a6.toml:3:1:",
+            "hello_interval_s",
+        ),
+        (
+            format!("{AOSPF_ONE}[aospf.originate]\nconected = true\n"),
+            "a6.toml:6:1:",
+            "conected",
+        ),
+    ] {
+        let e = errors(&text);
+        assert!(
+            e.len() == 1
+                && e[0].starts_with(at)
+                && e[0].contains(&format!("unknown field `{field}`")),
+            "{text}: {e:?}"
+        );
+    }
+}

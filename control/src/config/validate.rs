@@ -52,6 +52,7 @@ impl Validator<'_, '_> {
         let ard = raw.ard.map(|a| self.ard_router(a.into_inner()));
         let arip = raw.arip.map(|a| self.arip(a.into_inner()));
         let aarp = raw.aarp.map(|a| self.aarp(a.into_inner()));
+        let aospf = raw.aospf.map(|a| self.aospf(a));
         let distances = raw
             .rib
             .and_then(|r| r.distance)
@@ -69,6 +70,7 @@ impl Validator<'_, '_> {
             ard,
             arip,
             aarp,
+            aospf,
             distances,
         }
     }
@@ -129,7 +131,7 @@ impl Validator<'_, '_> {
         Some(x)
     }
 
-    fn abs_path(&mut self, v: &S<String>, what: &str) -> Option<PathBuf> {
+    pub(super) fn abs_path(&mut self, v: &S<String>, what: &str) -> Option<PathBuf> {
         let p = PathBuf::from(v.get_ref());
         if !p.is_absolute() {
             self.errs.at(
@@ -159,33 +161,44 @@ impl Validator<'_, '_> {
         Some(n.clone())
     }
 
-    fn xdp_mode(&mut self, v: &S<String>) -> Option<AttachMode> {
-        match v.get_ref().as_str() {
-            "native" => Some(AttachMode::Native),
-            "generic" => Some(AttachMode::Generic),
-            "native-or-generic" => Some(AttachMode::NativeOrGeneric),
-            other => {
-                self.errs.at(
-                    &v.span(),
-                    format!("xdp_mode {other:?} is not one of \"native\", \"generic\", \"native-or-generic\""),
-                );
-                None
-            }
+    /// One of the names in `choices`, or an error at the value listing
+    /// them.
+    pub(super) fn choice<T: Copy>(
+        &mut self,
+        v: &S<String>,
+        what: &str,
+        choices: &[(&str, T)],
+    ) -> Option<T> {
+        let given = v.get_ref();
+        if let Some((_, x)) = choices.iter().find(|(n, _)| n == given) {
+            return Some(*x);
         }
+        let names: Vec<String> = choices.iter().map(|(n, _)| format!("{n:?}")).collect();
+        self.errs.at(
+            &v.span(),
+            format!("{what} {given:?} is not one of {}", names.join(", ")),
+        );
+        None
+    }
+
+    fn xdp_mode(&mut self, v: &S<String>) -> Option<AttachMode> {
+        self.choice(
+            v,
+            "xdp_mode",
+            &[
+                ("native", AttachMode::Native),
+                ("generic", AttachMode::Generic),
+                ("native-or-generic", AttachMode::NativeOrGeneric),
+            ],
+        )
     }
 
     fn iface_mode(&mut self, v: &S<String>) -> Option<IfaceMode> {
-        match v.get_ref().as_str() {
-            "xdp" => Some(IfaceMode::Xdp),
-            "afxdp" => Some(IfaceMode::Afxdp),
-            other => {
-                self.errs.at(
-                    &v.span(),
-                    format!("mode {other:?} is not one of \"xdp\", \"afxdp\""),
-                );
-                None
-            }
-        }
+        self.choice(
+            v,
+            "mode",
+            &[("xdp", IfaceMode::Xdp), ("afxdp", IfaceMode::Afxdp)],
+        )
     }
 
     // ---- sections
