@@ -39,6 +39,8 @@ pub enum ControlError {
     AripSetup(String),
     #[error("AARP: {0}")]
     AarpSetup(String),
+    #[error("AOSPF: {0}")]
+    AospfSetup(String),
     #[error("state file {path}: {reason}")]
     StateFile { path: PathBuf, reason: String },
 }

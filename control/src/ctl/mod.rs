@@ -1,6 +1,7 @@
 //! anycast6ctl: the command line, the requests it sends, and how replies
 //! are shown (tables for people, `--json` for programs).
 
+pub mod aospf;
 pub mod render;
 pub mod table;
 
@@ -35,10 +36,15 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Show groups, members, the FIB, counters, interfaces, the pinned
-    /// dataplane, the RIB, or a protocol's state and counters (ard, arip, aarp).
+    /// dataplane, the RIB, or a protocol's state and counters (ard, arip,
+    /// aarp, aospf), or one part of it (aospf: neighbors, database, routes,
+    /// interfaces).
     Show {
         #[arg(value_parser = show_arg())]
         what: String,
+        /// One part of a protocol's view (`show aospf neighbors`).
+        #[arg(value_parser = view_arg())]
+        view: Option<String>,
     },
     /// Re-read the config file and apply it, all or nothing.
     Reload,
@@ -87,6 +93,18 @@ pub fn show_names() -> Vec<&'static str> {
 
 fn show_arg() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(show_names())
+}
+
+/// Every part any protocol shows alone (which protocol has which is
+/// checked by `ShowWhat::check`).
+fn view_arg() -> clap::builder::PossibleValuesParser {
+    let mut v: Vec<&'static str> = crate::daemon::protocol::REGISTRY
+        .iter()
+        .flat_map(|r| r.views.iter().copied())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    clap::builder::PossibleValuesParser::new(v)
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -158,6 +176,9 @@ pub enum CtlError {
     Destroy(String),
     #[error("{0}")]
     Resolve(String),
+    /// A command line clap accepts but that names nothing.
+    #[error("{0}")]
+    Usage(String),
 }
 
 fn sel(m: &MemberArgs) -> MemberSel {
@@ -171,8 +192,8 @@ fn sel(m: &MemberArgs) -> MemberSel {
 /// The request a command sends (None: `destroy`, handled apart).
 pub fn request_of(cmd: &Cmd) -> Option<Request> {
     Some(match cmd {
-        Cmd::Show { what } => Request::Show {
-            what: ShowWhat::parse(what),
+        Cmd::Show { what, view } => Request::Show {
+            what: ShowWhat::of(what, view.as_deref()),
         },
         Cmd::Reload => Request::Reload,
         Cmd::Resolve { .. } => return None,
@@ -225,7 +246,7 @@ fn typed<T: DeserializeOwned>(v: Value) -> Result<T, CtlError> {
 /// Text for people from the data of a reply to `cmd`.
 pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
     Ok(match cmd {
-        Cmd::Show { what } => match ShowWhat::parse(what) {
+        Cmd::Show { what, view } => match ShowWhat::of(what, view.as_deref()) {
             ShowWhat::Groups => render::groups(&typed::<Vec<GroupView>>(data)?),
             ShowWhat::Members => render::members(&typed::<Vec<MemberView>>(data)?),
             ShowWhat::Fib => render::fib(&typed(data)?),
@@ -233,8 +254,8 @@ pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
             ShowWhat::Interfaces => render::interfaces(&typed::<Vec<InterfaceView>>(data)?),
             ShowWhat::Dataplane => render::dataplane(&typed(data)?),
             ShowWhat::Rib => render::rib(&typed::<Vec<MemberView>>(data)?),
-            ShowWhat::Protocol(name) => match crate::daemon::protocol::find(&name) {
-                Some(r) => (r.render)(&data),
+            ShowWhat::Protocol { name, view } => match crate::daemon::protocol::find(&name) {
+                Some(r) => (r.render)(&data, view.as_deref()),
                 None => serde_json::to_string_pretty(&data).unwrap_or_default() + "\n",
             },
         },
@@ -247,6 +268,11 @@ pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
 
 /// Runs a command; returns what to print on stdout.
 pub fn run(cli: &Cli) -> Result<String, CtlError> {
+    if let Cmd::Show { what, view } = &cli.cmd {
+        ShowWhat::of(what, view.as_deref())
+            .check()
+            .map_err(CtlError::Usage)?;
+    }
     let data = match &cli.cmd {
         Cmd::Destroy { pin_dir, kernel } => destroy(&cli.socket, pin_dir.as_deref(), *kernel)?,
         Cmd::Resolve {
@@ -402,6 +428,17 @@ mod tests {
         assert!(c.json);
         assert!(matches!(request_of(&c.cmd), Some(Request::MemberDrain(_))));
 
+        let c = parse(&["show", "aospf", "neighbors", "--json"]);
+        assert_eq!(
+            request_of(&c.cmd),
+            Some(Request::Show {
+                what: ShowWhat::Protocol {
+                    name: "aospf".into(),
+                    view: Some("neighbors".into())
+                }
+            })
+        );
+
         let c = parse(&["destroy", "--pin-dir", "/sys/fs/bpf/x/v1"]);
         assert_eq!(request_of(&c.cmd), None);
         assert_eq!(c.socket, PathBuf::from(DEFAULT_SOCKET));
@@ -411,6 +448,7 @@ mod tests {
     fn bad_usage_is_refused() {
         for args in [
             &["show", "everything"][..],
+            &["show", "aospf", "neighbours"],
             &["member", "add", "g", "not-an-address"],
             &["member", "add", "g", "::1", "--weight", "70000"],
         ] {
@@ -419,6 +457,23 @@ mod tests {
                     .is_err(),
                 "{args:?}"
             );
+        }
+    }
+
+    #[test]
+    fn parts_only_where_a_protocol_has_them() {
+        for (args, msg) in [
+            (
+                &["show", "arip", "neighbors"][..],
+                "show arip has no parts (asked for \"neighbors\")",
+            ),
+            (
+                &["show", "groups", "routes"],
+                "show groups has no parts (asked for \"routes\")",
+            ),
+        ] {
+            let c = parse(&[&["--socket", "/nonexistent/a6.sock"][..], args].concat());
+            assert_eq!(run(&c).unwrap_err().to_string(), msg, "{args:?}");
         }
     }
 

@@ -1,6 +1,6 @@
 //! The replies of anycast6d as text for people.
 
-use super::table::{opt, Align::*, Table};
+use super::table::{cell, opt, Align::*, Table};
 use crate::mgmt::views::*;
 
 pub fn groups(v: &[GroupView]) -> String {
@@ -412,11 +412,7 @@ pub fn rib(v: &[MemberView]) -> String {
 /// `show ard`: the members a router heard, or what a member announces.
 pub fn ard(v: &serde_json::Value) -> String {
     let mut out = String::new();
-    let s = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "-".into(),
-        v => v.to_string(),
-    };
+    let s = cell;
     if let Some(r) = v.get("router").filter(|r| !r.is_null()) {
         let mut t = Table::new(&[
             ("INTERFACE", Right),
@@ -526,11 +522,7 @@ pub fn arip(v: &serde_json::Value) -> String {
     if v.is_null() {
         return "ARIP is not configured ([arip])\n".into();
     }
-    let s = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "-".into(),
-        v => v.to_string(),
-    };
+    let s = cell;
     let mut t = Table::new(&[
         ("PREFIX", Left),
         ("KIND", Left),

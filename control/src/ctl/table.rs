@@ -75,6 +75,15 @@ pub fn opt<T: ToString>(v: &Option<T>) -> String {
         .map_or_else(|| "-".to_string(), |x| x.to_string())
 }
 
+/// A JSON value as a cell: strings unquoted, `-` for null.
+pub fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        v => v.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

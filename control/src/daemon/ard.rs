@@ -110,8 +110,18 @@ pub(super) fn keyring(keys: &[crate::proto::auth::Key]) -> Keyring {
 /// (the kernel assigns it shortly after the link comes up).
 const LINK_LOCAL_WAIT: Duration = Duration::from_secs(3);
 
+/// The interface called `name`.
+pub(super) fn link_named<'l>(links: &'l [LinkInfo], name: &str) -> Result<&'l LinkInfo, String> {
+    links
+        .iter()
+        .find(|l| l.name == name)
+        .ok_or_else(|| format!("interface {name} not found"))
+}
+
 /// (ifindex, link-local address) of each named interface; the error says
-/// which interface lacks what.
+/// which interface lacks what. An address still tentative (duplicate
+/// address detection running: the kernel refuses it as a source) is
+/// waited for, and taken at the end of the wait if it is all there is.
 pub(super) async fn link_locals(
     nl: &Netlink,
     links: &[LinkInfo],
@@ -119,24 +129,25 @@ pub(super) async fn link_locals(
 ) -> Result<Vec<(String, u32, Ipv6Addr)>, String> {
     let mut out = Vec::new();
     for n in names {
-        let l = links
-            .iter()
-            .find(|l| &l.name == n)
-            .ok_or_else(|| format!("interface {n} not found"))?;
+        let l = link_named(links, n)?;
         let deadline = tokio::time::Instant::now() + LINK_LOCAL_WAIT;
         let ll = loop {
-            let found = nl
-                .addresses(l.ifindex)
+            let candidates: Vec<_> = nl
+                .all_addresses()
                 .await
                 .map_err(|e| e.to_string())?
                 .into_iter()
-                .map(|(a, _, _)| a)
-                .find(|a| a.segments()[0] & 0xffc0 == 0xfe80);
-            match found {
-                Some(a) => break a,
-                None if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(50)).await
-                }
+                .filter(|a| {
+                    a.ifindex == l.ifindex
+                        && a.addr.segments()[0] & 0xffc0 == 0xfe80
+                        && !a.flags.dadfailed
+                })
+                .collect();
+            let waited = tokio::time::Instant::now() >= deadline;
+            let usable = candidates.iter().find(|a| !a.flags.tentative);
+            match usable.or(candidates.first().filter(|_| waited)) {
+                Some(a) => break a.addr,
+                None if !waited => tokio::time::sleep(Duration::from_millis(50)).await,
                 None => {
                     return Err(format!(
                         "interface {n} has no link-local address (waited {LINK_LOCAL_WAIT:?})"
@@ -147,6 +158,15 @@ pub(super) async fn link_locals(
         out.push((n.clone(), l.ifindex, ll));
     }
     Ok(out)
+}
+
+/// The IPv6 MTU the kernel reports for `ifindex` (1500 if it does not say),
+/// within the 16 bits the protocols carry it in.
+pub(super) fn link_mtu(links: &[LinkInfo], ifindex: u32) -> u16 {
+    links
+        .iter()
+        .find(|l| l.ifindex == ifindex)
+        .map_or(1500, |l| l.mtu.min(u32::from(u16::MAX)) as u16)
 }
 
 impl ArdTask {

@@ -5,7 +5,9 @@
 //! - [`Transport::Raw`]: IPv6 with a Next Header of its own — OSPFv3 (89),
 //!   PIM (103), the Mobility Header (135) — with the kernel computing and
 //!   verifying the protocol's checksum at its offset where it has one
-//!   (IPV6_CHECKSUM, RFC 3542 §3.1; OSPFv3 offset 12, PIM 2, MH 4).
+//!   (IPV6_CHECKSUM, RFC 3542 §3.1; OSPFv3 offset 12, PIM 2, MH 4), or
+//!   leaving it to the core (`checksum_offset: None`: AOSPF, whose
+//!   authenticated packets carry a zero checksum, RFC 7166).
 //!
 //! Every datagram is received with the interface it came in on, its
 //! destination and its hop limit (the cores check link-local sources and

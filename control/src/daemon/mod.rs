@@ -20,14 +20,18 @@
 
 pub mod aarp;
 mod afxdp;
+pub mod aospf;
 pub mod ard;
 pub mod arip;
 pub mod fib;
 mod handle;
+pub mod kernel_routes;
 pub mod link;
 mod links;
+mod origin;
 pub mod protocol;
 pub mod resolve;
+mod routing;
 pub mod run;
 mod show;
 pub mod speaker;
@@ -102,6 +106,8 @@ pub struct Daemon {
     aarp_lo: Vec<std::net::Ipv6Addr>,
     /// `[arip]`, with the config it runs.
     arip: Option<(arip::AripTask, crate::config::AripConfig)>,
+    /// `[aospf]`, with the config it runs.
+    aospf: Option<(aospf::AospfTask, crate::config::AospfConfig)>,
     /// `[member.ard]`, with the config and addresses it announces.
     ard_member: Option<(
         ard::ArdTask,
@@ -140,9 +146,10 @@ impl Daemon {
                 changed
             }
             KernelEvent::Address(ev) => {
-                // What ARIP originates follows the addresses; the FIB does not.
-                if let Some((t, _)) = &mut self.arip {
-                    t.address_event(ev);
+                // What the protocols originate follows the addresses; the
+                // FIB does not.
+                for r in protocol::REGISTRY {
+                    (r.address)(self, ev);
                 }
                 false
             }
@@ -220,8 +227,8 @@ impl Daemon {
     /// FIB is as before. Returns the number of FIB operations applied.
     async fn converge(&mut self, cfg: &Config, overlays: &Overlays) -> Result<usize, ControlError> {
         self.links = self.nl.links().await?;
-        if let Some((t, _)) = &mut self.arip {
-            t.set_links(&self.links);
+        for r in protocol::REGISTRY {
+            (r.links)(self);
         }
         let mut groups = overlays.effective(cfg);
         let links = &self.links;
@@ -376,14 +383,13 @@ impl Daemon {
     }
 
     /// The anycast addresses this router serves itself (configured groups
-    /// with members, ARD-learned members), with the metric ARIP announces:
-    /// the best distance, within RIPng's 1..=15.
-    fn local_anycast(&self, cfg: &Config) -> BTreeMap<std::net::Ipv6Addr, u8> {
+    /// with members, ARD-learned members), each with its best distance
+    /// (the metric the routing protocols announce, within their ranges).
+    fn served_anycast(&self, cfg: &Config) -> BTreeMap<std::net::Ipv6Addr, u32> {
         let mut want = BTreeMap::new();
         let mut offer = |a: std::net::Ipv6Addr, d: u32| {
-            let m = d.clamp(1, 15) as u8;
-            let e = want.entry(a).or_insert(m);
-            *e = (*e).min(m);
+            let e = want.entry(a).or_insert(d);
+            *e = (*e).min(d);
         };
         for g in &cfg.groups {
             let Some(d) = g.members.iter().map(|m| m.distance).min() else {
@@ -432,10 +438,7 @@ impl Daemon {
     async fn stop_arip(&mut self) {
         if let Some((t, _)) = self.arip.take() {
             t.stop().await;
-            match self.nl.remove_our_routes().await {
-                Ok(n) => tracing::info!(routes = n, "ARIP stopped; its kernel routes removed"),
-                Err(e) => tracing::warn!(error = %e, "ARIP: removing its kernel routes"),
-            }
+            tracing::info!("ARIP stopped; its kernel routes removed");
         }
     }
 
@@ -448,9 +451,6 @@ impl Daemon {
                 if self.learned.forget(crate::proto::Source::Arip) {
                     self.dirty = true;
                 }
-                if let Err(e) = self.nl.remove_our_routes().await {
-                    tracing::warn!(error = %e, "ARIP: removing its kernel routes");
-                }
             }
             if let Some(ac) = cfg.arip.clone() {
                 match arip::AripTask::start(&ac, &self.nl, &self.links, self.proto_tx.clone()).await
@@ -460,7 +460,12 @@ impl Daemon {
                 }
             }
         }
-        let want = self.local_anycast(cfg);
+        // RIPng metrics: 1..=15.
+        let want = self
+            .served_anycast(cfg)
+            .into_iter()
+            .map(|(a, d)| (a, d.clamp(1, 15) as u8))
+            .collect();
         if let Some((t, _)) = &mut self.arip {
             t.set_local_anycast(want);
         }

@@ -8,8 +8,10 @@
 //!
 //! ```text
 //!   config [name] ──► sync(daemon, cfg) ──► start / restart / stop its task(s)
-//!   mgmt show name ─► view(daemon) ───────► state + counters (JSON)
-//!   anycast6ctl ────► render(json) ───────► the text form
+//!   link dump ──────► links(daemon) ──────► interfaces up / down, origination
+//!   address event ──► address(daemon, ev) ► origination
+//!   mgmt show name [view] ─► view(daemon, view) ─► state + counters (JSON)
+//!   anycast6ctl ────► render(json, view) ─► the text form
 //!   exit ───────────► stop(daemon) ───────► leaves sent, kernel routes removed
 //! ```
 //!
@@ -27,6 +29,7 @@ use serde_json::Value;
 use super::Daemon;
 use crate::config::Config;
 use crate::ctl::render;
+use crate::proto::originate::AddressEvent;
 
 type Boxed<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
 
@@ -36,15 +39,23 @@ pub struct Registration {
     pub name: &'static str,
     /// One line for `anycast6ctl show --help` and the docs.
     pub about: &'static str,
+    /// Parts of its view that `show <name> <view>` shows alone (`show
+    /// aospf neighbors`); empty: only the whole.
+    pub views: &'static [&'static str],
     /// Brings what runs in line with `cfg` (idempotent: also called to
     /// retry a protocol that could not start, and after RIB changes).
     pub(crate) sync: for<'a> fn(&'a mut Daemon, &'a Config) -> Boxed<'a>,
-    /// `show <name>`: state and counters.
-    pub(crate) view: fn(&Daemon) -> Value,
+    /// `show <name> [view]`: state and counters, or one of `views`.
+    pub(crate) view: fn(&Daemon, Option<&str>) -> Value,
+    /// The links as the kernel shows them now (`Daemon::links`, read at
+    /// every convergence).
+    pub(crate) links: fn(&mut Daemon),
+    /// An IPv6 address appeared, changed or went.
+    pub(crate) address: fn(&mut Daemon, AddressEvent),
     /// Clean exit: what must happen before the process goes.
     pub(crate) stop: for<'a> fn(&'a mut Daemon) -> Boxed<'a>,
-    /// The text form of its view.
-    pub render: fn(&Value) -> String,
+    /// The text form of its view (or of one of `views`).
+    pub render: fn(&Value, Option<&str>) -> String,
 }
 
 /// Every protocol anycast6d runs, in the order they are synced.
@@ -52,32 +63,68 @@ pub static REGISTRY: &[Registration] = &[
     Registration {
         name: "ard",
         about: "Anycast Receiver Discovery: members register with their first-hop router",
+        views: &[],
         sync: |d, cfg| Box::pin(d.sync_ard(cfg)),
-        view: |d| d.ard_view(),
+        view: |d, _| d.ard_view(),
+        links: |_| {},
+        address: |_, _| {},
         stop: |d| Box::pin(d.stop_ard()),
-        render: render::ard,
+        render: |v, _| render::ard(v),
     },
     Registration {
         name: "arip",
         about: "ARIP: anycast routing by distance vector, RIPng-compatible",
+        views: &[],
         sync: |d, cfg| Box::pin(d.sync_arip(cfg)),
-        view: |d| d.arip_view(),
+        view: |d, _| d.arip_view(),
+        links: |d| {
+            if let Some((t, _)) = &mut d.arip {
+                t.set_links(&d.links);
+            }
+        },
+        address: |d, ev| {
+            if let Some((t, _)) = &mut d.arip {
+                t.address_event(ev);
+            }
+        },
         stop: |d| Box::pin(d.stop_arip()),
-        render: render::arip,
+        render: |v, _| render::arip(v),
     },
     Registration {
         name: "aarp",
         about: "AARP: answers resolving an anycast address to a member's unicast address",
+        views: &[],
         sync: |d, cfg| {
             d.sync_aarp(cfg);
             Box::pin(std::future::ready(()))
         },
-        view: |d| d.aarp_view(),
+        view: |d, _| d.aarp_view(),
+        links: |_| {},
+        address: |_, _| {},
         stop: |d| {
             d.aarp = None;
             Box::pin(std::future::ready(()))
         },
-        render: render::aarp,
+        render: |v, _| render::aarp(v),
+    },
+    Registration {
+        name: "aospf",
+        about: "AOSPF: anycast routing by link state, OSPFv3-compatible",
+        views: super::aospf::VIEWS,
+        sync: |d, cfg| Box::pin(d.sync_aospf(cfg)),
+        view: |d, sub| d.aospf_view(sub),
+        links: |d| {
+            if let Some((t, _)) = &mut d.aospf {
+                t.set_links(&d.links);
+            }
+        },
+        address: |d, ev| {
+            if let Some((t, _)) = &mut d.aospf {
+                t.address_event(ev);
+            }
+        },
+        stop: |d| Box::pin(d.stop_aospf()),
+        render: crate::ctl::aospf::render,
     },
 ];
 
@@ -110,6 +157,22 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aospf_is_registered_with_its_views() {
+        let r = find("aospf").expect("aospf registered");
+        assert_eq!(
+            r.views,
+            ["neighbors", "database", "routes", "interfaces"].as_slice()
+        );
+        assert!(names().contains(&"aospf"));
+        assert!(crate::ctl::show_names().contains(&"aospf"));
+        // Not running: the view is null and says so.
+        assert_eq!(
+            (r.render)(&Value::Null, None),
+            "AOSPF is not configured ([aospf])\n"
+        );
+    }
 
     #[test]
     fn names_are_unique_and_are_config_sections() {

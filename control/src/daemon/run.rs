@@ -31,12 +31,36 @@ pub async fn check(path: &Path) -> Result<String, ControlError> {
     let nl = Netlink::connect()?;
     let links = nl.links().await?;
     config::check_environment(&cfg, |n| links.iter().any(|l| l.name == n))?;
-    Ok(format!(
+    let mut out = format!(
         "{}: ok ({} groups, {} members)",
         cfg.file,
         cfg.groups.len(),
         cfg.member_count()
-    ))
+    );
+    if let Some(a) = &cfg.aospf {
+        // Not an error: AOSPF starts once they exist (retried at every resync).
+        let missing: Vec<&str> = a
+            .interfaces
+            .iter()
+            .map(|i| i.name.as_str())
+            .filter(|n| !links.iter().any(|l| l.name == *n))
+            .collect();
+        out.push_str(&format!(
+            "\naospf: router {}, area {}, {} interfaces ({} passive, {} authenticated)",
+            a.router_id,
+            a.area,
+            a.interfaces.len(),
+            a.interfaces.iter().filter(|i| i.passive).count(),
+            a.interfaces.iter().filter(|i| i.auth.is_some()).count(),
+        ));
+        if !missing.is_empty() {
+            out.push_str(&format!(
+                "; not present yet (AOSPF waits for them): {}",
+                missing.join(", ")
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Detaches and unpins everything under `pin_dir` and removes the managed
@@ -91,6 +115,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         ard_router: None,
         ard_member: None,
         arip: None,
+        aospf: None,
         aarp: None,
         aarp_lo: Vec::new(),
     };
@@ -101,6 +126,13 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     d.detach_unlisted(&cfg)?;
     d.apply_member_role(&cfg.daemon.pin_dir, cfg.member_role.as_ref())
         .await;
+    // Each protocol removes its own kernel routes when it stops; what a
+    // run that crashed left goes here, before any protocol installs some.
+    match d.nl.remove_our_routes().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(routes = n, "stale kernel routes of a previous run removed"),
+        Err(e) => tracing::warn!(error = %e, "cannot list stale kernel routes"),
+    }
     d.sync_protocols(&cfg).await;
     let overlays = d.overlays.clone();
     let ops = d.converge(&cfg, &overlays).await?;

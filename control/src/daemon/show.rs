@@ -109,8 +109,8 @@ impl Daemon {
                 });
                 serde_json::to_value(v)
             }
-            ShowWhat::Protocol(name) => match super::protocol::find(&name) {
-                Some(r) => Ok((r.view)(self)),
+            ShowWhat::Protocol { name, view } => match super::protocol::find(&name) {
+                Some(r) => Ok((r.view)(self, view.as_deref())),
                 None => {
                     return Err(ControlError::ShowUnknown {
                         what: name,

@@ -1,5 +1,5 @@
-//! One task per protocol speaker (ARD router, ARD member, ARIP): it owns
-//! the UDP socket and drives the pure core, which sits behind a std Mutex
+//! One task per protocol speaker (ARD router, ARD member, ARIP, AOSPF): it
+//! owns the socket and drives the pure core, which sits behind a std Mutex
 //! held only for one call (the management handler reads views, the health
 //! checker and the daemon's RIB feed call in between).
 //!

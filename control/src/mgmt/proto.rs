@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What `show` shows: a view of the daemon's own, or a registered
-/// protocol's by its name (daemon/protocol.rs). On the wire, the name.
+/// protocol's by its name (daemon/protocol.rs), whole or one part of it.
+/// On the wire, the name, then the part after a space (`"aospf
+/// neighbors"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShowWhat {
     Groups,
@@ -20,8 +22,13 @@ pub enum ShowWhat {
     /// Every candidate member and next hop per anycast address, with its
     /// source and administrative distance.
     Rib,
-    /// A registered protocol's state and counters (`ard`, `arip`, `aarp`, ...).
-    Protocol(String),
+    /// A registered protocol's state and counters (`ard`, `arip`, `aarp`,
+    /// `aospf`, ...), or the part `view` of it (one of its registration's
+    /// `views`: `aospf neighbors`).
+    Protocol {
+        name: String,
+        view: Option<String>,
+    },
 }
 
 impl ShowWhat {
@@ -35,10 +42,22 @@ impl ShowWhat {
         ShowWhat::Rib,
     ];
 
+    /// The view's name (a protocol's, without the part).
     pub fn name(&self) -> &str {
         match self {
-            ShowWhat::Protocol(p) => p,
+            ShowWhat::Protocol { name, .. } => name,
             b => b.builtin_name().unwrap_or_default(),
+        }
+    }
+
+    /// As written on the wire and on the command line.
+    pub fn text(&self) -> String {
+        match self {
+            ShowWhat::Protocol {
+                name,
+                view: Some(v),
+            } => format!("{name} {v}"),
+            w => w.name().to_string(),
         }
     }
 
@@ -52,23 +71,72 @@ impl ShowWhat {
             ShowWhat::Interfaces => "interfaces",
             ShowWhat::Dataplane => "dataplane",
             ShowWhat::Rib => "rib",
-            ShowWhat::Protocol(_) => return None,
+            ShowWhat::Protocol { .. } => return None,
         })
     }
 
-    /// A built-in view by name, else the protocol of that name (the
-    /// daemon says whether it knows one).
+    /// A built-in view by name, else the protocol of that name, with the
+    /// part after a space if any ([`ShowWhat::check`] says whether it
+    /// exists).
     pub fn parse(s: &str) -> ShowWhat {
-        ShowWhat::BUILTIN
-            .into_iter()
-            .find(|b| b.name() == s)
-            .unwrap_or_else(|| ShowWhat::Protocol(s.to_string()))
+        let s = s.trim();
+        let (name, view) = match s.split_once(' ') {
+            Some((n, v)) => (n, Some(v.trim())),
+            None => (s, None),
+        };
+        ShowWhat::of(name, view)
+    }
+
+    /// `show NAME [VIEW]`.
+    pub fn of(name: &str, view: Option<&str>) -> ShowWhat {
+        match ShowWhat::BUILTIN.into_iter().find(|b| b.name() == name) {
+            Some(b) if view.is_none() => b,
+            _ => ShowWhat::Protocol {
+                name: name.to_string(),
+                view: view.map(str::to_string),
+            },
+        }
+    }
+
+    /// The protocol is registered and has the part asked for; the error
+    /// says what there is.
+    pub fn check(&self) -> Result<(), String> {
+        let ShowWhat::Protocol { name, view } = self else {
+            return Ok(());
+        };
+        let Some(r) = crate::daemon::protocol::find(name) else {
+            if ShowWhat::BUILTIN.iter().any(|b| b.name() == name) {
+                let v = view.as_deref().unwrap_or_default();
+                return Err(format!("show {name} has no parts (asked for {v:?})"));
+            }
+            return Err(format!(
+                "unknown view {:?}; one of {}",
+                self.text(),
+                ShowWhat::BUILTIN
+                    .iter()
+                    .filter_map(ShowWhat::builtin_name)
+                    .chain(crate::daemon::protocol::names())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        };
+        match view {
+            Some(v) if !r.views.contains(&v.as_str()) => Err(if r.views.is_empty() {
+                format!("show {name} has no parts (asked for {v:?})")
+            } else {
+                format!(
+                    "show {name} has no part {v:?}; one of {}",
+                    r.views.join(", ")
+                )
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
 impl Serialize for ShowWhat {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
+        s.serialize_str(&self.text())
     }
 }
 
@@ -76,20 +144,8 @@ impl<'de> Deserialize<'de> for ShowWhat {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         let w = ShowWhat::parse(&s);
-        match &w {
-            ShowWhat::Protocol(p) if crate::daemon::protocol::find(p).is_none() => {
-                Err(serde::de::Error::custom(format!(
-                    "unknown view {s:?}; one of {}",
-                    ShowWhat::BUILTIN
-                        .iter()
-                        .filter_map(ShowWhat::builtin_name)
-                        .chain(crate::daemon::protocol::names())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )))
-            }
-            _ => Ok(w),
-        }
+        w.check().map_err(serde::de::Error::custom)?;
+        Ok(w)
     }
 }
 
@@ -193,6 +249,24 @@ mod tests {
                     what: ShowWhat::Groups,
                 },
             ),
+            (
+                r#"{"cmd":"show","what":"aospf neighbors"}"#,
+                Request::Show {
+                    what: ShowWhat::Protocol {
+                        name: "aospf".into(),
+                        view: Some("neighbors".into()),
+                    },
+                },
+            ),
+            (
+                r#"{"cmd":"show","what":"aospf"}"#,
+                Request::Show {
+                    what: ShowWhat::Protocol {
+                        name: "aospf".into(),
+                        view: None,
+                    },
+                },
+            ),
             (r#"{"cmd":"reload"}"#, Request::Reload),
             (
                 r#"{"cmd":"member_drain","group":"2001:db8:ac::1","address":"2001:db8:1::10"}"#,
@@ -227,6 +301,9 @@ mod tests {
         for line in [
             r#"{"cmd":"fly"}"#,
             r#"{"cmd":"show","what":"everything"}"#,
+            r#"{"cmd":"show","what":"aospf everything"}"#,
+            r#"{"cmd":"show","what":"arip neighbors"}"#,
+            r#"{"cmd":"show","what":"groups neighbors"}"#,
             r#"{"cmd":"member_remove","group":"x","address":"2001:db8::1","colour":"red"}"#,
             "not json",
         ] {

@@ -17,7 +17,7 @@ use netlink_packet_route::neighbour::{
     NeighbourState,
 };
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteType,
+    RouteAddress, RouteAttribute, RouteMessage, RouteNextHop, RouteProtocol, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::MulticastGroup;
@@ -303,12 +303,38 @@ impl Netlink {
         ifindex: u32,
         metric: u32,
     ) -> Result<(), ControlError> {
+        self.route_replace_via(prefix, plen, &[(next_hop, ifindex)], metric)
+            .await
+    }
+
+    /// `ip -6 route replace prefix/plen metric m proto 0xa6` via one next
+    /// hop (`via NH dev IF`) or, with several, one multipath route
+    /// (`nexthop via NH dev IF` each, equal weights: RTA_MULTIPATH).
+    pub async fn route_replace_via(
+        &self,
+        prefix: Ipv6Addr,
+        plen: u8,
+        hops: &[(Ipv6Addr, u32)],
+        metric: u32,
+    ) -> Result<(), ControlError> {
+        let gateway = |nh: Ipv6Addr| RouteAttribute::Gateway(RouteAddress::Inet6(nh));
         let mut m = Self::route_msg(prefix, plen);
-        m.attributes.extend([
-            RouteAttribute::Gateway(RouteAddress::Inet6(next_hop)),
-            RouteAttribute::Oif(ifindex),
-            RouteAttribute::Priority(metric),
-        ]);
+        match hops {
+            [(nh, ifindex)] => m
+                .attributes
+                .extend([gateway(*nh), RouteAttribute::Oif(*ifindex)]),
+            _ => m.attributes.push(RouteAttribute::MultiPath(
+                hops.iter()
+                    .map(|(nh, ifindex)| {
+                        let mut h = RouteNextHop::default();
+                        h.interface_index = *ifindex;
+                        h.attributes = vec![gateway(*nh)];
+                        h
+                    })
+                    .collect(),
+            )),
+        }
+        m.attributes.push(RouteAttribute::Priority(metric));
         self.request(
             "route replace",
             RouteNetlinkMessage::NewRoute(m),
@@ -320,7 +346,19 @@ impl Netlink {
 
     /// Deletes our route to prefix/plen (not there is not an error).
     pub async fn route_delete(&self, prefix: Ipv6Addr, plen: u8) -> Result<(), ControlError> {
-        let m = Self::route_msg(prefix, plen);
+        self.route_delete_metric(prefix, plen, None).await
+    }
+
+    /// Deletes our route to prefix/plen of metric `metric` (None: the first
+    /// of ours; not there is not an error). A multipath route goes whole.
+    pub async fn route_delete_metric(
+        &self,
+        prefix: Ipv6Addr,
+        plen: u8,
+        metric: Option<u32>,
+    ) -> Result<(), ControlError> {
+        let mut m = Self::route_msg(prefix, plen);
+        m.attributes.extend(metric.map(RouteAttribute::Priority));
         match self
             .request(
                 "route delete",
