@@ -27,6 +27,13 @@ use crate::packet::lsa::{
 use crate::packet::{Lsa, LsaBody, LsaHeader, LsaType, Options};
 use crate::spf::PREFIX_AC;
 
+/// Prefixes per Intra-Area-Prefix-LSA referencing our Router-LSA: 64
+/// /128s make a 1312-octet LSA, one to a 1500-octet packet.
+const PREFIXES_PER_LSA: usize = 64;
+/// Link State IDs of the second and later of them: above every interface
+/// id (an ifindex, below 2^31), which Network-referencing ones use.
+const MORE_PREFIXES_ID: u32 = 0x8000_0000;
+
 /// The prefixes an LSA carries (for show and SPF-free readers).
 pub(crate) fn prefixes_of(l: &Lsa) -> Vec<Prefix> {
     match &l.body {
@@ -188,14 +195,22 @@ impl Instance {
             })
             .filter(|p| !is_link_local(p))
             .collect();
-        if !prefixes.is_empty() {
+        // Several LSAs when one would not fit a packet (RFC 5340
+        // §4.4.3.9 allows it): past about 3270 /128s the 16-bit LSA length
+        // wraps and no neighbour could read it.
+        for (n, chunk) in prefixes.chunks(PREFIXES_PER_LSA).enumerate() {
+            let id = if n == 0 {
+                0
+            } else {
+                MORE_PREFIXES_ID | n as u32
+            };
             want.insert(
-                (ScopeKey::Area, key(LsaType::INTRA_AREA_PREFIX, 0)),
+                (ScopeKey::Area, key(LsaType::INTRA_AREA_PREFIX, id)),
                 LsaBody::IntraAreaPrefix(IntraAreaPrefixLsa {
                     ref_ls_type: LsaType::ROUTER,
                     ref_id: Ipv4Addr::UNSPECIFIED,
                     ref_adv_router: me,
-                    prefixes,
+                    prefixes: chunk.to_vec(),
                 }),
             );
         }
@@ -266,11 +281,20 @@ impl Instance {
         let seq = match last {
             None => INITIAL_SEQ,
             Some(MAX_SEQ) => {
+                let held = cur.is_some();
                 if cur.is_some_and(|e| !e.is_max_age(now)) {
                     self.flush(now, s, k);
                 } else if cur.is_none() {
                     self.mine.remove(&(s, k));
                     self.originate_at = Some(now);
+                }
+                if held {
+                    // Received at MaxSequenceNumber (RFC 2328 §13.4), not
+                    // reached by us: the flush is our wrap all the same,
+                    // so once it has gone we start over too.
+                    if let Some(m) = self.mine.get_mut(&(s, k)) {
+                        m.0 = MAX_SEQ;
+                    }
                 }
                 return;
             }

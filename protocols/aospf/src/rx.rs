@@ -249,13 +249,17 @@ impl Instance {
         self.send(ifindex, dst, Body::DbDesc(dd));
     }
 
-    /// Resends the last DD as it was.
+    /// Resends the last DD as it was, but for the MTU.
     pub(crate) fn resend_dd(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr) {
         let rxmt = self.ifaces[&ifindex].cfg.retransmit_interval;
+        let mtu = self.ifaces[&ifindex].cfg.mtu;
         let n = self.nbr(ifindex, rid);
-        let Some(last) = n.last_tx_dd.clone() else {
+        let Some(mut last) = n.last_tx_dd.clone() else {
             return;
         };
+        // The MTU as it is now: one a neighbour refused may have been
+        // lowered since, and the exchange would never start otherwise.
+        last.mtu = mtu;
         if n.master {
             n.dd_rxmt_at = Some(now + rxmt);
         }
@@ -376,12 +380,19 @@ impl Instance {
         for h in &d.headers {
             let s = ScopeKey::of(h.ls_type, ifindex);
             let k = LsaKey::of(h);
-            let want = match self.lsdb.get(s, &k) {
-                None => true,
-                Some(e) => compare(h, &e.header(now)) == Ordering::Greater,
-            };
+            let held = self.lsdb.get(s, &k).map(|e| e.header(now));
+            let want = held.is_none_or(|c| compare(h, &c) == Ordering::Greater);
             if want {
-                self.nbr(ifindex, rid).requests.insert((s, k), *h);
+                // A full database refuses what is new (as rx_lsa would),
+                // so a neighbour describing millions of LSAs cannot grow
+                // the request list past max_lsas either.
+                let room = self.cfg.max_lsas.saturating_sub(self.lsdb.len());
+                let n = self.nbr(ifindex, rid);
+                if held.is_none() && n.requests.len() >= room {
+                    self.counters.lsas_refused += 1;
+                    continue;
+                }
+                n.requests.insert((s, k), *h);
             }
         }
         let per_dd = (self.budget(ifindex) - packet::HEADER_LEN - 12) / packet::lsa::LSA_HEADER_LEN;
@@ -547,8 +558,21 @@ impl Instance {
                     return true;
                 }
             }
-            if cur.is_none() && k.adv_router != me && self.lsdb.len() >= self.cfg.max_lsas {
+            // Ours included: flushed, one claiming to be ours would stay
+            // until every neighbour acknowledged it, past the limit.
+            if cur.is_none() && self.lsdb.len() >= self.cfg.max_lsas {
                 self.counters.lsas_refused += 1;
+                // Not asked for again: Loading would never end, and each
+                // LS Update would bring another request for it.
+                if let Some(n) = self
+                    .ifaces
+                    .get_mut(&ifindex)
+                    .unwrap()
+                    .neighbors
+                    .get_mut(&rid)
+                {
+                    n.requests.remove(&(s, k));
+                }
                 return true;
             }
             let old = self.lsdb.install(s, lsa, now);

@@ -5,6 +5,7 @@ mod auth;
 mod bird;
 mod fixtures;
 mod gr;
+mod hostile;
 mod network;
 mod packet;
 mod pcap;
