@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 secs="${1:-30}"; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(config_parse xdp_frame userspace_frame ard_decode arip_decode aarp_decode aospf_decode)
+    targets=(config_parse xdp_frame userspace_frame ard_decode arip_decode aarp_decode aospf_decode
+        aospf_instance)
 fi
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
@@ -22,7 +23,7 @@ bin="$CARGO_TARGET_DIR/$host/release"
 # Seeds: example configs and every fixture frame.
 seeds="$PWD/fuzz/target/seeds"
 mkdir -p "$seeds/config_parse" "$seeds/xdp_frame" "$seeds/userspace_frame" "$seeds/ard_decode" \
-    "$seeds/arip_decode" "$seeds/aarp_decode" "$seeds/aospf_decode"
+    "$seeds/arip_decode" "$seeds/aarp_decode" "$seeds/aospf_decode" "$seeds/aospf_instance"
 cp docs/examples/*.toml "$seeds/config_parse/" 2>/dev/null || true
 cp fuzz/seeds/config_parse/* "$seeds/config_parse/" 2>/dev/null || true
 python3 - "$seeds/xdp_frame" "$seeds/userspace_frame" <<'PY'
@@ -42,6 +43,66 @@ for proto in ("ard", "arip", "aarp", "aospf"):
         data = bytes.fromhex(re.sub(r"\s+", "", text))
         name = os.path.basename(f)[:-4]
         open(os.path.join(sys.argv[1], f"{proto}_decode", name), "wb").write(data)
+PY
+
+# The AOSPF instance: the FRR and BIRD captures framed as its target reads
+# them (fuzz_targets/aospf_instance.rs), one by one and as conversations.
+python3 - "$seeds/aospf_instance" <<'PY'
+import os, re, struct, sys
+def load(name):
+    f = f"tests/fixtures/aospf/{name}.hex"
+    if not os.path.exists(f):
+        return None
+    text = "".join(l.split("#", 1)[0] for l in open(f))
+    dst = re.search(r"^# dst (\S+)", open(f).read(), re.M).group(1)
+    return bytearray.fromhex(re.sub(r"\s+", "", text)), dst
+def frame(data, dst, time, ifsel, frr):
+    ctrl = ifsel | (1 if frr else 0) << 2 | (0 if dst == "ff02::5" else 2) << 4 | 0x40
+    return bytes([ctrl, time]) + struct.pack(">H", len(data)) + data
+# Our first DD sequence number as master (instance.rs next_dd_seq, seeded
+# by the target's start time, 1 s): FRR, the captured slave, echoes it.
+# Patched in, the FRR conversation gets past ExStart (if the core's
+# generator changes, the seed is merely less deep).
+seq = (1000001 * 1103515245 + 12345) & 0xFFFFFFFF
+def dd_seq(data, n):
+    data[24:28] = struct.pack(">I", n)
+    return data
+# Hellos every HelloInterval (BIRD 1 s, FRR 2 s; 50 ticks of 20 ms a
+# second) until the wait timer has elected a DR, then the exchange (the
+# captured LS Request asks for the captured peer's LSAs, not ours: a
+# BadLSReq, so it is left out of the conversations). Then BIRD's
+# exchange once more on the point-to-point interface, sealed.
+order = ["hello-first"] + ["hello"] * 6 + ["dd-init", "dd-headers", "dd-last", "ls-update",
+         "ls-update-network", "ls-ack", "auth-hello", "auth-dd", "auth-ls-update"]
+out = sys.argv[1]
+for impl, setup, tick in (("frr", 1, 100), ("bird", 0, 50)):
+    frr = impl == "frr"
+    talk = bytes([setup])
+    for i, step in enumerate(order):
+        if step == "dd-last":
+            got = load(f"{impl}-dd-headers")
+            if not frr or got is None:
+                continue
+            data, dst = got
+            data = dd_seq(data[:28], seq + 1)
+            data[2:4] = struct.pack(">H", 28)
+        else:
+            got = load(f"{impl}-{step}")
+            if got is None:
+                continue
+            data, dst = got
+            if frr and step.startswith("dd-"):
+                data = dd_seq(data, seq)
+        ifsel = 2 if "auth" in step else (1 if frr else 0)
+        open(os.path.join(out, f"{impl}-{step}"), "wb").write(bytes([setup]) + frame(data, dst, 0, ifsel, frr))
+        talk += frame(data, dst, tick if 1 < i < 8 else 5, ifsel, frr)
+    if not frr:
+        for step in ["hello", "dd-init", "dd-headers", "ls-update", "ls-ack"]:
+            data, dst = load(f"bird-{step}")
+            talk += frame(data, dst, 5, 2, False)
+    open(os.path.join(out, f"{impl}-conversation"), "wb").write(talk)
+    # The same with max_lsas 8: refusals.
+    open(os.path.join(out, f"{impl}-conversation-full"), "wb").write(bytes([setup | 2]) + talk[1:])
 PY
 
 cleanup() { for d in /sys/fs/bpf/a6-fuzz-*; do [ -e "$d" ] && rm -rf "$d"; done; return 0; }
