@@ -58,3 +58,40 @@ impl Default for OspfIf {
         }
     }
 }
+
+/// One `[[aospf.interface]]` of an anycast6d config: `name` with `i`'s
+/// settings; `key_prep` is the RFC 7166 key preparation its peer needs
+/// ("rfc7166" for BIRD, "frr-legacy" for FRR 8.4).
+pub fn aospf_interface(name: &str, i: &OspfIf, key_prep: &str) -> String {
+    let mut s = format!(
+        "[[aospf.interface]]\nname = \"{name}\"\nnetwork = \"{}\"\ncost = {}\npriority = {}\n\
+         hello_interval_s = {}\ndead_interval_s = {}\n",
+        match i.network {
+            OspfNetwork::Broadcast => "broadcast",
+            OspfNetwork::PointToPoint => "point-to-point",
+        },
+        i.cost,
+        i.priority,
+        i.hello,
+        i.dead
+    );
+    if let Some((id, key)) = &i.auth {
+        s.push_str(&format!(
+            "auth = {{ key_id = {id}, key = \"{key}\", key_prep = \"{key_prep}\" }}\n"
+        ));
+    }
+    s
+}
+
+/// `[aospf]` with router id `router_id`, fast SPF, `lo` passive, the
+/// given interfaces, and `[aospf.originate]` of connected prefixes and
+/// served anycast addresses.
+pub fn aospf_section(router_id: &str, interfaces: &[String]) -> String {
+    let mut s = format!("[aospf]\nrouter_id = \"{router_id}\"\nspf_delay_ms = 10\nspf_hold_ms = 50\nlsa_min_interval_ms = 1200\n");
+    for i in interfaces {
+        s.push_str(i);
+    }
+    s.push_str("[[aospf.interface]]\nname = \"lo\"\npassive = true\n");
+    s.push_str("[aospf.originate]\nconnected = true\nanycast = true\n");
+    s
+}

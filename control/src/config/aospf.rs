@@ -64,6 +64,12 @@ impl Validator<'_, '_> {
                 .map_or(d.instance_id, |x| x as u8),
             spf_delay: self.ms(&r.spf_delay_ms, "spf_delay_ms", 0, ms(d.spf_delay)),
             spf_hold: self.ms(&r.spf_hold_ms, "spf_hold_ms", 0, ms(d.spf_hold)),
+            lsa_min_interval: self.ms(
+                &r.lsa_min_interval_ms,
+                "lsa_min_interval_ms",
+                0,
+                ms(d.min_ls_interval),
+            ),
             max_lsas: self.count(&r.max_lsas, "max_lsas", d.max_lsas),
             graceful_restart_helper: r
                 .graceful_restart_helper

@@ -104,6 +104,7 @@ pub struct AospfConfig {
     pub instance_id: u8,
     pub spf_delay: std::time::Duration,
     pub spf_hold: std::time::Duration,
+    pub lsa_min_interval: std::time::Duration,
     pub max_lsas: usize,
     pub graceful_restart_helper: bool,
     pub grace_period: std::time::Duration,

@@ -93,6 +93,7 @@ pub struct RawAospf {
     pub instance_id: Option<S<i64>>,
     pub spf_delay_ms: Option<S<i64>>,
     pub spf_hold_ms: Option<S<i64>>,
+    pub lsa_min_interval_ms: Option<S<i64>>,
     pub max_lsas: Option<S<i64>>,
     pub graceful_restart_helper: Option<S<bool>>,
     pub grace_period_s: Option<S<i64>>,

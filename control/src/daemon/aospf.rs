@@ -201,6 +201,7 @@ fn core_config(cfg: &AospfConfig) -> aospf::Config {
     c.instance_id = cfg.instance_id;
     c.spf_delay = cfg.spf_delay;
     c.spf_hold = cfg.spf_hold;
+    c.min_ls_interval = cfg.lsa_min_interval;
     c.max_lsas = cfg.max_lsas;
     c.gr_helper = cfg.graceful_restart_helper;
     c.grace_period = cfg.grace_period;

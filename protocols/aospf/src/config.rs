@@ -23,6 +23,11 @@ pub struct Config {
     /// between two SPF runs.
     pub spf_delay: Duration,
     pub spf_hold: Duration,
+    /// Least time between two originations of one of our LSAs
+    /// (MinLSInterval: RFC 2328's 5 s by default). Neighbours drop an
+    /// instance that follows the previous one within their MinLSArrival
+    /// (1 s) and wait for its retransmission: keep it above 1 s.
+    pub min_ls_interval: Duration,
     /// LSAs of other routers held at most; more are refused and counted.
     pub max_lsas: usize,
     /// Graceful restart (RFC 5187): act as helper for restarting
@@ -39,6 +44,7 @@ impl Config {
             instance_id: 0,
             spf_delay: Duration::from_millis(50),
             spf_hold: Duration::from_millis(200),
+            min_ls_interval: crate::lsdb::MIN_LS_INTERVAL,
             max_lsas: DEFAULT_MAX_LSAS,
             gr_helper: true,
             grace_period: Duration::from_secs(120),

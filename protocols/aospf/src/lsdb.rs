@@ -18,7 +18,8 @@ pub const MAX_SEQ: i32 = 0x7fff_ffff;
 pub const LS_REFRESH_TIME: u16 = 1800;
 /// Ages differing by more than this tell two instances apart (MaxAgeDiff).
 pub const MAX_AGE_DIFF: u16 = 900;
-/// Least time between two originations of one LSA (MinLSInterval).
+/// Least time between two originations of one LSA (MinLSInterval), by
+/// default (`Config::min_ls_interval`).
 pub const MIN_LS_INTERVAL: Duration = Duration::from_secs(5);
 /// Least time between accepting two instances of one LSA from flooding
 /// (MinLSArrival).

@@ -19,7 +19,7 @@ use anycast6_core::Instant;
 
 use crate::instance::Instance;
 use crate::interface::IState;
-use crate::lsdb::{LsaKey, ScopeKey, MAX_SEQ, MIN_LS_INTERVAL};
+use crate::lsdb::{LsaKey, ScopeKey, MAX_SEQ};
 use crate::packet::lsa::{
     IntraAreaPrefixLsa, LinkLsa, NetworkLsa, Prefix, RouterLink, RouterLsa, INITIAL_SEQ,
     LINK_POINT_TO_POINT, LINK_TRANSIT, MAX_AGE,
@@ -240,8 +240,8 @@ impl Instance {
                 }
             }
             if let Some((_, at)) = mine.filter(|_| !self.forced.contains(&(*s, *k))) {
-                if now.saturating_since(at) < MIN_LS_INTERVAL {
-                    let when = at + MIN_LS_INTERVAL;
+                if now.saturating_since(at) < self.cfg.min_ls_interval {
+                    let when = at + self.cfg.min_ls_interval;
                     self.originate_at = Some(self.originate_at.map_or(when, |t| t.min(when)));
                     continue;
                 }
