@@ -43,6 +43,7 @@ mod origin;
 pub mod packet;
 mod routes;
 mod rx;
+pub mod set;
 pub mod spf;
 pub mod view;
 

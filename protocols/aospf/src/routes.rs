@@ -2,7 +2,9 @@
 //! what their routes change: anycast /128s go to the RIB as members, one
 //! per equal-cost next hop; other prefixes go to the kernel, multipath.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+use crate::set::Set;
 use std::net::Ipv6Addr;
 
 use anycast6_core::{Instant, RibChange, RibEntry, Source};
@@ -17,7 +19,7 @@ use crate::{KernelOp, KernelRoute, Output};
 pub(crate) struct Installed {
     pub anycast: bool,
     pub cost: u32,
-    pub hops: BTreeSet<(Ipv6Addr, u32)>,
+    pub hops: Set<(Ipv6Addr, u32)>,
 }
 
 impl Instance {
@@ -59,7 +61,7 @@ impl Instance {
             if r.local {
                 continue;
             }
-            let hops: BTreeSet<(Ipv6Addr, u32)> = r
+            let hops: Set<(Ipv6Addr, u32)> = r
                 .nexthops
                 .iter()
                 .filter_map(|h| h.addr.map(|a| (a, h.ifindex)))

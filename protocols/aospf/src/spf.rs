@@ -11,7 +11,9 @@
 
 use std::cmp::Reverse;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+
+use crate::set::Set;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::packet::lsa::{
@@ -84,11 +86,11 @@ pub struct Route {
     pub type2_cost: u32,
     /// Union of the next hops of every originator at the best cost; empty
     /// when `local`.
-    pub nexthops: BTreeSet<NextHop>,
+    pub nexthops: Set<NextHop>,
     /// The AC bit was set in at least one advertisement at the best cost.
     pub anycast: bool,
     /// Routers advertising the prefix at the best cost.
-    pub originators: BTreeSet<Ipv4Addr>,
+    pub originators: Set<Ipv4Addr>,
     /// We advertise the prefix ourselves at the best cost: the route is
     /// not installed (it has no next hops even if others tie with us).
     pub local: bool,
@@ -109,7 +111,7 @@ pub struct SpfNode {
     pub id: VertexId,
     pub cost: u32,
     /// Empty for the root.
-    pub nexthops: BTreeSet<NextHop>,
+    pub nexthops: Set<NextHop>,
 }
 
 /// The shortest-path tree and the routing table.
@@ -189,7 +191,7 @@ struct Graph<'a> {
 struct Tree {
     root: usize,
     dist: Vec<u32>,
-    nexthops: Vec<BTreeSet<NextHop>>,
+    nexthops: Vec<Set<NextHop>>,
 }
 
 impl Tree {
@@ -327,7 +329,7 @@ impl<'a> Graph<'a> {
         let mut t = Tree {
             root,
             dist: vec![u32::MAX; n],
-            nexthops: vec![BTreeSet::new(); n],
+            nexthops: vec![Set::new(); n],
         };
         let mut done = vec![false; n];
         // Among candidates at the same distance, networks come out first:
@@ -342,7 +344,7 @@ impl<'a> Graph<'a> {
             }
             done[v] = true;
             let parent_nh = std::mem::take(&mut t.nexthops[v]);
-            let mut relax = |w: usize, cost: u32, nh: BTreeSet<NextHop>| {
+            let mut relax = |w: usize, cost: u32, nh: Set<NextHop>| {
                 // A path with no usable next hop (a neighbour whose
                 // Link-LSA has not arrived) is no path.
                 if done[w] || nh.is_empty() || cost == u32::MAX {
@@ -493,7 +495,7 @@ struct Candidate<'n> {
     path_type: PathType,
     cost: u32,
     type2_cost: u32,
-    nexthops: &'n BTreeSet<NextHop>,
+    nexthops: &'n Set<NextHop>,
     anycast: bool,
     originator: Ipv4Addr,
     local: bool,
@@ -513,12 +515,12 @@ fn offer(routes: &mut BTreeMap<(Ipv6Addr, u8), Route>, c: Candidate) {
         cost: c.cost,
         type2_cost: c.type2_cost,
         nexthops: if c.local {
-            BTreeSet::new()
+            Set::new()
         } else {
             c.nexthops.clone()
         },
         anycast: c.anycast,
-        originators: BTreeSet::from([c.originator]),
+        originators: Set::from([c.originator]),
         local: c.local,
     };
     match routes.entry(c.key) {

@@ -2,7 +2,7 @@
 //! transit network, one-way links, anycast prefixes from several routers,
 //! externals, and a 1000-router grid.
 
-use std::collections::BTreeSet;
+use crate::set::Set;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::packet::lsa::*;
@@ -37,11 +37,11 @@ fn nh(ifindex: u32, addr: Option<Ipv6Addr>) -> NextHop {
     NextHop { ifindex, addr }
 }
 
-fn nhs(v: &[NextHop]) -> BTreeSet<NextHop> {
+fn nhs(v: &[NextHop]) -> Set<NextHop> {
     v.iter().copied().collect()
 }
 
-fn ids(v: &[Ipv4Addr]) -> BTreeSet<Ipv4Addr> {
+fn ids(v: &[Ipv4Addr]) -> Set<Ipv4Addr> {
     v.iter().copied().collect()
 }
 
@@ -160,7 +160,7 @@ fn cost(res: &SpfResult, n: u8) -> Option<u32> {
     res.node(VertexId::Router(r(n))).map(|x| x.cost)
 }
 
-fn hops(res: &SpfResult, n: u8) -> BTreeSet<NextHop> {
+fn hops(res: &SpfResult, n: u8) -> Set<NextHop> {
     res.node(VertexId::Router(r(n)))
         .map(|x| x.nexthops.clone())
         .unwrap_or_default()
@@ -667,7 +667,7 @@ fn grid_of_1000_routers_and_10000_prefixes() {
     let expect = |i: u32| {
         let (row, col) = (i / w, i % w);
         let dist = (row + col) * u32::from(m);
-        let mut hops = BTreeSet::new();
+        let mut hops = Set::new();
         if col > 0 {
             hops.insert(east);
         }
