@@ -51,8 +51,37 @@ fn lan(priority: u8) -> OspfIf {
     }
 }
 
-fn link(a: &Netns, a_if: &str, a_addr: &str, b: &Netns, b_if: &str, b_addr: &str) {
-    proto::link(a, a_if, a_addr, b, b_if, b_addr).expect("link");
+/// One end of a veth link: namespace, interface, address.
+type End<'a> = (&'a Netns, &'a str, &'a str);
+
+/// Veth links, each between two ends.
+fn links(list: &[(End, End)]) {
+    for ((a, a_if, a_addr), (b, b_if, b_addr)) in list {
+        proto::link(a, a_if, a_addr, b, b_if, b_addr).expect("link");
+    }
+}
+
+/// anycast6d (A) with FRR (F) and BIRD (B) on point-to-point links a-f and
+/// a-b, loopbacks 2001:db8:ff::{a,f,b}, forwarding on; namespaces named
+/// `<tag>a`, `<tag>f`, `<tag>b`.
+fn peers(tag: &str) -> (Netns, Netns, Netns) {
+    let ns = |r: &str| Netns::new(&format!("{tag}{r}")).expect("netns");
+    let (a, f, b) = (ns("a"), ns("f"), ns("b"));
+    for (n, l) in [(&a, "a"), (&f, "f"), (&b, "b")] {
+        n.enable_forwarding().unwrap();
+        lo(n, &format!("2001:db8:ff::{l}/128"));
+    }
+    links(&[
+        (
+            (&a, "a-f", "2001:db8:af::a/64"),
+            (&f, "f-a", "2001:db8:af::f/64"),
+        ),
+        (
+            (&a, "a-b", "2001:db8:ab::a/64"),
+            (&b, "b-a", "2001:db8:ab::b/64"),
+        ),
+    ]);
+    (a, f, b)
 }
 
 /// A broadcast LAN: a bridge in `sw`, one veth port per member.
@@ -161,9 +190,28 @@ fn decodes_cleanly(file: &std::path::Path, src: &str) -> usize {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tshark -r {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!text.contains("Malformed"), "{text}");
     assert!(!text.contains("Errors ("), "expert errors: {text}");
-    text.matches("Open Shortest Path First").count()
+    let n = text.matches("Open Shortest Path First").count();
+    if n == 0 {
+        let all = std::process::Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(file)
+            .output()
+            .unwrap();
+        eprintln!(
+            "{}: no OSPF from {src}; all of it:\n{}",
+            file.display(),
+            String::from_utf8_lossy(&all.stdout)
+        );
+    }
+    n
 }
 
 #[test]
@@ -172,11 +220,9 @@ fn adjacencies_on_lans_and_point_to_point() {
         return;
     }
     let tmp = TempDir::new("oiop").expect("tmp");
+    let (a, f, b) = peers("oi");
     let ns = |r: &str| Netns::new(&format!("oi{r}")).expect("netns");
-    let (a, f, b, l1, l2, m) = (ns("a"), ns("f"), ns("b"), ns("l1"), ns("l2"), ns("m"));
-    for n in [&a, &f, &b] {
-        n.enable_forwarding().unwrap();
-    }
+    let (l1, l2, m) = (ns("l1"), ns("l2"), ns("m"));
     lan_link(
         &l1,
         &[
@@ -193,33 +239,10 @@ fn adjacencies_on_lans_and_point_to_point() {
             (&b, "b-l2", "2001:db8:12::b/64"),
         ],
     );
-    link(
-        &a,
-        "a-f",
-        "2001:db8:af::a/64",
-        &f,
-        "f-a",
-        "2001:db8:af::f/64",
-    );
-    link(
-        &a,
-        "a-b",
-        "2001:db8:ab::a/64",
-        &b,
-        "b-a",
-        "2001:db8:ab::b/64",
-    );
-    link(
-        &a,
-        "a-m",
-        "2001:db8:a1::1/64",
-        &m,
-        "m-a",
-        "2001:db8:a1::10/64",
-    );
-    lo(&a, "2001:db8:ff::a/128");
-    lo(&f, "2001:db8:ff::f/128");
-    lo(&b, "2001:db8:ff::b/128");
+    links(&[(
+        (&a, "a-m", "2001:db8:a1::1/64"),
+        (&m, "m-a", "2001:db8:a1::10/64"),
+    )]);
     lo(&m, &format!("{ANYCAST}/128"));
 
     // A is DR on lan1 (priority 100) and DROther on lan2 (priority 0,
@@ -244,6 +267,13 @@ fn adjacencies_on_lans_and_point_to_point() {
         .iter()
         .map(|d| capture(&a, &tmp, &format!("cap-{d}"), d, 25))
         .collect();
+    // The DR election does not pre-empt: A comes up first, alone, so it is
+    // DR on lan1 when FRR and BIRD arrive there.
+    let d = Daemon::start(&a, &tmp, "a", &a_cfg).expect("anycast6d");
+    wait_for("A is DR on lan1", Duration::from_secs(15), || {
+        interfaces(&d).get("a-l1").map(String::as_str) == Some("DR")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:?}", interfaces(&d)));
     let frr = Frr::start_ospf6d(
         &f,
         &tmp,
@@ -273,7 +303,6 @@ fn adjacencies_on_lans_and_point_to_point() {
         ),
     )
     .expect("BIRD");
-    let d = Daemon::start(&a, &tmp, "a", &a_cfg).expect("anycast6d");
 
     let want: BTreeMap<(String, String), String> = [
         ("10.0.0.1", "a-l1"),
@@ -465,62 +494,36 @@ fn anycast_through_frr_with_failover() {
     for n in [&a1, &a2, &a3, &f1, &f2] {
         n.enable_forwarding().unwrap();
     }
-    link(
-        &client,
-        "c-a2",
-        "2001:db8:c::2/64",
-        &a2,
-        "a2-c",
-        "2001:db8:c::1/64",
-    );
-    link(
-        &a2,
-        "a2-f1",
-        "2001:db8:21::2/64",
-        &f1,
-        "f1-a2",
-        "2001:db8:21::1/64",
-    );
-    link(
-        &a2,
-        "a2-f2",
-        "2001:db8:22::2/64",
-        &f2,
-        "f2-a2",
-        "2001:db8:22::1/64",
-    );
-    link(
-        &f1,
-        "f1-a1",
-        "2001:db8:11::1/64",
-        &a1,
-        "a1-f1",
-        "2001:db8:11::2/64",
-    );
-    link(
-        &f2,
-        "f2-a3",
-        "2001:db8:33::1/64",
-        &a3,
-        "a3-f2",
-        "2001:db8:33::2/64",
-    );
-    link(
-        &a1,
-        "a1-m",
-        "2001:db8:1::1/64",
-        &m1,
-        "m-r",
-        "2001:db8:1::10/64",
-    );
-    link(
-        &a3,
-        "a3-m",
-        "2001:db8:3::1/64",
-        &m3,
-        "m-r",
-        "2001:db8:3::10/64",
-    );
+    links(&[
+        (
+            (&client, "c-a2", "2001:db8:c::2/64"),
+            (&a2, "a2-c", "2001:db8:c::1/64"),
+        ),
+        (
+            (&a2, "a2-f1", "2001:db8:21::2/64"),
+            (&f1, "f1-a2", "2001:db8:21::1/64"),
+        ),
+        (
+            (&a2, "a2-f2", "2001:db8:22::2/64"),
+            (&f2, "f2-a2", "2001:db8:22::1/64"),
+        ),
+        (
+            (&f1, "f1-a1", "2001:db8:11::1/64"),
+            (&a1, "a1-f1", "2001:db8:11::2/64"),
+        ),
+        (
+            (&f2, "f2-a3", "2001:db8:33::1/64"),
+            (&a3, "a3-f2", "2001:db8:33::2/64"),
+        ),
+        (
+            (&a1, "a1-m", "2001:db8:1::1/64"),
+            (&m1, "m-r", "2001:db8:1::10/64"),
+        ),
+        (
+            (&a3, "a3-m", "2001:db8:3::1/64"),
+            (&m3, "m-r", "2001:db8:3::10/64"),
+        ),
+    ]);
     client.add_route("default", "2001:db8:c::1").unwrap();
     m1.add_route("default", "2001:db8:1::1").unwrap();
     m3.add_route("default", "2001:db8:3::1").unwrap();
@@ -699,38 +702,11 @@ fn authentication_with_frr_and_bird() {
         return;
     }
     let tmp = TempDir::new("oauth").expect("tmp");
-    let ns = |r: &str| Netns::new(&format!("ou{r}")).expect("netns");
-    let (a, f, b) = (ns("a"), ns("f"), ns("b"));
-    for n in [&a, &f, &b] {
-        n.enable_forwarding().unwrap();
-    }
-    link(
-        &a,
-        "a-f",
-        "2001:db8:af::a/64",
-        &f,
-        "f-a",
-        "2001:db8:af::f/64",
-    );
-    link(
-        &a,
-        "a-b",
-        "2001:db8:ab::a/64",
-        &b,
-        "b-a",
-        "2001:db8:ab::b/64",
-    );
-    link(
-        &a,
-        "a-x",
-        "2001:db8:a0::a/64",
-        &b,
-        "b-x",
-        "2001:db8:a0::b/64",
-    );
-    lo(&a, "2001:db8:ff::a/128");
-    lo(&f, "2001:db8:ff::f/128");
-    lo(&b, "2001:db8:ff::b/128");
+    let (a, f, b) = peers("ou");
+    links(&[(
+        (&a, "a-x", "2001:db8:a0::a/64"),
+        (&b, "b-x", "2001:db8:a0::b/64"),
+    )]);
     let key = |k: &str| OspfIf {
         auth: Some((1, k.to_string())),
         ..p2p()
