@@ -41,7 +41,7 @@ const ARD_HOLD_MS: u64 = 200;
 const ARD_REPORT_MS: u64 = 50;
 
 /// The binaries next to this one (target/release), for the test harness.
-fn use_release_binaries() -> Result<()> {
+pub fn use_release_binaries() -> Result<()> {
     let exe = std::env::current_exe()?;
     let dir = exe.parent().context("bench binary has no directory")?;
     // SAFETY (not unsafe in edition 2021): set before any thread reads it.

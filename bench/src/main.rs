@@ -8,12 +8,14 @@
 //!   latency   member change → visible in the pinned map, via anycast6d (latency)
 //!   daemon    anycast6d's resident memory and load time with big configs (daemon_mem)
 //!   failover  member failure → traffic moved, anycast6 vs FRR ripngd; ARIP convergence (failover)
+//!   aospf     AOSPF vs FRR ospf6d: adjacency, chain convergence, SPF at 1k routers, memory (aospf/)
 //!  report: results/<date>-<sha>.json, PNG plots, REPORT.md (report, plots)
 //! ```
 //! Every scenario returns figures (figure.rs); a scenario that fails is
 //! listed in the report and makes the exit status non-zero, a missed target
 //! never does. Ctrl-C cleans up (cleanup.rs) and exits 130.
 
+mod aospf;
 mod batch;
 mod cleanup;
 mod convergence;
@@ -42,8 +44,8 @@ use progress::Progress;
 use report::{Report, ScenarioError};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 6] = [
-    "traffic", "maglev", "scale", "latency", "daemon", "failover",
+pub const SCENARIOS: [&str; 7] = [
+    "traffic", "maglev", "scale", "latency", "daemon", "failover", "aospf",
 ];
 
 /// Runs the anycast6 benchmark suite and writes results/<date>-<sha>.json,
@@ -54,7 +56,7 @@ struct Args {
     /// CI smoke mode: fewer sizes, flows and repetitions; under 2 minutes.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated): traffic, maglev, scale, latency, daemon, failover.
+    /// Run only these scenarios (comma-separated): traffic, maglev, scale, latency, daemon, failover, aospf.
     #[arg(long, value_delimiter = ',', value_name = "SCENARIO,...")]
     only: Vec<String>,
     /// Directory of the results JSON and plots.
@@ -79,6 +81,7 @@ fn run_scenario(name: &str, opts: Opts, progress: &Progress) -> Result<Vec<Figur
         "latency" => latency::run(opts, progress),
         "daemon" => daemon_mem::run(opts, progress),
         "failover" => failover::run(opts, progress),
+        "aospf" => aospf::run(opts, progress),
         other => bail!("unknown scenario {other}"),
     }
 }
