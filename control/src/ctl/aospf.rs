@@ -274,6 +274,49 @@ fn interfaces(v: &Value) -> String {
     out
 }
 
+/// Seconds left, from milliseconds (rounded up: `0 s` only at the end).
+fn secs_left(ms: &Value) -> String {
+    ms.as_u64()
+        .map_or_else(|| "-".into(), |ms| format!("{} s", ms.div_ceil(1000)))
+}
+
+/// `graceful restart: restarting, N s left (until Unix time T); helper
+/// for …`.
+fn graceful_restart(g: &Value) -> String {
+    if g.is_null() {
+        return String::new();
+    }
+    let mut out = if g["restarting"] == true {
+        format!(
+            "graceful restart: restarting, {} left (until Unix time {})",
+            secs_left(&g["restarting_for_ms"]),
+            cell(&g["until_unix"])
+        )
+    } else {
+        "graceful restart: not restarting".to_string()
+    };
+    let helping: Vec<String> = list(&g["helping"])
+        .iter()
+        .map(|h| {
+            format!(
+                "{} on {} ({} left)",
+                cell(&h["router_id"]),
+                cell(&h["interface"]),
+                secs_left(&h["for_ms"])
+            )
+        })
+        .collect();
+    if !helping.is_empty() {
+        out.push_str(&format!("; helper for {}", helping.join(", ")));
+    } else if g["helper"] == true {
+        out.push_str("; helper enabled, helping nobody");
+    } else {
+        out.push_str("; helper disabled");
+    }
+    out.push('\n');
+    out
+}
+
 fn summary(v: &Value) -> String {
     let view = &v["view"];
     let mut out = format!(
@@ -308,6 +351,7 @@ fn summary(v: &Value) -> String {
         "originated: {} prefixes ({anycast} anycast)\n",
         orig.len()
     ));
+    out.push_str(&graceful_restart(&v["graceful_restart"]));
     let counters: Vec<String> = view["counters"]
         .as_object()
         .into_iter()
@@ -463,6 +507,37 @@ mod tests {
              routes: 2 (1 installed, 1 anycast)\n\
              originated: 2 prefixes (1 anycast)\n\
              counters: auth_failures 3, rx_packets 12\n"
+        );
+    }
+
+    #[test]
+    fn graceful_restart_line() {
+        let base = |g: Value| {
+            let v = json!({"view": {"neighbors": [], "routes": []}, "interfaces": [],
+                "originated": [], "graceful_restart": g});
+            render(&v, None)
+                .lines()
+                .find(|l| l.starts_with("graceful restart"))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(
+            base(json!({"restarting": true, "restarting_for_ms": 56_200,
+                "until_unix": 1_700_000_120u64, "helper": true, "helping": []})),
+            "graceful restart: restarting, 57 s left (until Unix time 1700000120); \
+             helper enabled, helping nobody"
+        );
+        assert_eq!(
+            base(
+                json!({"restarting": false, "restarting_for_ms": null, "until_unix": null,
+                "helper": true, "helping": [
+                    {"router_id": "10.0.0.10", "interface": "f-a", "for_ms": 118_000}]})
+            ),
+            "graceful restart: not restarting; helper for 10.0.0.10 on f-a (118 s left)"
+        );
+        assert_eq!(
+            base(json!({"restarting": false, "helper": false, "helping": []})),
+            "graceful restart: not restarting; helper disabled"
         );
     }
 }

@@ -19,7 +19,8 @@ use crate::mgmt::views::*;
 use crate::mgmt::{MemberAdd, MemberSel, Request, ShowWhat};
 
 /// Talk to anycast6d: show its state, reload its config, change members
-/// at run time, or take the fast path down.
+/// at run time, stop it (gracefully for a restart), or take the fast path
+/// down.
 #[derive(Parser, Debug)]
 #[command(name = "anycast6ctl", version)]
 pub struct Cli {
@@ -65,6 +66,16 @@ pub enum Cmd {
         timeout_ms: u64,
         #[arg(long, default_value_t = 2)]
         retries: u32,
+    },
+    /// Stop anycast6d as SIGTERM does: forwarding goes on with the pinned
+    /// FIB; the protocols stop cleanly. Returns once the process is gone.
+    Shutdown {
+        /// Planned restart: AOSPF announces a graceful restart (RFC 5187)
+        /// and leaves its routes in the kernel, so its neighbours keep
+        /// routing through this router; start the new anycast6d (same
+        /// config) within the grace period (`[aospf] grace_period_s`).
+        #[arg(long)]
+        graceful: bool,
     },
     /// Detach every program and remove every pin. Asks the daemon if one
     /// runs on --socket (it also removes its neighbour entries and lo
@@ -196,6 +207,9 @@ pub fn request_of(cmd: &Cmd) -> Option<Request> {
             what: ShowWhat::of(what, view.as_deref()),
         },
         Cmd::Reload => Request::Reload,
+        Cmd::Shutdown { graceful } => Request::Shutdown {
+            graceful: *graceful,
+        },
         Cmd::Resolve { .. } => return None,
         Cmd::Member { op } => match op {
             MemberCmd::Add {
@@ -227,8 +241,14 @@ pub fn request_of(cmd: &Cmd) -> Option<Request> {
     })
 }
 
+/// How long `shutdown` waits, after the reply, for the process to go.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn call(socket: &Path, req: &Request) -> Result<Value, CtlError> {
-    let resp = client::request(socket, req)?;
+    reply_data(client::request(socket, req)?)
+}
+
+fn reply_data(resp: crate::mgmt::Response) -> Result<Value, CtlError> {
     if resp.ok {
         Ok(resp.data.unwrap_or(Value::Null))
     } else {
@@ -260,6 +280,7 @@ pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
             },
         },
         Cmd::Reload => render::reload(&typed(data)?),
+        Cmd::Shutdown { .. } => render::shutdown(&typed(data)?),
         Cmd::Member { .. } => render::member_change(&typed(data)?),
         Cmd::Destroy { .. } => render::destroy(&typed(data)?),
         Cmd::Resolve { .. } => render::resolve(&data),
@@ -281,6 +302,14 @@ pub fn run(cli: &Cli) -> Result<String, CtlError> {
             timeout_ms,
             retries,
         } => resolve(*anycast, key.as_deref(), *timeout_ms, *retries)?,
+        cmd @ Cmd::Shutdown { .. } => {
+            let req = request_of(cmd).expect("shutdown is a request");
+            reply_data(client::request_until_closed(
+                &cli.socket,
+                &req,
+                SHUTDOWN_WAIT,
+            )?)?
+        }
         cmd => call(&cli.socket, &request_of(cmd).expect("not destroy"))?,
     };
     if cli.json {
@@ -437,6 +466,17 @@ mod tests {
                     view: Some("neighbors".into())
                 }
             })
+        );
+
+        let c = parse(&["shutdown", "--graceful"]);
+        assert_eq!(
+            request_of(&c.cmd),
+            Some(Request::Shutdown { graceful: true })
+        );
+        let c = parse(&["shutdown"]);
+        assert_eq!(
+            request_of(&c.cmd),
+            Some(Request::Shutdown { graceful: false })
         );
 
         let c = parse(&["destroy", "--pin-dir", "/sys/fs/bpf/x/v1"]);

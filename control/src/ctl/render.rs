@@ -371,6 +371,43 @@ pub fn member_change(v: &MemberChangeView) -> String {
     )
 }
 
+pub fn shutdown(v: &ShutdownView) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    shutdown_at(v, now)
+}
+
+/// [`shutdown`] at Unix time `now`.
+fn shutdown_at(v: &ShutdownView, now: u64) -> String {
+    let mut out = String::from("anycast6d stopped; forwarding goes on with the pinned FIB\n");
+    match (&v.aospf, v.graceful) {
+        (Some(a), _) => {
+            out.push_str(&format!(
+                "AOSPF graceful restart announced: Grace-LSAs {}\n",
+                if a.acknowledged {
+                    "acknowledged by every neighbour"
+                } else {
+                    "not all acknowledged within 4 s"
+                }
+            ));
+            out.push_str(&format!(
+                "start the new anycast6d within {} s (before Unix time {}; grace period {} s)\n",
+                a.until_unix.saturating_sub(now),
+                a.until_unix,
+                a.grace_period_s
+            ));
+            out.push_str(&format!(
+                "left for it: {} AOSPF kernel routes, {} AOSPF anycast members, {} neighbour entries ({})\n",
+                a.kernel_routes, a.members, v.neighbours_kept, v.state_file
+            ));
+        }
+        (None, true) => out.push_str("AOSPF not running: nothing to restart gracefully\n"),
+        (None, false) => {}
+    }
+    out
+}
+
 pub fn destroy(v: &DestroyView) -> String {
     format!(
         "destroyed {}: programs detached, pins removed ({} kernel objects removed)\n",
@@ -616,6 +653,40 @@ pub fn arip(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shutdown_says_what_to_do_next() {
+        let v = ShutdownView {
+            graceful: true,
+            state_file: "/var/lib/anycast6/state.json".into(),
+            aospf: Some(GracefulRestartView {
+                until_unix: 1_700_000_120,
+                grace_period_s: 120,
+                acknowledged: true,
+                kernel_routes: 3,
+                members: 1,
+            }),
+            neighbours_kept: 2,
+        };
+        assert_eq!(
+            shutdown_at(&v, 1_700_000_004),
+            "anycast6d stopped; forwarding goes on with the pinned FIB\n\
+             AOSPF graceful restart announced: Grace-LSAs acknowledged by every neighbour\n\
+             start the new anycast6d within 116 s (before Unix time 1700000120; grace period 120 s)\n\
+             left for it: 3 AOSPF kernel routes, 1 AOSPF anycast members, 2 neighbour entries \
+             (/var/lib/anycast6/state.json)\n"
+        );
+        let plain = ShutdownView {
+            graceful: false,
+            aospf: None,
+            neighbours_kept: 0,
+            ..v
+        };
+        assert_eq!(
+            shutdown(&plain),
+            "anycast6d stopped; forwarding goes on with the pinned FIB\n"
+        );
+    }
 
     #[test]
     fn groups_table() {

@@ -19,26 +19,40 @@
 //! connected prefix with the AOSPF interface it is on. A clean stop
 //! flushes our LSAs, waits (bounded) for their acknowledgements, then
 //! removes every kernel route AOSPF installed.
+//!
+//! Graceful restart (RFC 5187; `anycast6ctl shutdown --graceful`):
+//! ```text
+//!  old process: prepare_restart ─► Grace-LSAs acknowledged (≤ 4 s) ─► writer detached:
+//!               routes left in the kernel, listed in the state file with the
+//!               members AOSPF taught the RIB and the end of the grace period
+//!  new process: startup removal spares the listed routes; Instance::restarted;
+//!               writer inherits them; members restored into the RIB (no FIB change)
+//!  restarting() turns false (drain) ─► ProtoEvent::restarted: restored members
+//!               forgotten, the core's whole table learned, one converge;
+//!               writer: routes named again replaced in place, the others swept
+//! ```
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::ard::{keyring, link_locals, link_mtu, link_named, seq_start};
-use super::kernel_routes::{Change, RouteTx, RouteWriter};
+use super::kernel_routes::{Change, Installed, RouteTx, RouteWriter};
 use super::link::{LinkSocket, Received, Transport};
 use super::origin::{self, Originating};
-use super::routing::{self, Routed, RoutingSpeaker, RoutingTask};
+use super::routing::{self, Handover, Routed, RoutingSpeaker, RoutingTask};
 use super::speaker::{Datagram, Outputs, ProtoEvent, Speaker};
+use super::state_file::GracefulRestart;
 use super::Daemon;
 use crate::aospf::{self, Instance, InterfaceAuth, KernelOp, Originated, Output};
 use crate::config::{AospfConfig, AospfInterface, Config};
 use crate::neigh::{LinkInfo, Netlink};
 use crate::proto::clock::MonoClock;
 use crate::proto::originate::{Diff, Kind, Origin, Originator, Prefix};
-use crate::proto::{Instant, Source};
+use crate::proto::{Instant, RibChange, Source};
 use crate::ControlError;
 
 /// IPv6 next header of OSPF.
@@ -63,6 +77,18 @@ pub struct AospfSpeaker {
     /// To the kernel route writer, in the order the core emitted them.
     kernel: RouteTx,
     origin: Originator,
+    /// The core was restarting gracefully at the last drain.
+    restarting: bool,
+}
+
+/// What a graceful restart hands the AOSPF task of the new process.
+pub struct Resume {
+    /// What is left of the grace period (None: over, an ordinary start).
+    pub period: Option<Duration>,
+    /// The old process's kernel routes: the writer takes them over; swept
+    /// at the end of the restart (at once without a period) unless the new
+    /// table names them.
+    pub routes: Installed,
 }
 
 impl AospfSpeaker {
@@ -149,6 +175,13 @@ impl RoutingSpeaker for AospfSpeaker {
         self.inst.shutdown(now);
         true
     }
+
+    /// Grace-LSAs on every link; LSAs and routes stay. The core's timer
+    /// then runs until they are acknowledged.
+    fn prepare_restart(&mut self, now: Instant) -> bool {
+        self.inst.prepare_restart(now);
+        true
+    }
 }
 
 impl Speaker for AospfSpeaker {
@@ -191,6 +224,14 @@ impl Speaker for AospfSpeaker {
             })
         };
         routing::drain(next, out, &self.kernel);
+        if self.restarting && !self.inst.restarting() {
+            // The drain above carried the whole table: what the old
+            // process left and the new one did not name goes after it.
+            self.restarting = false;
+            self.kernel.sweep();
+            out.restarted = Some(Source::Aospf);
+            tracing::info!("AOSPF graceful restart over: routes installed whole");
+        }
     }
 }
 
@@ -255,11 +296,14 @@ async fn passive_link(
 pub type AospfTask = RoutingTask<AospfSpeaker>;
 
 impl RoutingTask<AospfSpeaker> {
+    /// Starts AOSPF; with `resume`, as the new process of a graceful
+    /// restart.
     pub async fn start(
         cfg: &AospfConfig,
         nl: &Netlink,
         links: &[LinkInfo],
         events: mpsc::UnboundedSender<ProtoEvent>,
+        resume: Option<Resume>,
     ) -> Result<RoutingTask<AospfSpeaker>, ControlError> {
         let speaking: Vec<String> = cfg
             .interfaces
@@ -296,15 +340,32 @@ impl RoutingTask<AospfSpeaker> {
             let c = interface_config(i, ifindex, ll, link_mtu(links, ifindex), seq);
             ifaces.insert(ifindex, Iface { cfg: c, up: false });
         }
-        let writer = RouteWriter::spawn(nl.clone(), "AOSPF");
+        let (inst, writer) = match resume {
+            None => (
+                Instance::new(core_config(cfg), clock.now()),
+                RouteWriter::spawn(nl.clone(), "AOSPF"),
+            ),
+            Some(r) => {
+                let w = RouteWriter::inherit(nl.clone(), "AOSPF", r.routes);
+                match r.period {
+                    Some(p) => (Instance::restarted(core_config(cfg), clock.now(), p), w),
+                    None => {
+                        w.sender().sweep();
+                        (Instance::new(core_config(cfg), clock.now()), w)
+                    }
+                }
+            }
+        };
+        let restarting = inst.restarting();
         let mut speaker = AospfSpeaker {
-            inst: Instance::new(core_config(cfg), clock.now()),
+            inst,
             ifaces,
             kernel: writer.sender(),
             origin: origin::originator(cfg.originate.clone(), links),
+            restarting,
         };
         speaker.follow_links(clock.now(), links);
-        tracing::info!(router_id = %cfg.router_id, area = %cfg.area, interfaces = cfg.interfaces.len(), "AOSPF started");
+        tracing::info!(router_id = %cfg.router_id, area = %cfg.area, interfaces = cfg.interfaces.len(), restarting, "AOSPF started");
         Ok(RoutingTask::spawn(speaker, sock, clock, events, writer, nl, links).await)
     }
 
@@ -321,10 +382,37 @@ impl RoutingTask<AospfSpeaker> {
             _ => json!({
                 "interfaces": interfaces(&c.ifaces, &v),
                 "originated": origin::originated_json(c.origin.originated()),
+                "graceful_restart": graceful_restart(&v, c.inst.config().gr_helper),
                 "view": enc(&v),
             }),
         }
     }
+}
+
+/// Where graceful restart stands: restarting until when (Unix seconds),
+/// and whom we help.
+fn graceful_restart(v: &aospf::View, helper: bool) -> Value {
+    let until = v.restarting_for_ms.map(|ms| {
+        SystemTime::now()
+            .checked_add(Duration::from_millis(ms))
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs())
+    });
+    let helping: Vec<Value> = v
+        .neighbors
+        .iter()
+        .filter_map(|n| {
+            n.helping_for_ms
+                .map(|ms| json!({"router_id": n.router_id, "interface": n.interface, "for_ms": ms}))
+        })
+        .collect();
+    json!({
+        "restarting": v.restarting_for_ms.is_some(),
+        "restarting_for_ms": v.restarting_for_ms,
+        "until_unix": until,
+        "helper": helper,
+        "helping": helping,
+    })
 }
 
 /// A part of the view as JSON.
@@ -387,7 +475,8 @@ fn interfaces(ifaces: &BTreeMap<u32, Iface>, v: &aospf::View) -> Value {
 
 impl Daemon {
     /// Starts, restarts or stops AOSPF to match `cfg`, and tells it what
-    /// this router serves.
+    /// this router serves. The first start after a graceful exit resumes
+    /// the restart the old process announced.
     pub(super) async fn sync_aospf(&mut self, cfg: &Config) {
         if self.aospf.as_ref().map(|(_, c)| c) != cfg.aospf.as_ref() {
             if let Some((t, _)) = self.aospf.take() {
@@ -398,8 +487,23 @@ impl Daemon {
                 }
             }
             if let Some(ac) = cfg.aospf.clone() {
-                match AospfTask::start(&ac, &self.nl, &self.links, self.proto_tx.clone()).await {
-                    Ok(t) => self.aospf = Some((t, ac)),
+                let period = self
+                    .gr_pending
+                    .as_ref()
+                    .and_then(|g| g.remaining(SystemTime::now()));
+                let resume = self.gr_pending.as_ref().map(|g| Resume {
+                    period,
+                    routes: g.routes(),
+                });
+                match AospfTask::start(&ac, &self.nl, &self.links, self.proto_tx.clone(), resume)
+                    .await
+                {
+                    Ok(t) => {
+                        if let Some(g) = self.gr_pending.take() {
+                            self.resume_members(&g, period);
+                        }
+                        self.aospf = Some((t, ac));
+                    }
                     Err(e) => tracing::error!(error = %e, "AOSPF not started"),
                 }
             }
@@ -414,12 +518,63 @@ impl Daemon {
         }
     }
 
+    /// The members AOSPF had taught before a graceful restart, back in the
+    /// RIB while the new process restarts (so the FIB keeps them); none
+    /// once the grace period is over.
+    fn resume_members(&mut self, g: &GracefulRestart, period: Option<Duration>) {
+        let Some(p) = period else {
+            tracing::warn!(
+                until_unix = g.until_unix,
+                "graceful restart: the grace period is over; AOSPF starts afresh"
+            );
+            return;
+        };
+        for e in g.members() {
+            self.learned.apply(&RibChange::Upsert(e), false);
+        }
+        self.dirty = true;
+        tracing::info!(
+            remaining_s = p.as_secs(),
+            kernel_routes = g.aospf_routes.len(),
+            members = g.aospf_members.len(),
+            "AOSPF resumes a graceful restart"
+        );
+    }
+
     /// Clean exit of AOSPF.
     pub(super) async fn stop_aospf(&mut self) {
         if let Some((t, _)) = self.aospf.take() {
             t.stop().await;
             tracing::info!("AOSPF stopped");
         }
+    }
+
+    /// Planned restart of AOSPF: Grace-LSAs sent (and acknowledged, at
+    /// most 4 s), its kernel routes left in place; what the next process
+    /// needs, None when AOSPF does not run.
+    pub(super) async fn restart_aospf(&mut self) -> Option<(GracefulRestart, bool)> {
+        let (t, ac) = self.aospf.take()?;
+        let at = SystemTime::now();
+        let Handover {
+            acknowledged,
+            routes,
+        } = t.stop_for_restart().await;
+        let routes = routes.unwrap_or_default();
+        let gr = GracefulRestart::new(
+            at,
+            ac.grace_period,
+            &routes,
+            self.learned.entries(Source::Aospf),
+        );
+        tracing::info!(
+            acknowledged,
+            grace_period_s = ac.grace_period.as_secs(),
+            until_unix = gr.until_unix,
+            kernel_routes = gr.aospf_routes.len(),
+            members = gr.aospf_members.len(),
+            "AOSPF graceful restart announced"
+        );
+        Some((gr, acknowledged))
     }
 
     /// `show aospf [sub-view]`.

@@ -1,6 +1,6 @@
-//! Management requests that change something: reload, member changes.
-//! Each is all or nothing: the new config / overlays are committed only
-//! once the FIB has taken them.
+//! Management requests that change something: reload, member changes,
+//! shutdown. Each is all or nothing: the new config / overlays are
+//! committed only once the FIB has taken them.
 
 use super::Daemon;
 use crate::config::{self, AdminState, Config, MemberConfig};
@@ -12,6 +12,10 @@ use crate::rib::overlay::Overlays;
 pub(super) enum After {
     Nothing,
     Destroy,
+    /// Exit (graceful: AOSPF restarts gracefully, see run.rs).
+    Shutdown {
+        graceful: bool,
+    },
 }
 
 impl Daemon {
@@ -36,6 +40,12 @@ impl Daemon {
                     .await
             }
             Request::Destroy => return (Response::ok(serde_json::Value::Null), After::Destroy),
+            Request::Shutdown { graceful } => {
+                return (
+                    Response::ok(serde_json::Value::Null),
+                    After::Shutdown { graceful },
+                )
+            }
         };
         (resp, After::Nothing)
     }

@@ -7,7 +7,16 @@
 //! ```text
 //!  speaker task ──RouteTx::send(Vec<Change>)──► writer ──netlink──► kernel
 //!  RouteWriter::stop ──Stop──────────────────►  └─ removes what it installed, ends
+//!  RouteWriter::detach ──Detach──────────────►  └─ leaves them, says which, ends
+//!  speaker task ──RouteTx::sweep──────────────►  └─ removes inherited ones not taken over
 //! ```
+//!
+//! Graceful restart (AOSPF): the old process's writer is detached, not
+//! stopped, and the routes it installed are saved (daemon/state_file.rs);
+//! the new process's writer inherits them ([`RouteWriter::inherit`]): they
+//! count as installed, so a change to one of them replaces it in place (no
+//! delete, no gap) or removes it, and once the new table is complete a
+//! sweep removes those it did not name.
 //!
 //! The daemon is one thread, and a neighbour flooding us keeps the speaker
 //! busy: requests are pipelined (a chunk is handed to the connection at
@@ -15,13 +24,16 @@
 //! costs a few scheduler turns, not one per route; of several changes of
 //! one prefix waiting together only the last is applied. Routes left by a
 //! previous run that crashed are removed once when the daemon starts
-//! (`Netlink::remove_our_routes`).
+//! (`Netlink::remove_our_routes`), but for those a graceful restart hands
+//! over. Routes of one protocol are told apart from another's (both are
+//! protocol 0xa6) by the writer's own record, saved with the restart —
+//! not by metric, which ARIP's and AOSPF's ranges share.
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::neigh::Netlink;
@@ -85,8 +97,15 @@ fn kernel_metric(m: u32) -> u32 {
     }
 }
 
+/// What a writer holds in the kernel: (prefix, plen) → kernel metric.
+pub type Installed = BTreeMap<(Ipv6Addr, u8), u32>;
+
 enum Msg {
     Changes(Vec<Change>),
+    /// Removes the inherited routes no change has named since.
+    Sweep,
+    /// Ends, leaving every route in place; answers with what they are.
+    Detach(oneshot::Sender<Installed>),
     Stop,
 }
 
@@ -101,6 +120,12 @@ impl RouteTx {
             let _ = self.0.send(Msg::Changes(changes));
         }
     }
+
+    /// Once the changes sent so far are applied, removes the inherited
+    /// routes none of them named (the new table is complete).
+    pub fn sweep(&self) {
+        let _ = self.0.send(Msg::Sweep);
+    }
 }
 
 /// One protocol's writer task.
@@ -113,10 +138,18 @@ pub struct RouteWriter {
 impl RouteWriter {
     /// `label` names the protocol in logs (`ARIP`, `AOSPF`).
     pub fn spawn(nl: Netlink, label: &'static str) -> RouteWriter {
+        RouteWriter::inherit(nl, label, Installed::new())
+    }
+
+    /// A writer that takes over `inherited`, the routes this protocol's
+    /// writer in the previous process left in the kernel (graceful
+    /// restart): they count as installed until a sweep
+    /// ([`RouteTx::sweep`]) removes those no change named.
+    pub fn inherit(nl: Netlink, label: &'static str, inherited: Installed) -> RouteWriter {
         let (tx, rx) = mpsc::unbounded_channel();
         RouteWriter {
             tx: RouteTx(tx),
-            handle: Some(tokio::spawn(write(nl, rx, label))),
+            handle: Some(tokio::spawn(write(nl, rx, label, inherited))),
             label,
         }
     }
@@ -142,6 +175,27 @@ impl RouteWriter {
             );
         }
     }
+
+    /// Applies the changes sent so far, then ends leaving every route in
+    /// the kernel; returns them (what a graceful restart saves). Waits at
+    /// most `grace` (None after that: the routes stay, unnamed).
+    pub async fn detach(mut self, grace: Duration) -> Option<Installed> {
+        let h = self.handle.take()?;
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.0.send(Msg::Detach(tx));
+        let r = tokio::time::timeout(grace, rx).await;
+        h.abort();
+        match r {
+            Ok(Ok(installed)) => Some(installed),
+            _ => {
+                tracing::warn!(
+                    protocol = self.label,
+                    "kernel routes not handed over within {grace:?}"
+                );
+                None
+            }
+        }
+    }
 }
 
 impl Drop for RouteWriter {
@@ -153,37 +207,76 @@ impl Drop for RouteWriter {
     }
 }
 
-async fn write(nl: Netlink, mut rx: mpsc::UnboundedReceiver<Msg>, label: &'static str) {
-    let mut installed: BTreeMap<(Ipv6Addr, u8), u32> = BTreeMap::new();
+async fn write(
+    nl: Netlink,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    label: &'static str,
+    inherited: Installed,
+) {
+    let mut installed = inherited.clone();
+    // Inherited routes no change has named yet.
+    let mut untouched = inherited;
+    if !untouched.is_empty() {
+        tracing::info!(
+            protocol = label,
+            routes = untouched.len(),
+            "kernel routes of the previous process taken over"
+        );
+    }
     while let Some(first) = rx.recv().await {
-        // The last change of each prefix among all that wait.
+        // The last change of each prefix among all that wait, up to the
+        // first message that is not a change.
         let mut batch: BTreeMap<(Ipv6Addr, u8), Change> = BTreeMap::new();
         let mut next = Some(first);
-        let mut stop = false;
+        let mut end = None;
         while let Some(m) = next.take() {
             match m {
                 Msg::Changes(cs) => batch.extend(cs.into_iter().map(|c| (c.key(), c))),
-                Msg::Stop => {
-                    stop = true;
+                other => {
+                    end = Some(other);
                     break;
                 }
             }
             next = rx.try_recv().ok();
         }
-        if stop {
+        if matches!(end, Some(Msg::Stop)) {
             remove_all(&nl, installed, label).await;
             return;
         }
+        for k in batch.keys() {
+            untouched.remove(k);
+        }
         apply(&nl, &mut installed, batch.into_values().collect(), label).await;
+        match end {
+            Some(Msg::Sweep) => {
+                let gone = std::mem::take(&mut untouched);
+                for k in gone.keys() {
+                    installed.remove(k);
+                }
+                let n = gone.len();
+                delete(&nl, gone.into_iter().collect(), label).await;
+                tracing::info!(
+                    protocol = label,
+                    removed = n,
+                    kept = installed.len(),
+                    "kernel routes of the previous process no longer wanted removed"
+                );
+            }
+            Some(Msg::Detach(tx)) => {
+                tracing::info!(
+                    protocol = label,
+                    routes = installed.len(),
+                    "kernel routes left in place (graceful restart)"
+                );
+                let _ = tx.send(installed);
+                return;
+            }
+            _ => {}
+        }
     }
 }
 
-async fn apply(
-    nl: &Netlink,
-    installed: &mut BTreeMap<(Ipv6Addr, u8), u32>,
-    changes: Vec<Change>,
-    label: &'static str,
-) {
+async fn apply(nl: &Netlink, installed: &mut Installed, changes: Vec<Change>, label: &'static str) {
     // Routes replaced at another metric: the old one is another kernel
     // route (IPv6 keys routes by prefix and metric) and goes after.
     let mut stale = Vec::new();
@@ -228,7 +321,7 @@ async fn apply(
     delete(nl, stale, label).await;
 }
 
-async fn remove_all(nl: &Netlink, installed: BTreeMap<(Ipv6Addr, u8), u32>, label: &'static str) {
+async fn remove_all(nl: &Netlink, installed: Installed, label: &'static str) {
     let n = installed.len();
     delete(nl, installed.into_iter().collect(), label).await;
     tracing::info!(protocol = label, routes = n, "kernel routes removed");

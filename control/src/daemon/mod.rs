@@ -13,10 +13,12 @@
 //! - [`fib`]: applying a plan, with rollback.
 //! - [`resolve`]: members → egress, next hop, neighbour → RIB candidates.
 //! - [`links`]: XDP attachment of interfaces, the member role (lo, decap).
-//! - [`handle`]: management requests (reload, member changes, destroy).
+//! - [`handle`]: management requests (reload, member changes, shutdown,
+//!   destroy).
 //! - [`show`]: the views of `show ...`.
-//! - [`run`]: start, the event loop, signals, shutdown.
-//! - [`state_file`]: runtime overlays saved across restarts.
+//! - [`run`]: start, the event loop, signals, shutdown (plain or graceful).
+//! - [`state_file`]: runtime overlays saved across restarts, and a
+//!   graceful restart in progress.
 
 pub mod aarp;
 mod afxdp;
@@ -108,6 +110,9 @@ pub struct Daemon {
     arip: Option<(arip::AripTask, crate::config::AripConfig)>,
     /// `[aospf]`, with the config it runs.
     aospf: Option<(aospf::AospfTask, crate::config::AospfConfig)>,
+    /// A graceful restart the previous process announced, until AOSPF
+    /// has started with it (daemon/aospf.rs).
+    gr_pending: Option<state_file::GracefulRestart>,
     /// `[member.ard]`, with the config and addresses it announces.
     ard_member: Option<(
         ard::ArdTask,
@@ -363,8 +368,16 @@ impl Daemon {
     }
 
     /// What a protocol task reported: RIB changes (true if the learned
-    /// table changed) and kernel routes (applied here).
+    /// table changed) and kernel routes (applied here). At the end of a
+    /// graceful restart the candidates restored for it are replaced by
+    /// its whole table in one go (the converge after sees only the result:
+    /// a member in both never leaves the FIB).
     async fn proto_event(&mut self, ev: speaker::ProtoEvent) -> bool {
+        let mut changed = false;
+        if let Some(src) = ev.restarted {
+            changed |= self.learned.forget(src);
+            tracing::info!(source = ?src, members = ev.learn.len(), "graceful restart over: restored candidates replaced by the protocol's table");
+        }
         for k in ev.kernel {
             let r = match k.op {
                 crate::arip::KernelOp::Add => {
@@ -379,7 +392,7 @@ impl Daemon {
                 Err(e) => tracing::warn!(route = ?k, error = %e, "kernel route not applied"),
             }
         }
-        self.learn(ev.learn)
+        self.learn(ev.learn) || changed
     }
 
     /// The anycast addresses this router serves itself (configured groups
@@ -525,7 +538,7 @@ impl Daemon {
     }
 
     fn save_state(&self) {
-        if let Err(e) = state_file::save(&self.cfg.daemon.state_file, &self.overlays) {
+        if let Err(e) = state_file::save(&self.cfg.daemon.state_file, &self.overlays, None) {
             tracing::error!(error = %e, "cannot save the runtime overlays");
         }
     }

@@ -8,6 +8,7 @@
 //!         ─ address event ─► origination
 //!         ─ served anycast ► origination
 //!         ─ stop ──────────► RoutingSpeaker::shutdown, idle (bounded) ─► routes removed
+//!         ─ stop_for_restart ► RoutingSpeaker::prepare_restart, idle (bounded) ─► routes left, listed
 //!  core outputs ─ drain ───► packets, RIB changes (runner) / kernel routes (writer)
 //! ```
 
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::kernel_routes::{Change, RouteTx, RouteWriter};
+use super::kernel_routes::{Change, Installed, RouteTx, RouteWriter};
 use super::link::LinkSocket;
 use super::origin::{Follower, Originating};
 use super::speaker::{Datagram, Outputs, ProtoEvent, Task};
@@ -32,6 +33,10 @@ use crate::proto::{Instant, RibChange};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// And this long for its kernel routes to be removed.
 const ROUTES_GRACE: Duration = Duration::from_secs(10);
+/// A planned restart waits this long at most for its announcement to be
+/// acknowledged (AOSPF's Grace-LSAs): FRR's ospf6d delays its
+/// acknowledgements of them by a fixed 3 s, so 3 s would race it.
+const RESTART_GRACE: Duration = Duration::from_millis(4000);
 
 /// A speaker whose core routes: it originates, and may follow the links
 /// and say goodbye on a clean stop.
@@ -46,6 +51,22 @@ pub trait RoutingSpeaker: Originating {
     fn shutdown(&mut self, _now: Instant) -> bool {
         false
     }
+    /// A planned restart begins (the routes stay); true if the core
+    /// supports it and has something to send first (as for `shutdown`).
+    fn prepare_restart(&mut self, _now: Instant) -> bool {
+        false
+    }
+}
+
+/// What a planned restart leaves for the next process.
+#[derive(Debug, Clone, Default)]
+pub struct Handover {
+    /// The core got to the end of what it had to send (AOSPF: every
+    /// Grace-LSA acknowledged) within the bound.
+    pub acknowledged: bool,
+    /// The kernel routes it leaves in place (None: the writer did not
+    /// answer; they stay, unlisted).
+    pub routes: Option<Installed>,
 }
 
 pub struct RoutingTask<S: RoutingSpeaker> {
@@ -108,6 +129,29 @@ impl<S: RoutingSpeaker> RoutingTask<S> {
     /// Clean exit: the core says goodbye (bounded wait), then every kernel
     /// route it installed is removed.
     pub async fn stop(self) {
+        let (_, writer) = self.wind_down(S::shutdown, SHUTDOWN_GRACE).await;
+        writer.stop(ROUTES_GRACE).await;
+    }
+
+    /// Planned restart: the core announces it (bounded wait, at most
+    /// [`RESTART_GRACE`]), then the task ends leaving every kernel route
+    /// it installed in place, and says which they are.
+    pub async fn stop_for_restart(self) -> Handover {
+        let (acknowledged, writer) = self.wind_down(S::prepare_restart, RESTART_GRACE).await;
+        Handover {
+            acknowledged,
+            routes: writer.detach(ROUTES_GRACE).await,
+        }
+    }
+
+    /// Ends the task: `begin` tells the core why; if it has something to
+    /// send first, its timer runs until it has none (at most `grace`).
+    /// Returns whether it got there, and the writer, still running.
+    async fn wind_down(
+        self,
+        begin: fn(&mut S, Instant) -> bool,
+        grace: Duration,
+    ) -> (bool, RouteWriter) {
         let RoutingTask {
             task,
             writer,
@@ -115,13 +159,14 @@ impl<S: RoutingSpeaker> RoutingTask<S> {
         } = self;
         drop(follow);
         let now = task.clock.now();
-        let goodbye = task.core().shutdown(now);
-        if goodbye {
-            task.stop_when_idle(SHUTDOWN_GRACE).await;
+        let busy = begin(&mut task.core(), now);
+        let done = if busy {
+            task.stop_when_idle(grace).await
         } else {
             drop(task);
-        }
-        writer.stop(ROUTES_GRACE).await;
+            false
+        };
+        (done, writer)
     }
 }
 

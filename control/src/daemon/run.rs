@@ -10,7 +10,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::handle::After;
 use super::{state_file, Daemon};
 use crate::config::{self, Config};
-use crate::mgmt::views::DestroyView;
+use crate::mgmt::views::{DestroyView, GracefulRestartView, ShutdownView};
 use crate::mgmt::{server, Response};
 use crate::neigh::{self, NeighTable, Netlink};
 use crate::ControlError;
@@ -85,9 +85,25 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     let kernel_rx = neigh::netlink::monitor()?;
     let dp = Dataplane::open(&cfg.dataplane_options())?;
     tracing::info!(pin_dir = %cfg.daemon.pin_dir.display(), "dataplane open (pinned maps reused)");
-    let overlays = state_file::load(&cfg.daemon.state_file).unwrap_or_else(|e| {
+    let saved = state_file::load(&cfg.daemon.state_file).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "runtime overlays not restored");
         Default::default()
+    });
+    let overlays = saved.overlays;
+    // A graceful restart the previous process announced, if it is still
+    // on: AOSPF resumes it (its routes stay, its members are restored).
+    let had_restart = saved.graceful_restart.is_some();
+    let gr_pending = saved.graceful_restart.filter(|g| {
+        let on = g.remaining(std::time::SystemTime::now()).is_some();
+        if !on {
+            tracing::warn!(
+                until_unix = g.until_unix,
+                "graceful restart: the grace period is over; an ordinary start"
+            );
+        } else if cfg.aospf.is_none() {
+            tracing::warn!("graceful restart: [aospf] is no longer configured; an ordinary start");
+        }
+        on && cfg.aospf.is_some()
     });
     let shared = std::sync::Arc::new(anycast6_dataplane::userspace::SharedFib::default());
     let (proto_tx, proto_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -116,6 +132,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         ard_member: None,
         arip: None,
         aospf: None,
+        gr_pending,
         aarp: None,
         aarp_lo: Vec::new(),
     };
@@ -127,8 +144,14 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     d.apply_member_role(&cfg.daemon.pin_dir, cfg.member_role.as_ref())
         .await;
     // Each protocol removes its own kernel routes when it stops; what a
-    // run that crashed left goes here, before any protocol installs some.
-    match d.nl.remove_our_routes().await {
+    // run that crashed left goes here, before any protocol installs some —
+    // but for those a graceful restart hands over to AOSPF.
+    let keep = d
+        .gr_pending
+        .as_ref()
+        .map(state_file::GracefulRestart::routes)
+        .unwrap_or_default();
+    match d.nl.remove_our_routes(&keep).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(routes = n, "stale kernel routes of a previous run removed"),
         Err(e) => tracing::warn!(error = %e, "cannot list stale kernel routes"),
@@ -136,6 +159,10 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     d.sync_protocols(&cfg).await;
     let overlays = d.overlays.clone();
     let ops = d.converge(&cfg, &overlays).await?;
+    if had_restart {
+        // Read once: a later start (after a crash) is an ordinary one.
+        d.save_state();
+    }
     d.sync_afxdp(&cfg)?;
     tracing::info!(
         groups = cfg.groups.len(),
@@ -151,8 +178,10 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     Ok(d)
 }
 
-/// Runs anycast6d until SIGTERM/SIGINT (pins and links stay: forwarding
-/// goes on) or a `destroy` request (everything is taken down).
+/// Runs anycast6d until SIGTERM/SIGINT or a `shutdown` request (pins and
+/// links stay: forwarding goes on; `shutdown --graceful` also leaves
+/// AOSPF's routes for the next process), or a `destroy` request
+/// (everything is taken down).
 pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
     let socket = args.config.daemon.socket.clone();
     let sig = |k: SignalKind| signal(k).map_err(ControlError::NetlinkSocket);
@@ -184,6 +213,19 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
                         // let the connection task write the reply
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         let _ = std::fs::remove_file(&socket);
+                        return Ok(());
+                    }
+                    After::Shutdown { graceful } => {
+                        tracing::info!(graceful, "shutdown requested");
+                        let v = d.shutdown(graceful).await;
+                        // Nobody reaches this process any more: the next
+                        // one may listen at once.
+                        let _ = std::fs::remove_file(&socket);
+                        let _ = reply.send(Response::ok(v));
+                        // let the connection task write the reply; the
+                        // client waits until the connection closes, i.e.
+                        // this process is gone
+                        tokio::time::sleep(Duration::from_millis(200)).await;
                         return Ok(());
                     }
                 }
@@ -245,27 +287,62 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
             _ = int.recv() => { tracing::info!("SIGINT"); break; }
         }
     }
-    d.shutdown().await;
+    d.shutdown(false).await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
 }
 
 impl Daemon {
     /// Clean exit: the pins and links stay (forwarding goes on with the
-    /// last FIB); the managed neighbour entries go.
-    async fn shutdown(&mut self) {
-        self.save_state();
+    /// last FIB); the managed neighbour entries go. Graceful: AOSPF
+    /// announces a graceful restart and leaves its kernel routes, the
+    /// state file says so (with the members AOSPF taught, for the next
+    /// process to restore), and the neighbour entries stay for the next
+    /// process to take over; the other protocols stop as usual (ARD
+    /// members send their leaves, ARIP removes its routes).
+    async fn shutdown(&mut self, graceful: bool) -> ShutdownView {
+        let gr = if graceful {
+            self.restart_aospf().await
+        } else {
+            None
+        };
+        if let Err(e) = state_file::save(
+            &self.cfg.daemon.state_file,
+            &self.overlays,
+            gr.as_ref().map(|(g, _)| g),
+        ) {
+            tracing::error!(error = %e, "cannot save the runtime overlays");
+        }
         self.stop_protocols().await;
         let ours: Vec<_> = std::mem::take(&mut self.ours).into_iter().collect();
-        for k in &ours {
-            if let Err(e) = self.nl.delete_neighbour(*k).await {
-                tracing::debug!(neighbour = %k.addr, error = %e, "removing a managed neighbour entry");
+        if !graceful {
+            for k in &ours {
+                if let Err(e) = self.nl.delete_neighbour(*k).await {
+                    tracing::debug!(neighbour = %k.addr, error = %e, "removing a managed neighbour entry");
+                }
             }
         }
         tracing::info!(
-            neighbours_removed = ours.len(),
+            graceful,
+            neighbours_removed = if graceful { 0 } else { ours.len() },
             "exiting; pinned program, maps and links stay: forwarding goes on"
         );
+        ShutdownView {
+            graceful,
+            state_file: self.cfg.daemon.state_file.display().to_string(),
+            aospf: gr.map(|(g, acknowledged)| GracefulRestartView {
+                until_unix: g.until_unix,
+                grace_period_s: self
+                    .cfg
+                    .aospf
+                    .as_ref()
+                    .map_or(0, |a| a.grace_period.as_secs()),
+                acknowledged,
+                kernel_routes: g.aospf_routes.len(),
+                members: g.aospf_members.len(),
+            }),
+            neighbours_kept: if graceful { ours.len() } else { 0 },
+        }
     }
 
     async fn destroy(self) -> Result<DestroyView, ControlError> {

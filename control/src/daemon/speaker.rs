@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use super::link::{LinkSocket, Received};
 use crate::arip::KernelRoute;
 use crate::proto::clock::MonoClock;
-use crate::proto::{Instant, RibChange};
+use crate::proto::{Instant, RibChange, Source};
 
 /// A RIB change with the draining flag beside it (ARD reports it).
 pub type Learn = (RibChange, bool);
@@ -41,6 +41,10 @@ pub struct Outputs {
     pub send: Vec<Datagram>,
     pub learn: Vec<Learn>,
     pub kernel: Vec<KernelRoute>,
+    /// The core's graceful restart ended with this drain (its whole table
+    /// is in `learn`): set by the speaker, passed on as
+    /// [`ProtoEvent::restarted`].
+    pub restarted: Option<Source>,
 }
 
 /// What reaches the daemon loop.
@@ -48,6 +52,9 @@ pub struct Outputs {
 pub struct ProtoEvent {
     pub learn: Vec<Learn>,
     pub kernel: Vec<KernelRoute>,
+    /// This protocol's graceful restart is over: what the daemon restored
+    /// for it goes, `learn` (its whole table) takes its place.
+    pub restarted: Option<Source>,
 }
 
 /// A pure protocol core as the task drives it.
@@ -98,15 +105,22 @@ impl<S: Speaker> Task<S> {
         self.wake.notify_one();
     }
 
-    /// Waits (up to `grace`) until the core has no timer left, then stops.
-    pub async fn stop_when_idle(self, grace: Duration) {
+    /// Waits (up to `grace`) until the core has no timer left, then stops;
+    /// true if it got there.
+    pub async fn stop_when_idle(self, grace: Duration) -> bool {
         self.wake();
         let deadline = tokio::time::Instant::now() + grace;
-        while self.core().poll_timeout().is_some() && tokio::time::Instant::now() < deadline {
+        let mut idle = false;
+        while tokio::time::Instant::now() < deadline {
+            idle = self.core().poll_timeout().is_none();
+            if idle {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // Let the last drain go out.
         tokio::time::sleep(Duration::from_millis(20)).await;
+        idle
     }
 }
 
@@ -147,11 +161,12 @@ async fn run<S: Speaker>(
                 tracing::warn!(transport = %sock.transport().label(), ifindex = d.ifindex, dst = %d.dst, error = %e, "send failed");
             }
         }
-        if !out.learn.is_empty() || !out.kernel.is_empty() {
+        if !out.learn.is_empty() || !out.kernel.is_empty() || out.restarted.is_some() {
             if let Some(ev) = &events {
                 let _ = ev.send(ProtoEvent {
                     learn: out.learn,
                     kernel: out.kernel,
+                    restarted: out.restarted,
                 });
             }
         }

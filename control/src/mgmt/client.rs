@@ -28,6 +28,24 @@ pub enum ClientError {
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn request(socket: &Path, req: &Request) -> Result<Response, ClientError> {
+    exchange(socket, req, None)
+}
+
+/// One request whose reply the daemon sends just before it exits: returns
+/// once the connection closes too (the process is gone), or after `wait`.
+pub fn request_until_closed(
+    socket: &Path,
+    req: &Request,
+    wait: Duration,
+) -> Result<Response, ClientError> {
+    exchange(socket, req, Some(wait))
+}
+
+fn exchange(
+    socket: &Path,
+    req: &Request,
+    until_closed: Option<Duration>,
+) -> Result<Response, ClientError> {
     let path = socket.display().to_string();
     let stream = UnixStream::connect(socket).map_err(|source| ClientError::DaemonUnreachable {
         path: path.clone(),
@@ -42,7 +60,13 @@ pub fn request(socket: &Path, req: &Request) -> Result<Response, ClientError> {
     line.push('\n');
     (&stream).write_all(line.as_bytes()).map_err(io)?;
     let mut reply = String::new();
-    BufReader::new(&stream).read_line(&mut reply).map_err(io)?;
+    let mut rd = BufReader::new(&stream);
+    rd.read_line(&mut reply).map_err(io)?;
+    if let Some(wait) = until_closed {
+        stream.set_read_timeout(Some(wait)).map_err(io)?;
+        // Nothing more comes: EOF (the process exited) or the timeout.
+        let _ = std::io::Read::read_to_end(&mut rd, &mut Vec::new());
+    }
     serde_json::from_str(&reply).map_err(|e| ClientError::ReplyInvalid {
         path: path.clone(),
         reason: if reply.is_empty() {

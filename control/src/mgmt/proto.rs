@@ -193,6 +193,13 @@ pub enum Request {
     /// Detach and unpin everything, remove what anycast6d put in the kernel,
     /// and exit.
     Destroy,
+    /// Exit as on SIGTERM (pins, links and the FIB stay); `graceful`: AOSPF
+    /// announces a graceful restart and leaves its routes for the next
+    /// process (docs/aospf.md).
+    Shutdown {
+        #[serde(default)]
+        graceful: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -269,6 +276,14 @@ mod tests {
             ),
             (r#"{"cmd":"reload"}"#, Request::Reload),
             (
+                r#"{"cmd":"shutdown","graceful":true}"#,
+                Request::Shutdown { graceful: true },
+            ),
+            (
+                r#"{"cmd":"shutdown","graceful":false}"#,
+                Request::Shutdown { graceful: false },
+            ),
+            (
                 r#"{"cmd":"member_drain","group":"2001:db8:ac::1","address":"2001:db8:1::10"}"#,
                 Request::MemberDrain(MemberSel {
                     group: "2001:db8:ac::1".into(),
@@ -294,6 +309,14 @@ mod tests {
             assert_eq!(parse_request(line).unwrap(), req, "{line}");
             assert_eq!(serde_json::to_string(&req).unwrap(), line);
         }
+    }
+
+    #[test]
+    fn shutdown_is_plain_unless_asked() {
+        assert_eq!(
+            parse_request(r#"{"cmd":"shutdown"}"#).unwrap(),
+            Request::Shutdown { graceful: false }
+        );
     }
 
     #[test]

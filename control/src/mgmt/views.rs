@@ -269,3 +269,30 @@ pub struct DestroyView {
     /// Managed neighbour entries and `lo` addresses removed.
     pub kernel_objects_removed: usize,
 }
+
+/// Reply to `shutdown`: sent once everything is done, just before the
+/// daemon exits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShutdownView {
+    pub graceful: bool,
+    pub state_file: String,
+    /// The graceful restart AOSPF announced (null: not graceful, or AOSPF
+    /// not running).
+    pub aospf: Option<GracefulRestartView>,
+    /// Managed neighbour entries left for the next process (graceful).
+    pub neighbours_kept: usize,
+}
+
+/// What `shutdown --graceful` left for the next process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GracefulRestartView {
+    /// Start the next anycast6d before this (Unix time, seconds).
+    pub until_unix: u64,
+    pub grace_period_s: u64,
+    /// Every neighbour acknowledged the Grace-LSAs (within 4 s).
+    pub acknowledged: bool,
+    /// AOSPF routes left in the kernel.
+    pub kernel_routes: usize,
+    /// Anycast members AOSPF had taught, saved for the next process.
+    pub members: usize,
+}

@@ -1,5 +1,6 @@
 //! Netlink requests and notifications (rtnetlink over tokio).
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
 
 use futures_util::StreamExt;
@@ -374,8 +375,14 @@ impl Netlink {
         }
     }
 
-    /// Deletes every route of protocol 0xa6 (left by a crashed anycast6d).
-    pub async fn remove_our_routes(&self) -> Result<usize, ControlError> {
+    /// Deletes every route of protocol 0xa6 (left by a crashed anycast6d)
+    /// but those in `keep` ((prefix, plen) → metric: what a graceful
+    /// restart hands the new process). Each is deleted by its metric, so
+    /// a kept route of the same prefix is never the one that goes.
+    pub async fn remove_our_routes(
+        &self,
+        keep: &BTreeMap<(Ipv6Addr, u8), u32>,
+    ) -> Result<usize, ControlError> {
         let mut req = RouteMessage::default();
         req.header.address_family = AddressFamily::Inet6;
         let msgs = self
@@ -397,9 +404,16 @@ impl Netlink {
                 RouteAttribute::Destination(RouteAddress::Inet6(d)) => Some(*d),
                 _ => None,
             });
+            let metric = r.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Priority(m) => Some(*m),
+                _ => None,
+            });
             let dst = dst.unwrap_or(Ipv6Addr::UNSPECIFIED);
-            self.route_delete(dst, r.header.destination_prefix_length)
-                .await?;
+            let plen = r.header.destination_prefix_length;
+            if metric.is_some() && keep.get(&(dst, plen)) == metric.as_ref() {
+                continue;
+            }
+            self.route_delete_metric(dst, plen, metric).await?;
             n += 1;
         }
         Ok(n)

@@ -117,6 +117,26 @@ impl Learned {
             .collect()
     }
 
+    /// Every entry `source` taught, as the changes that would teach it
+    /// again (what a graceful restart saves).
+    pub fn entries(&self, source: proto::Source) -> Vec<proto::RibEntry> {
+        self.by_addr
+            .iter()
+            .flat_map(|(a, m)| {
+                m.iter()
+                    .filter(move |(k, _)| k.source == source)
+                    .map(move |(k, v)| proto::RibEntry {
+                        anycast: *a,
+                        next_hop: k.next_hop,
+                        ifindex: k.ifindex,
+                        metric: v.metric,
+                        member_unicast: v.member_unicast,
+                        source,
+                    })
+            })
+            .collect()
+    }
+
     pub fn addresses(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
         self.by_addr.keys().copied()
     }

@@ -304,6 +304,9 @@ impl Instance {
                 retransmit_list: n.rxmt.len(),
                 request_list: n.requests.len(),
                 up_for_ms: now.saturating_since(n.up_since).as_millis() as u64,
+                helping_for_ms: n
+                    .helping
+                    .map(|t| t.saturating_since(now).as_millis() as u64),
             })
             .collect();
         let database = self
@@ -375,6 +378,9 @@ impl Instance {
             counters: self.counters.clone(),
             lsas: self.lsdb.len(),
             max_lsas: self.cfg.max_lsas,
+            restarting_for_ms: self
+                .restarting
+                .map(|t| t.saturating_since(now).as_millis() as u64),
         }
     }
 

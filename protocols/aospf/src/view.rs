@@ -16,6 +16,10 @@ pub struct View {
     /// LSAs held (all scopes) and the most allowed.
     pub lsas: usize,
     pub max_lsas: usize,
+    /// Restarting gracefully (`Instance::restarted`): how long the grace
+    /// period still runs at most; None once the restart is over (or if
+    /// there was none).
+    pub restarting_for_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -51,6 +55,9 @@ pub struct NeighborView {
     pub retransmit_list: usize,
     pub request_list: usize,
     pub up_for_ms: u64,
+    /// We are its graceful-restart helper: how long its grace period
+    /// still runs (None: not helping).
+    pub helping_for_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
