@@ -176,6 +176,17 @@ impl Instance {
             self.tick_at = now + TICK;
             self.housekeeping(now);
         }
+        if self.shutdown_until.is_some_and(|t| t <= now) {
+            // Leaving: what is still unacknowledged stays so.
+            for n in self
+                .ifaces
+                .values_mut()
+                .flat_map(|i| i.neighbors.values_mut())
+            {
+                n.rxmt.clear();
+                n.rxmt_at = None;
+            }
+        }
         if self.originate_at.is_some_and(|t| t <= now) {
             self.originate_at = None;
             self.originate_all(now);

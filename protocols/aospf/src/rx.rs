@@ -306,6 +306,13 @@ impl Instance {
                 } else if d.flags & (DD_I | DD_MS) == 0 && d.seq == n.dd_seq && rid < me {
                     // We are the master.
                 } else {
+                    if init && rid < me {
+                        // It claims master too, and will answer ours: send
+                        // it again now rather than at RxmtInterval (a
+                        // neighbour that restarted the exchange, such as a
+                        // graceful-restart helper, may have dropped it).
+                        self.resend_dd(now, ifindex, rid);
+                    }
                     return;
                 }
                 n.options = d.options;

@@ -248,3 +248,17 @@ fn point_to_point_mtu_mismatch_stays_in_exstart() {
     let v = net.routers[0].core.view(net.clock.now());
     assert!(v.counters.mtu_mismatch > 0);
 }
+
+#[test]
+fn clean_shutdown_ends_even_when_nobody_acknowledges() {
+    let mut net = line(2);
+    net.run(Duration::from_secs(10));
+    net.crash(1);
+    let now = net.clock.now();
+    net.routers[0].core.shutdown(now);
+    net.run(Duration::from_secs(3));
+    assert!(
+        net.routers[0].core.poll_timeout().is_none(),
+        "done after the 2 s grace, flushes unacknowledged"
+    );
+}
