@@ -93,6 +93,50 @@ pub fn wait_event(
     }
 }
 
+/// Waits for the first event `then` after the first event `first` of a
+/// generator's log (a "quiet" spell before the injection does not count).
+pub fn wait_after(
+    p: &mut Proc,
+    log: &Path,
+    first: &str,
+    then: &str,
+    timeout: Duration,
+) -> Result<Value> {
+    let t = Instant::now();
+    loop {
+        let ev = events(log);
+        if let Some(i) = ev.iter().position(|v| v["ev"] == first) {
+            if let Some(v) = ev[i..].iter().find(|v| v["ev"] == then) {
+                return Ok(v.clone());
+            }
+        }
+        if !p.running() {
+            bail!("{} exited before {then:?}:\n{}", p.label(), p.log_tail(20));
+        }
+        if t.elapsed() > timeout {
+            bail!(
+                "no {then:?} after {first:?} from {} in {timeout:?}:\n{}",
+                p.label(),
+                p.log_tail(20)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Routes to the grid's /64s (2001:db8::/32) in the kernel table of `ns`,
+/// read from /proc inside it: asking ospf6d for its table would grow its
+/// memory (vtysh's JSON of 100k routes) before it is measured.
+fn kernel_grid_routes(ns: &Netns) -> usize {
+    ns.run_in(|| {
+        Ok(std::fs::read_to_string("/proc/thread-self/net/ipv6_route")?
+            .lines()
+            .filter(|l| l.starts_with("20010db8") && l.get(33..35) == Some("40"))
+            .count())
+    })
+    .unwrap_or(0)
+}
+
 /// Two namespaces joined by a veth, DAD off (link-locals usable at once).
 pub struct Pair {
     pub tmp: TempDir,
@@ -176,13 +220,6 @@ fn settle<T: PartialEq>(timeout: Duration, still: Duration, mut f: impl FnMut() 
     }
 }
 
-fn frr_routes(frr: &Frr) -> usize {
-    frr.ospf6_route_json()
-        .ok()
-        .and_then(|v| v["routes"].as_object().map(|o| o.len()))
-        .unwrap_or(0)
-}
-
 /// ospf6d facing the generator: (SPF runtimes, ms, one per perturbation;
 /// ospf6d's VmRSS delta, KiB; zebra's, KiB).
 pub fn frr_peer(
@@ -205,19 +242,24 @@ pub fn frr_peer(
         "injecting {} routers / {} prefixes into FRR ospf6d",
         grid.0, grid.1
     ));
-    wait_event(&mut gen, &glog, "injected", 0, Duration::from_secs(120))?;
-    wait_event(&mut gen, &glog, "quiet", 0, Duration::from_secs(300))?;
+    // Everything flooded and acknowledged, then zebra done installing.
+    wait_after(
+        &mut gen,
+        &glog,
+        "injected",
+        "quiet",
+        Duration::from_secs(300),
+    )?;
     let routes = settle(Duration::from_secs(300), Duration::from_secs(2), || {
-        frr_routes(&frr)
+        kernel_grid_routes(&pair.d)
     })?;
-    // Every grid prefix, plus the peer's own view of the link.
     if routes < grid.1 as usize {
         let db = frr
             .vtysh("show ipv6 ospf6 database")
             .unwrap_or_else(|e| format!("{e:#}"));
         let head: Vec<&str> = db.lines().take(40).collect();
         bail!(
-            "ospf6d has {routes} routes, wanted at least {}\n{}\n{}\n--- generator ---\n{}",
+            "ospf6d's zebra installed {routes} grid routes, wanted {}\n{}\n{}\n--- generator ---\n{}",
             grid.1,
             head.join("\n"),
             frr.logs(30),
@@ -293,8 +335,13 @@ pub fn aospf_peer(
         "injecting {} routers / {} prefixes into an AOSPF core",
         grid.0, grid.1
     ));
-    wait_event(&mut gen, &glog, "injected", 0, Duration::from_secs(120))?;
-    wait_event(&mut gen, &glog, "quiet", 0, Duration::from_secs(300))?;
+    wait_after(
+        &mut gen,
+        &glog,
+        "injected",
+        "quiet",
+        Duration::from_secs(300),
+    )?;
     // The first quiet spell after the routes of the whole grid (one
     // before the injection reached it would not count).
     let mut nth = 0;

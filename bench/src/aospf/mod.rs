@@ -173,7 +173,8 @@ pub fn run(opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
         ),
     ));
 
-    let adj = adjacency::run(&t, if opts.quick { 1 } else { 5 }, progress)?;
+    // Hello phases make single samples spread over a Hello interval.
+    let adj = adjacency::run(&t, if opts.quick { 1 } else { 9 }, progress)?;
     out.extend(adjacency_figures(&adj.0, &adj.1, &tn, parity));
 
     let ch = chain::frr(&t, if opts.quick { 1 } else { 5 }, progress)?;
