@@ -8,7 +8,10 @@
 //! subject — the AOSPF core on a raw socket (aospf-lsdb-gen without a
 //! grid) or FRR zebra + ospf6d — alternately, and reads from the
 //! observer's log (microsecond timestamps) the time from its [Down]->[Init]
-//! for the subject (the subject's first Hello arrived) to its ->[Full].
+//! for the subject (the subject's first Hello arrived) to its ->[Full], and
+//! from ->[ExStart] to ->[Full] (the database exchange alone: Hello → Full
+//! also holds up to a Hello interval of waiting for the other's Hello,
+//! which only the timers' phases decide).
 //! The subject is then killed and the observer's dead interval runs out
 //! ([Down]) before the next one. Point-to-point, so no Wait timer (a
 //! broadcast link would add the dead interval to both).
@@ -34,18 +37,37 @@ pub enum Subject {
     Ospf6d,
 }
 
-/// From the observer's state changes after `from`: ms from the first
-/// [Down]->[Init] to the first ->[Full] after it.
-fn init_to_full(changes: &[StateChange]) -> Option<f64> {
+/// One adjacency as the observer saw it, ms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adjacency {
+    /// From the first [Down]->[Init] (the subject's first Hello) to ->[Full].
+    pub hello_to_full: f64,
+    /// From ->[ExStart] (both have seen each other's Hellos) to ->[Full]:
+    /// the database exchange, without the Hello timers' phases.
+    pub exstart_to_full: f64,
+}
+
+/// The first adjacency in the observer's state changes.
+fn adjacency(changes: &[StateChange]) -> Option<Adjacency> {
     let init = changes
         .iter()
         .position(|c| c.from == "Down" && c.to == "Init")?;
-    let full = changes[init..].iter().find(|c| c.to == "Full")?;
-    Some((full.at - changes[init].at) * 1e3)
+    let after = &changes[init..];
+    let full = after.iter().find(|c| c.to == "Full")?;
+    let exstart = after.iter().find(|c| c.to == "ExStart")?;
+    Some(Adjacency {
+        hello_to_full: (full.at - changes[init].at) * 1e3,
+        exstart_to_full: (full.at - exstart.at) * 1e3,
+    })
 }
 
-/// Hello → Full times, ms, for each subject, `reps` each, alternating.
-pub fn run(t: &Timers, reps: usize, progress: &Progress) -> Result<(Vec<f64>, Vec<f64>)> {
+/// The adjacencies of each subject (AOSPF, ospf6d), `reps` each,
+/// alternating.
+pub fn run(
+    t: &Timers,
+    reps: usize,
+    progress: &Progress,
+) -> Result<(Vec<Adjacency>, Vec<Adjacency>)> {
     let Pair { tmp, g: o, d: s } = lsdb::pair("adj")?;
     // pair() names the links g-d / d-g: the observer sits at g.
     let conf = ospf6d::config(OBSERVER_ID, &[ospf6d::Iface::new("g-d")], t);
@@ -79,7 +101,7 @@ pub fn run(t: &Timers, reps: usize, progress: &Progress) -> Result<(Vec<f64>, Ve
             }
             let mut ms = None;
             let ok = wait_until(Duration::from_secs(30), || {
-                ms = init_to_full(&changes()[seen..]);
+                ms = adjacency(&changes()[seen..]);
                 ms.is_some()
             });
             if !ok {
@@ -121,13 +143,15 @@ mod tests {
     }
 
     #[test]
-    fn init_to_full_reads_one_adjacency() {
+    fn reads_one_adjacency() {
         let v = [
             c(1.0, "Down", "Init"),
             c(1.5, "Init", "ExStart"),
             c(1.6, "Loading", "Full"),
         ];
-        assert_eq!(init_to_full(&v).map(|x| x.round()), Some(600.0));
-        assert_eq!(init_to_full(&v[..2]), None);
+        let a = adjacency(&v).unwrap();
+        assert_eq!(a.hello_to_full.round(), 600.0);
+        assert_eq!(a.exstart_to_full.round(), 100.0);
+        assert_eq!(adjacency(&v[..2]), None);
     }
 }
