@@ -103,47 +103,39 @@ fn lo(ns: &Netns, addr: &str) {
     ns.add_addr("lo", addr).unwrap();
 }
 
-/// A's AOSPF neighbours: (router id, interface) → state.
-fn neighbors(d: &Daemon) -> BTreeMap<(String, String), String> {
-    let v = d
-        .ctl_json(&["show", "aospf", "neighbors"])
-        .unwrap_or(Value::Null);
-    let list = v["neighbors"]
+/// The entries of `show aospf <what> --json`.
+fn view_list(d: &Daemon, what: &str) -> Vec<Value> {
+    let v = d.ctl_json(&["show", "aospf", what]).unwrap_or(Value::Null);
+    v[what]
         .as_array()
-        .or_else(|| v["view"]["neighbors"].as_array())
+        .or_else(|| v["view"][what].as_array())
         .or_else(|| v.as_array())
         .cloned()
-        .unwrap_or_default();
-    list.iter()
+        .unwrap_or_default()
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or("").to_string()
+}
+
+/// A's AOSPF neighbours: (router id, interface) → state.
+fn neighbors(d: &Daemon) -> BTreeMap<(String, String), String> {
+    view_list(d, "neighbors")
+        .iter()
         .map(|n| {
             (
-                (
-                    n["router_id"].as_str().unwrap_or("").to_string(),
-                    n["interface"].as_str().unwrap_or("").to_string(),
-                ),
-                n["state"].as_str().unwrap_or("").to_string(),
+                (text(n, "router_id"), text(n, "interface")),
+                text(n, "state"),
             )
         })
         .collect()
 }
 
+/// A's AOSPF interfaces: name → state.
 fn interfaces(d: &Daemon) -> BTreeMap<String, String> {
-    let v = d
-        .ctl_json(&["show", "aospf", "interfaces"])
-        .unwrap_or(Value::Null);
-    let list = v["interfaces"]
-        .as_array()
-        .or_else(|| v["view"]["interfaces"].as_array())
-        .or_else(|| v.as_array())
-        .cloned()
-        .unwrap_or_default();
-    list.iter()
-        .map(|i| {
-            (
-                i["name"].as_str().unwrap_or("").to_string(),
-                i["state"].as_str().unwrap_or("").to_string(),
-            )
-        })
+    view_list(d, "interfaces")
+        .iter()
+        .map(|i| (text(i, "name"), text(i, "state")))
         .collect()
 }
 

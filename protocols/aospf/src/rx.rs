@@ -473,16 +473,23 @@ impl Instance {
         self.send(ifindex, dst, Body::LsRequest(reqs));
     }
 
-    fn rx_ls_request(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr, reqs: Vec<LsRequest>) {
-        let Some(n) = self.ifaces[&ifindex].neighbors.get(&rid) else {
+    /// The neighbour's address if it may send us LS Requests, Updates and
+    /// Acks (Exchange or later, RFC 2328 §10.7, §13, §13.7); else counted.
+    fn exchanging(&mut self, ifindex: u32, rid: Ipv4Addr) -> Option<Ipv6Addr> {
+        let n = self.ifaces[&ifindex]
+            .neighbors
+            .get(&rid)
+            .filter(|n| n.state >= NState::Exchange);
+        if n.is_none() {
             self.counters.bad_state += 1;
+        }
+        n.map(|n| n.addr)
+    }
+
+    fn rx_ls_request(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr, reqs: Vec<LsRequest>) {
+        let Some(dst) = self.exchanging(ifindex, rid) else {
             return;
         };
-        if n.state < NState::Exchange {
-            self.counters.bad_state += 1;
-            return;
-        }
-        let dst = n.addr;
         let delay = self.ifaces[&ifindex].cfg.transmit_delay;
         let mut lsas = Vec::new();
         for r in &reqs {
@@ -522,12 +529,7 @@ impl Instance {
     }
 
     fn rx_ls_update(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr, lsas: Vec<Lsa>) {
-        let Some(n) = self.ifaces[&ifindex].neighbors.get(&rid) else {
-            self.counters.bad_state += 1;
-            return;
-        };
-        if n.state < NState::Exchange {
-            self.counters.bad_state += 1;
+        if self.exchanging(ifindex, rid).is_none() {
             return;
         }
         for lsa in lsas {
@@ -685,12 +687,7 @@ impl Instance {
     }
 
     fn rx_ls_ack(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr, acks: Vec<LsaHeader>) {
-        let Some(n) = self.ifaces[&ifindex].neighbors.get(&rid) else {
-            self.counters.bad_state += 1;
-            return;
-        };
-        if n.state < NState::Exchange {
-            self.counters.bad_state += 1;
+        if self.exchanging(ifindex, rid).is_none() {
             return;
         }
         for h in acks {
