@@ -40,6 +40,8 @@ pub struct Counters {
     /// DD / LS Request / Update from a neighbour in a state that refuses them.
     pub bad_state: u64,
     pub spf_runs: u64,
+    /// Prefix-only changes routed over the last tree, without SPF.
+    pub prefix_updates: u64,
     pub lsas_originated: u64,
     pub retransmissions: u64,
     /// Graceful restarts we announced (Grace-LSAs sent before exiting).

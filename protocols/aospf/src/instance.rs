@@ -40,6 +40,8 @@ pub struct Instance {
     pub(crate) forced: std::collections::BTreeSet<(ScopeKey, LsaKey)>,
     pub(crate) spf_at: Option<Instant>,
     pub(crate) spf_last: Option<Instant>,
+    /// The last prefix update (routes.rs), held down like SPF.
+    pub(crate) prefix_update_last: Option<Instant>,
     pub(crate) installed: BTreeMap<(Ipv6Addr, u8), Installed>,
     pub(crate) routes: crate::spf::SpfResult,
     pub(crate) tick_at: Instant,
@@ -64,6 +66,7 @@ impl Instance {
             forced: Default::default(),
             spf_at: None,
             spf_last: None,
+            prefix_update_last: None,
             installed: BTreeMap::new(),
             routes: crate::spf::SpfResult::default(),
             tick_at: now + TICK,
@@ -265,7 +268,7 @@ impl Instance {
         self.lsdb.install(s, lsa, now);
         self.unlist(s, k);
         self.flood(now, s, k, None);
-        self.schedule_spf(now);
+        self.schedule_spf_lsdb(now);
         self.finish(now);
     }
 
@@ -399,6 +402,7 @@ impl Instance {
 
     /// After every entry point: batched floods and acks go out.
     pub(crate) fn finish(&mut self, now: Instant) {
+        self.update_prefixes(now);
         self.send_pending_floods(now);
     }
 
@@ -540,7 +544,7 @@ impl Instance {
                 lsa.header.age = MAX_AGE;
                 self.lsdb.install(s, lsa, now);
                 self.flood(now, s, k, None);
-                self.schedule_spf(now);
+                self.schedule_spf_lsdb(now);
                 continue;
             }
             let listed = self
@@ -561,7 +565,17 @@ impl Instance {
         }
     }
 
+    /// Something outside the database changed what SPF sees (an
+    /// interface, a neighbour, an election): a full run, delayed.
     pub(crate) fn schedule_spf(&mut self, now: Instant) {
+        self.lsdb.topology_changed();
+        self.schedule_spf_lsdb(now);
+    }
+
+    /// The database changed; it knows how ([`crate::lsdb::Changes`]):
+    /// the run is a prefix update at the end of this call if only
+    /// prefixes did (routes.rs), else a full one, delayed.
+    pub(crate) fn schedule_spf_lsdb(&mut self, now: Instant) {
         if self.spf_at.is_some() {
             return;
         }

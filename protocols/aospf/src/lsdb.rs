@@ -3,14 +3,14 @@
 //! installed + time since", never ticked.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use anycast6_core::Instant;
 
 use crate::packet::lsa::{Scope, MAX_AGE};
-use crate::packet::{Lsa, LsaHeader, LsaType};
+use crate::packet::{Lsa, LsaBody, LsaHeader, LsaType};
 
 /// Largest sequence number (RFC 2328 §12.1.6).
 pub const MAX_SEQ: i32 = 0x7fff_ffff;
@@ -140,10 +140,65 @@ pub fn content_differs(old: &Lsa, new: &Lsa) -> bool {
     (old.header.age >= MAX_AGE) != (new.header.age >= MAX_AGE) || old.body != new.body
 }
 
+/// Past this many changed prefixes a full SPF is cheaper than updating
+/// them one by one.
+pub const MAX_PREFIX_CHANGES: usize = 4096;
+
+/// What changed for SPF since the last calculation: the graph (Router-,
+/// Network- or Link-LSAs, or the local interfaces), or only prefixes
+/// (Intra-Area-Prefix- and AS-External-LSAs), which the tree of the last
+/// run can route without a new one (routes.rs).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    pub topology: bool,
+    pub prefixes: BTreeSet<(Ipv6Addr, u8)>,
+}
+
+impl Changes {
+    /// Notes `old` replaced by `new` (either absent, or at MaxAge: the
+    /// same for SPF).
+    fn note(&mut self, old: Option<&Lsa>, new: Option<&Lsa>) {
+        if self.topology {
+            return;
+        }
+        let (old, new) = (live(old), live(new));
+        if let (Some(o), Some(n)) = (old, new) {
+            if o.body == n.body {
+                return;
+            }
+        }
+        for lsa in [old, new].into_iter().flatten() {
+            match &lsa.body {
+                LsaBody::Router(_) | LsaBody::Network(_) | LsaBody::Link(_) => self.topology = true,
+                LsaBody::IntraAreaPrefix(iap) => {
+                    let keys = iap.prefixes.iter().filter_map(crate::spf::routable);
+                    self.prefixes.extend(keys);
+                }
+                LsaBody::AsExternal(e) => self.prefixes.extend(crate::spf::routable(&e.prefix)),
+                // Grace, Inter-Area, NSSA, unknown: SPF does not read them.
+                _ => {}
+            }
+        }
+        if self.prefixes.len() > MAX_PREFIX_CHANGES {
+            self.topology = true;
+        }
+        if self.topology {
+            self.prefixes.clear();
+        }
+    }
+}
+
+/// Absent and at MaxAge are the same for SPF.
+fn live(l: Option<&Lsa>) -> Option<&Lsa> {
+    l.filter(|l| l.header.age < MAX_AGE)
+}
+
 #[derive(Debug, Default)]
 pub struct Lsdb {
     tables: BTreeMap<ScopeKey, BTreeMap<LsaKey, Entry>>,
     len: usize,
+    /// Since the last SPF ([`Lsdb::take_changes`]).
+    changes: Changes,
 }
 
 impl Lsdb {
@@ -162,11 +217,10 @@ impl Lsdb {
     /// Installs `lsa` (replacing any instance); returns the one replaced.
     pub fn install(&mut self, s: ScopeKey, lsa: Lsa, now: Instant) -> Option<Entry> {
         let k = LsaKey::of(&lsa.header);
-        let old = self
-            .tables
-            .entry(s)
-            .or_default()
-            .insert(k, Entry::new(lsa, now));
+        let t = self.tables.entry(s).or_default();
+        let old = t.insert(k, Entry::new(lsa, now));
+        self.changes
+            .note(old.as_ref().map(|e| &e.lsa), t.get(&k).map(|e| &e.lsa));
         if old.is_none() {
             self.len += 1;
         }
@@ -176,8 +230,9 @@ impl Lsdb {
     pub fn remove(&mut self, s: ScopeKey, k: &LsaKey) -> Option<Entry> {
         let t = self.tables.get_mut(&s)?;
         let e = t.remove(k);
-        if e.is_some() {
+        if let Some(e) = &e {
             self.len -= 1;
+            self.changes.note(Some(&e.lsa), None);
         }
         if t.is_empty() {
             self.tables.remove(&s);
@@ -189,7 +244,27 @@ impl Lsdb {
     pub fn remove_scope(&mut self, s: ScopeKey) {
         if let Some(t) = self.tables.remove(&s) {
             self.len -= t.len();
+            for e in t.values() {
+                self.changes.note(Some(&e.lsa), None);
+            }
         }
+    }
+
+    /// What changed since the last call.
+    pub fn changes(&self) -> &Changes {
+        &self.changes
+    }
+
+    /// Something outside the database changed the graph (an interface,
+    /// a neighbour): the next SPF must be a full one.
+    pub fn topology_changed(&mut self) {
+        self.changes.topology = true;
+        self.changes.prefixes.clear();
+    }
+
+    /// Returns what changed since the last call and starts over.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
     }
 
     pub fn scope(&self, s: ScopeKey) -> impl Iterator<Item = (&LsaKey, &Entry)> {

@@ -318,7 +318,7 @@ impl Instance {
         self.counters.lsas_originated += 1;
         self.unlist(s, k);
         self.flood(now, s, k, None);
-        self.schedule_spf(now);
+        self.schedule_spf_lsdb(now);
     }
 
     /// Premature aging (RFC 2328 §14.1): the LSA goes out at MaxAge and
@@ -332,7 +332,7 @@ impl Instance {
         self.lsdb.install(s, lsa, now);
         self.unlist(s, k);
         self.flood(now, s, k, None);
-        self.schedule_spf(now);
+        self.schedule_spf_lsdb(now);
     }
 
     /// Ours at LSRefreshTime: a new instance of each, same content.
@@ -368,7 +368,7 @@ impl Instance {
     /// Something SPF reads changed; if it was a neighbour's Link-LSA on a
     /// link we are DR for, the link's prefixes may have too.
     pub(crate) fn lsa_changed(&mut self, now: Instant, s: ScopeKey, k: LsaKey) {
-        self.schedule_spf(now);
+        self.schedule_spf_lsdb(now);
         if k.adv_router == self.cfg.router_id {
             return;
         }

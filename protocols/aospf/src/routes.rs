@@ -11,6 +11,7 @@ use anycast6_core::{Instant, RibChange, RibEntry, Source};
 
 use crate::instance::Instance;
 use crate::lsdb::ScopeKey;
+use crate::packet::LsaBody;
 use crate::spf::{self, LocalInterface, SpfInput};
 use crate::{KernelOp, KernelRoute, Output};
 
@@ -23,10 +24,9 @@ pub(crate) struct Installed {
 }
 
 impl Instance {
-    pub(crate) fn run_spf(&mut self, now: Instant) {
-        self.spf_at = None;
-        self.spf_last = Some(now);
-        self.counters.spf_runs += 1;
+    /// The LSAs SPF reads: area scope, link scope by interface, AS scope
+    /// (MaxAge ones are gone for it).
+    fn spf_input(&self, now: Instant) -> SpfInput<'_> {
         let mut area = Vec::new();
         let mut links = Vec::new();
         let mut external = Vec::new();
@@ -49,51 +49,108 @@ impl Instance {
                 interface_id: i.id,
             })
             .collect();
-        let result = spf::compute(&SpfInput {
+        SpfInput {
             root: self.cfg.router_id,
             area,
             links,
             external,
             interfaces,
-        });
-        let mut want = BTreeMap::new();
-        for r in result.routes.values() {
-            if r.local {
-                continue;
-            }
-            let hops: Set<(Ipv6Addr, u32)> = r
-                .nexthops
-                .iter()
-                .filter_map(|h| h.addr.map(|a| (a, h.ifindex)))
-                .collect();
-            if hops.is_empty() {
-                // Directly connected: the kernel has it.
-                continue;
-            }
-            want.insert(
-                (r.prefix, r.plen),
-                Installed {
-                    anycast: r.anycast && r.plen == 128,
-                    cost: r.cost.saturating_add(r.type2_cost),
-                    hops,
-                },
-            );
         }
+    }
+
+    pub(crate) fn run_spf(&mut self, now: Instant) {
+        self.spf_at = None;
+        self.spf_last = Some(now);
+        self.counters.spf_runs += 1;
+        self.lsdb.take_changes();
+        let result = spf::compute(&self.spf_input(now));
+        let want = result
+            .routes
+            .iter()
+            .filter_map(|(k, r)| Some((*k, installed(r)?)))
+            .collect();
         self.routes = result;
         if self.restarting.is_none() {
             self.apply_routes(want);
         }
     }
 
+    /// A pending SPF whose changes are only prefixes (Intra-Area-Prefix-
+    /// and AS-External-LSAs) runs now as a prefix update over the last
+    /// tree, with no delay: a member joining or leaving reaches the RIB
+    /// as soon as its LSA arrives, as ospf6d's incremental intra-prefix
+    /// calculation does. Held down like SPF (one per `spf_hold`), so a
+    /// burst of prefix LSAs costs one update and then a delayed full run.
+    pub(crate) fn update_prefixes(&mut self, now: Instant) {
+        let c = self.lsdb.changes();
+        if self.spf_at.is_none()
+            || c.topology
+            || self.restarting.is_some()
+            || self.spf_last.is_none()
+            || self
+                .prefix_update_last
+                .is_some_and(|t| now < t + self.cfg.spf_hold)
+        {
+            return;
+        }
+        let keys = c.prefixes.clone();
+        let mut routes = std::mem::take(&mut self.routes);
+        let input = self.spf_input(now);
+        // An external whose forwarding address resolves through a changed
+        // intra-area prefix: too tangled to update by key.
+        let forwarded = input.external.iter().any(|l| match &l.body {
+            LsaBody::AsExternal(e) => e.forwarding.is_some_and(|f| !f.is_unspecified()),
+            _ => false,
+        });
+        if !forwarded || keys.is_empty() {
+            spf::update_prefixes(&mut routes, &input, &keys);
+        }
+        drop(input);
+        self.routes = routes;
+        if forwarded && !keys.is_empty() {
+            return;
+        }
+        self.lsdb.take_changes();
+        self.spf_at = None;
+        self.prefix_update_last = Some(now);
+        self.counters.prefix_updates += 1;
+        let mut want = BTreeMap::new();
+        let mut had = BTreeMap::new();
+        for k in &keys {
+            if let Some(i) = self.routes.routes.get(k).and_then(installed) {
+                want.insert(*k, i);
+            }
+            if let Some(i) = self.installed.remove(k) {
+                had.insert(*k, i);
+            }
+        }
+        let emit = self.route_changes(&had, &want);
+        self.out.extend(emit);
+        self.installed.extend(want);
+    }
+
     fn apply_routes(&mut self, want: BTreeMap<(Ipv6Addr, u8), Installed>) {
         let old = std::mem::take(&mut self.installed);
-        for ((p, l), o) in &old {
+        let emit = self.route_changes(&old, &want);
+        self.out.extend(emit);
+        self.installed = want;
+    }
+
+    /// What moves the RIB and the kernel from `old` to `new`: every
+    /// removal first, then every addition.
+    fn route_changes(
+        &self,
+        old: &BTreeMap<(Ipv6Addr, u8), Installed>,
+        want: &BTreeMap<(Ipv6Addr, u8), Installed>,
+    ) -> Vec<Output> {
+        let mut out = Vec::new();
+        for ((p, l), o) in old {
             let n = want.get(&(*p, *l));
             if o.anycast {
                 for (a, i) in &o.hops {
                     let keep = n.is_some_and(|n| n.anycast && n.hops.contains(&(*a, *i)));
                     if !keep {
-                        self.out.push_back(Output::Rib(RibChange::Withdraw {
+                        out.push(Output::Rib(RibChange::Withdraw {
                             anycast: *p,
                             next_hop: *a,
                             ifindex: *i,
@@ -102,7 +159,7 @@ impl Instance {
                     }
                 }
             } else if n.is_none_or(|n| n.anycast) {
-                self.out.push_back(Output::Kernel(KernelRoute {
+                out.push(Output::Kernel(KernelRoute {
                     op: KernelOp::Remove,
                     prefix: *p,
                     plen: *l,
@@ -111,7 +168,7 @@ impl Instance {
                 }));
             }
         }
-        for ((p, l), n) in &want {
+        for ((p, l), n) in want {
             let o = old.get(&(*p, *l));
             if o == Some(n) {
                 continue;
@@ -122,7 +179,7 @@ impl Instance {
                         o.anycast && o.cost == n.cost && o.hops.contains(&(*a, *i))
                     });
                     if !same {
-                        self.out.push_back(Output::Rib(RibChange::Upsert(RibEntry {
+                        out.push(Output::Rib(RibChange::Upsert(RibEntry {
                             anycast: *p,
                             next_hop: *a,
                             ifindex: *i,
@@ -133,7 +190,7 @@ impl Instance {
                     }
                 }
             } else {
-                self.out.push_back(Output::Kernel(KernelRoute {
+                out.push(Output::Kernel(KernelRoute {
                     op: KernelOp::Add,
                     prefix: *p,
                     plen: *l,
@@ -142,7 +199,7 @@ impl Instance {
                 }));
             }
         }
-        self.installed = want;
+        out
     }
 
     /// Everything installed, removed (clean exit).
@@ -150,4 +207,26 @@ impl Instance {
         self.apply_routes(BTreeMap::new());
         self.routes = spf::SpfResult::default();
     }
+}
+
+/// What a route installs: nothing for our own prefixes and for those the
+/// kernel has as connected (no next hop address).
+fn installed(r: &spf::Route) -> Option<Installed> {
+    if r.local {
+        return None;
+    }
+    let hops: Set<(Ipv6Addr, u32)> = r
+        .nexthops
+        .iter()
+        .filter_map(|h| h.addr.map(|a| (a, h.ifindex)))
+        .collect();
+    if hops.is_empty() {
+        // Directly connected: the kernel has it.
+        return None;
+    }
+    Some(Installed {
+        anycast: r.anycast && r.plen == 128,
+        cost: r.cost.saturating_add(r.type2_cost),
+        hops,
+    })
 }

@@ -11,7 +11,7 @@
 
 use std::cmp::Reverse;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use crate::set::Set;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -112,6 +112,9 @@ pub struct SpfNode {
     pub cost: u32,
     /// Empty for the root.
     pub nexthops: Set<NextHop>,
+    /// A router's flags (B, E, V bits), 0 for a network.
+    #[serde(skip)]
+    pub flags: u8,
 }
 
 /// The shortest-path tree and the routing table.
@@ -148,6 +151,100 @@ pub fn compute(input: &SpfInput) -> SpfResult {
     SpfResult {
         nodes: g.nodes(&tree),
         routes,
+    }
+}
+
+/// Routes `keys` anew over the tree of `result` (computed from the same
+/// Router-, Network- and Link-LSAs as `input` holds): what [`compute`]
+/// would give for them, without the Dijkstra run. For changes of
+/// Intra-Area-Prefix- and AS-External-LSAs only; the caller runs a full
+/// calculation when an external's forwarding address could resolve
+/// through one of `keys`.
+pub fn update_prefixes(result: &mut SpfResult, input: &SpfInput, keys: &BTreeSet<(Ipv6Addr, u8)>) {
+    for k in keys {
+        result.routes.remove(k);
+    }
+    let root = VertexId::Router(input.root);
+    for lsa in &input.area {
+        let LsaBody::IntraAreaPrefix(iap) = &lsa.body else {
+            continue;
+        };
+        if lsa.header.adv_router != iap.ref_adv_router {
+            continue;
+        }
+        let id = match iap.ref_ls_type {
+            LsaType::ROUTER => VertexId::Router(iap.ref_adv_router),
+            LsaType::NETWORK => VertexId::Network {
+                dr: iap.ref_adv_router,
+                interface_id: u32::from(iap.ref_id),
+            },
+            _ => continue,
+        };
+        let Some(node) = result.node(id) else {
+            continue;
+        };
+        let (cost, nexthops) = (node.cost, node.nexthops.clone());
+        for p in &iap.prefixes {
+            let Some(key) = routable(p).filter(|k| keys.contains(k)) else {
+                continue;
+            };
+            offer(
+                &mut result.routes,
+                Candidate {
+                    key,
+                    path_type: PathType::IntraArea,
+                    cost: cost.saturating_add(u32::from(p.field)),
+                    type2_cost: 0,
+                    nexthops: &nexthops,
+                    anycast: p.options & PREFIX_AC != 0,
+                    originator: lsa.header.adv_router,
+                    local: id == root,
+                },
+            );
+        }
+    }
+    for lsa in &input.external {
+        let LsaBody::AsExternal(e) = &lsa.body else {
+            continue;
+        };
+        let Some(key) = routable(&e.prefix).filter(|k| keys.contains(k)) else {
+            continue;
+        };
+        let asbr = lsa.header.adv_router;
+        if asbr == input.root || e.metric >= LS_INFINITY {
+            continue;
+        }
+        let Some(node) = result.node(VertexId::Router(asbr)) else {
+            continue;
+        };
+        if node.flags & ROUTER_E == 0 {
+            continue;
+        }
+        let (dist, nexthops) = match e.forwarding.filter(|f| !f.is_unspecified()) {
+            Some(f) => match lookup_intra(&result.routes, f) {
+                Some(r) if !r.nexthops.is_empty() => (r.cost, r.nexthops.clone()),
+                _ => continue,
+            },
+            None => (node.cost, node.nexthops.clone()),
+        };
+        let (path_type, cost, type2_cost) = if e.type2 {
+            (PathType::External2, dist, e.metric)
+        } else {
+            (PathType::External1, dist.saturating_add(e.metric), 0)
+        };
+        offer(
+            &mut result.routes,
+            Candidate {
+                key,
+                path_type,
+                cost,
+                type2_cost,
+                nexthops: &nexthops,
+                anycast: e.prefix.options & PREFIX_AC != 0,
+                originator: asbr,
+                local: false,
+            },
+        );
     }
 }
 
@@ -461,6 +558,7 @@ impl<'a> Graph<'a> {
                 id: self.vertex_id(v),
                 cost: t.dist[v],
                 nexthops: t.nexthops[v].clone(),
+                flags: self.routers.get(v).map_or(0, |r| r.flags),
             })
             .collect()
     }
@@ -478,7 +576,7 @@ fn mask(addr: Ipv6Addr, plen: u8) -> Ipv6Addr {
 
 /// The prefix as a route key, or `None` for what is never routed: NU set
 /// (RFC 5340 A.4.1.1), link-local or multicast space.
-fn routable(p: &Prefix) -> Option<(Ipv6Addr, u8)> {
+pub(crate) fn routable(p: &Prefix) -> Option<(Ipv6Addr, u8)> {
     if p.options & PREFIX_NU != 0 || p.len > 128 {
         return None;
     }

@@ -262,3 +262,66 @@ fn clean_shutdown_ends_even_when_nobody_acknowledges() {
         "done after the 2 s grace, flushes unacknowledged"
     );
 }
+
+fn spf_runs(net: &Net, r: usize) -> u64 {
+    net.routers[r].core.view(net.clock.now()).counters.spf_runs
+}
+
+/// A member joining or leaving changes only an Intra-Area-Prefix-LSA: each
+/// router routes it over the tree it has the moment the LSA arrives (no
+/// SPF delay, no SPF run); a second change within spf_hold waits for a
+/// full run.
+#[test]
+fn a_prefix_change_is_routed_at_once_without_spf() {
+    let mut net = line(10);
+    net.run(Duration::from_secs(20));
+    let runs = spf_runs(&net, 9);
+    let now = net.clock.now();
+    net.routers[0]
+        .core
+        .set_origination(now, vec![host(lo(0), 0, false), host(ANYCAST, 3, true)]);
+    // Delivered with no simulated time passing: no SPF timer can have run.
+    net.pump();
+    let rib = &net.routers[9].rib[&ANYCAST];
+    assert_eq!(rib.keys().copied().collect::<Vec<_>>(), vec![(ll(8, 2), 1)]);
+    assert_eq!(rib[&(ll(8, 2), 1)], 93);
+    let v = net.routers[9].core.view(net.clock.now());
+    assert_eq!(v.counters.prefix_updates, 1);
+    assert_eq!(v.counters.spf_runs, runs);
+    assert!(net.routers[9].core.poll_timeout().is_some());
+
+    // Withdrawn at once too, once spf_hold (50 ms) has passed.
+    net.run(Duration::from_secs(6));
+    let now = net.clock.now();
+    net.routers[0]
+        .core
+        .set_origination(now, vec![host(lo(0), 0, false)]);
+    net.pump();
+    assert!(!net.routers[9].rib.contains_key(&ANYCAST));
+    assert_eq!(spf_runs(&net, 9), runs);
+
+    // Two changes within spf_hold (50 ms): the first at once, the
+    // second by a full SPF after the hold.
+    net.run(Duration::from_secs(6));
+    let now = net.clock.now();
+    net.routers[0]
+        .core
+        .set_origination(now, vec![host(lo(0), 0, false), host(ANYCAST, 3, true)]);
+    net.pump();
+    assert_eq!(net.routers[9].rib[&ANYCAST][&(ll(8, 2), 1)], 93);
+    net.run(Duration::from_millis(10));
+    let now = net.clock.now();
+    net.routers[1]
+        .core
+        .set_origination(now, vec![host(lo(1), 0, false), host(ANYCAST, 3, true)]);
+    net.pump();
+    assert_eq!(
+        net.routers[9].rib[&ANYCAST][&(ll(8, 2), 1)],
+        93,
+        "held down"
+    );
+    assert_eq!(spf_runs(&net, 9), runs);
+    net.run(Duration::from_millis(200));
+    assert_eq!(net.routers[9].rib[&ANYCAST][&(ll(8, 2), 1)], 83);
+    assert_eq!(spf_runs(&net, 9), runs + 1);
+}

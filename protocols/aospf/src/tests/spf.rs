@@ -47,6 +47,7 @@ fn ids(v: &[Ipv4Addr]) -> Set<Ipv4Addr> {
 
 /// An LSDB as the root sees it, built link by link. Interface ids are
 /// given per router; the root's interface `i` has ifindex 100 + i.
+#[derive(Clone)]
 struct Net {
     root: Ipv4Addr,
     links: Vec<Vec<RouterLink>>,
@@ -741,4 +742,100 @@ fn router_on_two_of_our_lans_gets_both() {
     assert_eq!(cost(&res, 2), Some(10));
     assert_eq!(hops(&res, 2), both);
     assert_eq!(route(&res, "2001:db8:2::/64").nexthops, both);
+}
+
+/// `update_prefixes` over the old tree for the keys a change touched
+/// gives what a full calculation gives.
+fn assert_update_matches(before: &Net, after: &Net, keys: &[&str]) {
+    let mut res = before.run();
+    let area = after.build();
+    let input = SpfInput {
+        root: after.root,
+        area: area.iter().collect(),
+        links: after.link_lsas.iter().map(|(i, l)| (*i, l)).collect(),
+        external: after.external.iter().collect(),
+        interfaces: after.interfaces.clone(),
+    };
+    let keys = keys
+        .iter()
+        .map(|k| {
+            let p = pfx(k, 0, 0);
+            (p.addr, p.len)
+        })
+        .collect();
+    update_prefixes(&mut res, &input, &keys);
+    assert_eq!(res, compute(&input));
+}
+
+#[test]
+fn prefix_update_equals_a_full_calculation() {
+    // 1 - 2 (10), 1 - 3 (20), 2 - 4 (1); 2 and 3 are ASBRs.
+    let mut base = Net::new(4);
+    base.link(1, 2, 10);
+    base.link(1, 3, 20);
+    base.link(2, 4, 1);
+    base.flags[2] = ROUTER_E;
+    base.flags[3] = ROUTER_E;
+    base.prefixes(4, vec![pfx("2001:db8:4::/64", 1, 0)]);
+    base.prefixes(3, vec![pfx("2001:db8:a::1/128", 0, PREFIX_AC)]);
+    base.prefixes(1, vec![pfx("2001:db8:1::/64", 0, 0)]);
+    base.external(2, "2001:db8:20::/48", 5, true, None);
+
+    // A second anycast originator at the same cost, then a nearer one.
+    let mut next = base.clone();
+    next.prefixes(4, vec![pfx("2001:db8:a::1/128", 9, PREFIX_AC)]);
+    assert_update_matches(&base, &next, &["2001:db8:a::1/128"]);
+    let mut nearer = base.clone();
+    nearer.prefixes(2, vec![pfx("2001:db8:a::1/128", 0, PREFIX_AC)]);
+    assert_update_matches(&base, &nearer, &["2001:db8:a::1/128"]);
+    // The only originator withdraws; a prefix metric changes.
+    let mut gone = base.clone();
+    gone.area.retain(|l| l.header.adv_router != r(3));
+    assert_update_matches(&base, &gone, &["2001:db8:a::1/128"]);
+    let mut metric = base.clone();
+    metric.area[0] = router_prefixes(r(4), vec![pfx("2001:db8:4::/64", 7, 0)]);
+    assert_update_matches(&base, &metric, &["2001:db8:4::/64"]);
+    // Our own prefix, and an external beside the same intra-area prefix.
+    let mut own = base.clone();
+    own.prefixes(1, vec![pfx("2001:db8:a::1/128", 0, PREFIX_AC)]);
+    assert_update_matches(&base, &own, &["2001:db8:a::1/128"]);
+    let mut ext = base.clone();
+    ext.external(3, "2001:db8:4::/64", 1, false, None);
+    ext.external(3, "2001:db8:20::/48", 2, true, None);
+    ext.external(3, "2001:db8:21::/48", 2, false, None);
+    assert_update_matches(
+        &base,
+        &ext,
+        &["2001:db8:4::/64", "2001:db8:20::/48", "2001:db8:21::/48"],
+    );
+    // A key nothing advertises any more, and one that nothing changed.
+    assert_update_matches(&base, &base, &["2001:db8:99::/48", "2001:db8:4::/64"]);
+}
+
+#[test]
+fn prefix_update_on_a_grid_equals_a_full_calculation() {
+    let g = synth::grid(100, 1000, 3);
+    let mut res = compute(&g.input());
+    let mut area = g.area.clone();
+    // Router 57 starts to serve an anycast address router 3 serves too,
+    // and one of router 80's prefixes goes.
+    let any = pfx("2001:db8:a::1/128", 2, PREFIX_AC);
+    area.push(router_prefixes(synth::router_id(57), vec![any]));
+    area.push(router_prefixes(synth::router_id(3), vec![any]));
+    let mut gone = None;
+    for l in &mut area {
+        if let LsaBody::IntraAreaPrefix(iap) = &mut l.body {
+            if l.header.adv_router == synth::router_id(80) && gone.is_none() {
+                gone = iap.prefixes.pop();
+            }
+        }
+    }
+    let gone = gone.expect("router 80 has prefixes");
+    let mut input = g.input();
+    input.area = area.iter().collect();
+    let keys = [(any.addr, any.len), (gone.addr, gone.len)]
+        .into_iter()
+        .collect();
+    update_prefixes(&mut res, &input, &keys);
+    assert_eq!(res, compute(&input));
 }
