@@ -1,0 +1,3 @@
+mod packet;
+mod sim;
+mod tree;

@@ -1,0 +1,1 @@
+//! Byte vectors of every message, both ways.
