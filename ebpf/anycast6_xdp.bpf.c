@@ -5,7 +5,8 @@
  *   parse L2/L3 -> FIB (/128 hash, then prefix trie) -> group
  *   -> destination MAC -> validate + walk extension headers -> flow key
  *   -> source rules (classify.h)
- *   -> member: affinity hit (member still usable) or Maglev(flow hash)
+ *   -> member: Maglev(flow hash); only in an entry changed during the
+ *      group's change period, the affinity table (docs/flow-hash.md)
  *   -> action: local (PASS) | rewrite + redirect | encap + redirect,
  *      or ICMPv6 Packet Too Big back to the sender when over the MTU.
  *
@@ -124,28 +125,47 @@ static __always_inline __u32 a6_too_big(struct xdp_md *ctx, struct a6_pkt *pkt,
 	return A6_R_TX_PTB;
 }
 
-/* Picks the member for this flow; NULL if the group has none usable. */
-static __always_inline const struct a6_member *
-a6_choose(struct a6_group *g, __u32 group_id, struct a6_pkt *pkt, __u32 *hash, int *hashed)
-{
-	struct a6_affinity *aff = bpf_map_lookup_elem(&a6_affinity, &pkt->key);
-	__u32 n = g->n_members;
+#define A6_TCP_SYN 0x02
+#define A6_TCP_ACK 0x10
 
-	if (aff && aff->group_id == group_id) {
+/* An affinity entry counts only if written in the current change period
+ * and while its member has been usable without a break (docs/flow-hash.md). */
+static __always_inline int a6_pin_fresh(const struct a6_affinity *aff, const struct a6_group *g,
+					const struct a6_member *m)
+{
+	return (__s32)(aff->gen - g->mark_gen) >= 0 && (__s32)(aff->gen - m->since_gen) >= 0;
+}
+
+/*
+ * A packet hashing to a marked entry while the hold lasts: the affinity entry
+ * if there is a fresh one, else tell an old flow (which keeps the member the
+ * entry had when the period began) from a new one (the table's member): a
+ * TCP segment that is not a bare SYN is old; any other packet is old while
+ * the grace window of its entry lasts. The choice is pinned when the two
+ * members differ, so the flow's later packets follow it.
+ */
+static __always_inline const struct a6_member *
+a6_choose_marked(struct a6_group *g, __u32 group_id, struct a6_pkt *pkt, __u32 hash, __u32 idx,
+		 __u32 mark, __u64 now)
+{
+	__u32 n = g->n_members;
+	struct a6_affinity *aff = bpf_map_lookup_elem(&a6_affinity, &pkt->key);
+
+	if (aff && aff->group_id == group_id && (__s32)(aff->gen - g->mark_gen) >= 0) {
 		if (aff->gen == g->gen && aff->idx < n && aff->idx < A6_MAX_MEMBERS) {
 			const struct a6_member *m = &g->members[aff->idx & (A6_MAX_MEMBERS - 1)];
 
-			if (m->member_id == aff->member_id && a6_usable(m))
+			if (m->member_id == aff->member_id && a6_usable(m) && a6_pin_fresh(aff, g, m))
 				return m;
 		} else {
-			/* The group was republished: find the member again by id. */
+			/* Republished within the period: find the member again by id. */
 			for (__u32 i = 0; i < A6_MAX_MEMBERS; i++) {
 				if (i >= n)
 					break;
 				const struct a6_member *m = &g->members[i];
 
 				if (m->member_id == aff->member_id) {
-					if (!a6_usable(m))
+					if (!a6_usable(m) || !a6_pin_fresh(aff, g, m))
 						break;
 					aff->gen = g->gen;
 					aff->idx = (__u16)i;
@@ -155,35 +175,81 @@ a6_choose(struct a6_group *g, __u32 group_id, struct a6_pkt *pkt, __u32 *hash, i
 		}
 	}
 
-	/* New flow (or its member is gone): Maglev over the active members. */
+	/* The member the entry had when the period began. */
+	__u32 prev = mark & A6_MG_PREV_MASK;
+
+	if (mark & A6_MG_PREV_TABLE) {
+		__u32 plen = g->prev_len;
+
+		prev = A6_MG_NONE;
+		if (plen) {
+			__u32 ppos = hash % plen;
+			__u32 pblk = g->prev_block + ppos / A6_MAGLEV_BLOCK;
+			struct a6_maglev_block *pb = bpf_map_lookup_elem(&a6_maglev, &pblk);
+
+			if (pb)
+				prev = pb->e[ppos % A6_MAGLEV_BLOCK].idx;
+		}
+	}
+	if (prev >= n || prev >= A6_MAX_MEMBERS || !a6_usable(&g->members[prev & (A6_MAX_MEMBERS - 1)]))
+		prev = idx;
+
+	int old;
+
+	if (pkt->key.proto == A6_NH_TCP && !pkt->key.frag)
+		old = (pkt->tcp_flags & (A6_TCP_SYN | A6_TCP_ACK)) != A6_TCP_SYN;
+	else
+		old = (mark & A6_MG_GRACE) && now < g->grace_until_ns;
+
+	__u32 pick = old ? prev : idx;
+	const struct a6_member *m = &g->members[pick & (A6_MAX_MEMBERS - 1)];
+
+	if (prev != idx) {
+		struct a6_affinity nv = {
+			.member_id = m->member_id,
+			.group_id = group_id,
+			.gen = g->gen,
+			.idx = (__u16)pick,
+		};
+		bpf_map_update_elem(&a6_affinity, &pkt->key, &nv, BPF_ANY);
+	}
+	return m;
+}
+
+/*
+ * Picks the member for this flow; NULL if the group has none usable.
+ * The common case is the Maglev table alone: an unmarked entry, or a marked
+ * one after the hold, touches no per-flow state.
+ */
+static __always_inline const struct a6_member *
+a6_choose(struct a6_group *g, __u32 group_id, struct a6_pkt *pkt, __u32 hash)
+{
 	__u32 len = g->maglev_len;
 
 	if (len == 0)
 		return NULL;
-	*hash = a6_flow_hash(&pkt->key, a6_cfg.hash_seed);
-	*hashed = 1;
-	__u32 pos = *hash % len;
+	__u32 pos = hash % len;
 	__u32 blk = g->maglev_block + pos / A6_MAGLEV_BLOCK;
 	struct a6_maglev_block *b = bpf_map_lookup_elem(&a6_maglev, &blk);
 
 	if (!b)
 		return NULL;
-	__u32 idx = b->idx[pos % A6_MAGLEV_BLOCK];
+	struct a6_maglev_entry e = b->e[pos % A6_MAGLEV_BLOCK];
+	__u32 idx = e.idx;
 
-	if (idx >= n || idx >= A6_MAX_MEMBERS)
+	if (idx >= g->n_members || idx >= A6_MAX_MEMBERS)
 		return NULL;
 	const struct a6_member *m = &g->members[idx & (A6_MAX_MEMBERS - 1)];
 
 	if (m->state != A6_STATE_ACTIVE)
 		return NULL;
-	struct a6_affinity nv = {
-		.member_id = m->member_id,
-		.group_id = group_id,
-		.gen = g->gen,
-		.idx = (__u16)idx,
-	};
-	bpf_map_update_elem(&a6_affinity, &pkt->key, &nv, BPF_ANY);
-	return m;
+	if (!(e.mark & A6_MG_MARKED))
+		return m;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now >= g->hold_until_ns)
+		return m;
+	return a6_choose_marked(g, group_id, pkt, hash, idx, e.mark, now);
 }
 
 static __always_inline __u32 a6_process(struct xdp_md *ctx)
@@ -201,9 +267,8 @@ static __always_inline __u32 a6_process(struct xdp_md *ctx)
 	if (r >= 0)
 		return r;
 
-	__u32 hash = 0;
-	int hashed = 0;
-	const struct a6_member *m = a6_choose(g, group_id, &pkt, &hash, &hashed);
+	__u32 hash = a6_flow_hash(&pkt.key, a6_cfg.hash_seed);
+	const struct a6_member *m = a6_choose(g, group_id, &pkt, hash);
 
 	if (!m)
 		return A6_R_PASS_NO_MEMBER;
@@ -235,8 +300,6 @@ static __always_inline __u32 a6_process(struct xdp_md *ctx)
 			return a6_too_big(ctx, &pkt, ip6, m->mtu - A6_IP6_HLEN);
 		}
 		ip6->hop_limit--;
-		if (!hashed)
-			hash = a6_flow_hash(&pkt.key, a6_cfg.hash_seed);
 		r = a6_encap(ctx, &pkt, m, hash);
 		if (r >= 0)
 			return r;

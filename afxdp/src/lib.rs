@@ -100,6 +100,20 @@ pub struct AfxdpOptions {
     /// None: no exception path, such frames are dropped
     /// (`pass_not_reinjected`).
     pub exception_tun: Option<&'static str>,
+    /// Benchmarks only (baseline C): replace the engine by the least a
+    /// forwarder does — write two MACs and transmit on one egress — on the
+    /// same sockets, rings and batching. None: the engine (always, in
+    /// anycast6d).
+    pub baseline: Option<Baseline>,
+}
+
+/// Baseline C's whole per-frame work: these MACs, then the socket of
+/// `egress_ifindex`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Baseline {
+    pub egress_ifindex: u32,
+    pub dmac: [u8; 6],
+    pub smac: [u8; 6],
 }
 
 impl Default for AfxdpOptions {
@@ -110,6 +124,7 @@ impl Default for AfxdpOptions {
             frames_per_socket: 4096,
             batch: 64,
             exception_tun: Some(tun::TUN_NAME_TEMPLATE),
+            baseline: None,
         }
     }
 }
@@ -288,6 +303,7 @@ impl Afxdp {
                 batch: opts.batch.max(1),
                 ctl: ctl_rx,
                 exception: afx.exception.as_ref().and_then(ExceptionPath::reinjector),
+                baseline: opts.baseline,
             };
             let join = std::thread::Builder::new()
                 .name(format!("a6-afxdp-q{q}"))

@@ -13,10 +13,12 @@
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anycast6_dataplane::abi::{Reason, Verdict};
-use anycast6_dataplane::userspace::{process, wire, EngineConfig, FlowState, Frame, SharedFib};
+use anycast6_dataplane::userspace::{
+    process, wire, EngineConfig, FlowState, Frame, Outcome, SharedFib,
+};
 use crossbeam::channel::{Receiver, Sender, TryRecvError};
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, TxQueue, Umem};
 
@@ -119,6 +121,8 @@ pub(crate) struct Worker {
     pub ctl: Receiver<Ctl>,
     /// Where frames for the kernel go (None: no exception path).
     pub exception: Option<Reinjector>,
+    /// Benchmark baseline C instead of the engine.
+    pub baseline: Option<crate::Baseline>,
 }
 
 /// How long an idle worker sleeps in poll(2) before looking at its
@@ -127,7 +131,6 @@ const IDLE_POLL_MS: i32 = 10;
 
 impl Worker {
     pub fn run(mut self) {
-        let start = Instant::now();
         let mut scratch = vec![FrameDesc::default(); self.batch];
         let rx_fds: Vec<RawFd> = self
             .socks
@@ -147,7 +150,8 @@ impl Worker {
             }
             let mut busy = false;
             let snap = self.shared.load();
-            let now = start.elapsed().as_nanos() as u64;
+            // The clock of the groups' change deadlines (bpf_ktime_get_ns).
+            let now = anycast6_dataplane::changes::monotonic_ns();
             for si in 0..self.socks.len() {
                 let Some(rx) = self.socks[si].rx.as_mut() else {
                     continue;
@@ -203,7 +207,10 @@ impl Worker {
                 c.set_pos(cap);
             }
             let mut frame = Frame::new(data.contents_mut(), len);
-            let out = process(&mut frame, ingress, snap, &mut self.state, &self.cfg, now);
+            let out = match self.baseline {
+                Some(b) => baseline(&mut frame, &b),
+                None => process(&mut frame, ingress, snap, &mut self.state, &self.cfg, now),
+            };
             if out.verdict == Verdict::Pass && !self.reinject(out.reason, frame.data()) {
                 self.io.pass_not_reinjected += 1;
             }
@@ -365,6 +372,26 @@ impl Worker {
                 .collect(),
             affinity_entries: self.state.affinity.len(),
         }
+    }
+}
+
+/// Baseline C: two MACs written, out of one egress (the XDP baseline A's
+/// work, in userspace).
+fn baseline(frame: &mut Frame<'_>, b: &crate::Baseline) -> Outcome {
+    let d = frame.data_mut();
+    if d.len() < 12 {
+        return Outcome {
+            verdict: Verdict::Drop,
+            reason: Reason::DropTruncEth,
+            egress_ifindex: 0,
+        };
+    }
+    d[..6].copy_from_slice(&b.dmac);
+    d[6..12].copy_from_slice(&b.smac);
+    Outcome {
+        verdict: Verdict::Redirect,
+        reason: Reason::FwdRewrite,
+        egress_ifindex: b.egress_ifindex,
     }
 }
 

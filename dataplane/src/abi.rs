@@ -4,7 +4,7 @@
 
 use std::mem::{offset_of, size_of};
 
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// UDP destination port of AARP queries (docs/aarp.md).
 pub const AARP_PORT: u16 = 5360;
@@ -303,7 +303,8 @@ pub struct Member {
     pub state: u8,
     pub weight: u16,
     pub _pad0: u16,
-    pub _pad1: u32,
+    /// Generation since which the member has been usable without a break.
+    pub since_gen: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,6 +315,16 @@ pub struct Group {
     pub maglev_len: u32,
     pub n_members: u16,
     pub flags: u16,
+    /// Generation that began the change period.
+    pub mark_gen: u32,
+    /// The period table (old members when the length changed), or 0/0.
+    pub prev_block: u32,
+    pub prev_len: u32,
+    pub _pad: u32,
+    /// CLOCK_MONOTONIC ns: non-TCP misses in `MG_GRACE` entries are old flows.
+    pub grace_until_ns: u64,
+    /// CLOCK_MONOTONIC ns: marks count until then (0 = no period).
+    pub hold_until_ns: u64,
     pub members: [Member; MAX_MEMBERS],
 }
 
@@ -325,6 +336,12 @@ impl Default for Group {
             maglev_len: 0,
             n_members: 0,
             flags: 0,
+            mark_gen: 0,
+            prev_block: 0,
+            prev_len: 0,
+            _pad: 0,
+            grace_until_ns: 0,
+            hold_until_ns: 0,
             members: [Member::default(); MAX_MEMBERS],
         }
     }
@@ -336,16 +353,31 @@ impl Group {
     }
 }
 
+/// `a6_maglev_entry.mark` bits (docs/flow-hash.md section 3).
+pub const MG_MARKED: u8 = 0x80;
+pub const MG_GRACE: u8 = 0x40;
+pub const MG_PREV_TABLE: u8 = 0x20;
+pub const MG_PREV_MASK: u8 = 0x1f;
+/// A period-table entry with no old member to keep.
+pub const MG_NONE: u8 = 0xff;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MaglevEntry {
+    pub idx: u8,
+    pub mark: u8,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 pub struct MaglevBlock {
-    pub idx: [u8; MAGLEV_BLOCK],
+    pub e: [MaglevEntry; MAGLEV_BLOCK],
 }
 
 impl Default for MaglevBlock {
     fn default() -> Self {
         MaglevBlock {
-            idx: [0; MAGLEV_BLOCK],
+            e: [MaglevEntry::default(); MAGLEV_BLOCK],
         }
     }
 }
@@ -430,13 +462,20 @@ const _: () = {
     assert!(offset_of!(Member, action) == 54);
     assert!(offset_of!(Member, state) == 55);
     assert!(offset_of!(Member, weight) == 56);
-    assert!(size_of::<Group>() == 16 + 64 * MAX_MEMBERS);
+    assert!(offset_of!(Member, since_gen) == 60);
+    assert!(size_of::<Group>() == 48 + 64 * MAX_MEMBERS);
     assert!(offset_of!(Group, gen) == 0);
     assert!(offset_of!(Group, maglev_block) == 4);
     assert!(offset_of!(Group, maglev_len) == 8);
     assert!(offset_of!(Group, n_members) == 12);
-    assert!(offset_of!(Group, members) == 16);
-    assert!(size_of::<MaglevBlock>() == MAGLEV_BLOCK);
+    assert!(offset_of!(Group, mark_gen) == 16);
+    assert!(offset_of!(Group, prev_block) == 20);
+    assert!(offset_of!(Group, prev_len) == 24);
+    assert!(offset_of!(Group, grace_until_ns) == 32);
+    assert!(offset_of!(Group, hold_until_ns) == 40);
+    assert!(offset_of!(Group, members) == 48);
+    assert!(size_of::<MaglevEntry>() == 2);
+    assert!(size_of::<MaglevBlock>() == 2 * MAGLEV_BLOCK);
     assert!(size_of::<FlowKey>() == 40);
     assert!(offset_of!(FlowKey, sport_be) == 32);
     assert!(offset_of!(FlowKey, dport_be) == 34);

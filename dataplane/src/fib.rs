@@ -26,8 +26,8 @@ use ipnetwork::Ipv6Network;
 use crate::{
     abi::{self, map},
     blocks::{blocks_for, BlockAllocator, Shortage},
+    changes,
     error::DataplaneError,
-    maglev,
     types::*,
 };
 
@@ -88,6 +88,10 @@ pub struct FibWriter {
     /// Last generation published per group, also for deleted groups, so a
     /// re-created group never reuses a generation live affinity entries hold.
     last_gen: StdHashMap<u32, u32>,
+    /// Each group's last published state, with its open change period
+    /// (docs/flow-hash.md section 3); not in the maps.
+    states: StdHashMap<u32, changes::GroupState>,
+    windows: changes::Windows,
 }
 
 macro_rules! typed {
@@ -130,6 +134,8 @@ impl FibWriter {
             caps,
             blocks: BlockAllocator::new(caps.maglev_blocks, []),
             last_gen: StdHashMap::new(),
+            states: StdHashMap::new(),
+            windows: changes::Windows::default(),
         };
         w.resync()?;
         Ok(w)
@@ -151,6 +157,9 @@ impl FibWriter {
             let (id, g) = item.map_err(|e| map_err(map::GROUPS, e))?;
             if g.maglev_len > 0 {
                 used.push((g.maglev_block, blocks_for(g.maglev_len)));
+            }
+            if g.prev_len > 0 {
+                used.push((g.prev_block, blocks_for(g.prev_len)));
             }
             self.last_gen.insert(id, g.gen);
         }
@@ -306,16 +315,8 @@ impl FibWriter {
             Err(e) if is_enoent(&e) => return Ok(None),
             Err(e) => return Err(map_err(map::GROUPS, e)),
         };
-        let mut table = Vec::with_capacity(g.maglev_len as usize);
-        for b in 0..blocks_for(g.maglev_len) {
-            let blk = self
-                .maglev
-                .get(&(g.maglev_block + b), 0)
-                .map_err(|e| map_err(map::MAGLEV, e))?;
-            table.extend_from_slice(&blk.idx);
-        }
-        table.truncate(g.maglev_len as usize);
-        Ok(Some(table))
+        let e = self.read_entries(g.maglev_block, g.maglev_len)?;
+        Ok(Some(e.iter().map(|x| x.idx).collect()))
     }
 
     /// Publishes `members` as group `group_id` with ONE update of a6_groups:
@@ -351,19 +352,13 @@ impl FibWriter {
             Err(e) if is_enoent(&e) => None,
             Err(e) => return Err(map_err(map::GROUPS, e)),
         };
-        let (len, table) = maglev::group_table(members, old.map(|g| g.maglev_len).unwrap_or(0));
-        let active = members
-            .iter()
-            .filter(|m| m.state == MemberState::Active && m.weight > 0)
-            .count();
-
-        let nblocks = blocks_for(len);
-        let start = self.alloc_blocks(nblocks)?;
-        if let Err(e) = self.write_table(start, &table) {
-            self.blocks.free_now(start, nblocks);
-            return Err(e);
-        }
-
+        // The previous state: remembered, or read back from the maps (a
+        // restarted writer: it has no open period to carry on).
+        let old_state = match (old, self.states.remove(&group_id)) {
+            (Some(g), Some(st)) if st.gen == g.gen => Some(st),
+            (Some(g), _) => Some(self.read_state(&g)?),
+            (None, _) => None,
+        };
         let prev_gen = old
             .map(|g| g.gen)
             .into_iter()
@@ -371,26 +366,70 @@ impl FibWriter {
             .max()
             .unwrap_or(0);
         let gen = prev_gen.wrapping_add(1);
+        let st = changes::plan(
+            old_state.as_ref(),
+            members,
+            gen,
+            changes::monotonic_ns(),
+            self.windows,
+        );
+        let len = st.table.len() as u32;
+        let active = members
+            .iter()
+            .filter(|m| m.state == MemberState::Active && m.weight > 0)
+            .count();
+
+        let nblocks = blocks_for(len);
+        let start = self.alloc_blocks(nblocks)?;
+        if let Err(e) = self.write_entries(start, &st.table, &st.marks) {
+            self.blocks.free_now(start, nblocks);
+            return Err(e);
+        }
+        let plen = st.prev_table.len() as u32;
+        let pblocks = blocks_for(plen);
+        let pstart = if plen > 0 {
+            let p = match self.alloc_blocks(pblocks) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.blocks.free_now(start, nblocks);
+                    return Err(e);
+                }
+            };
+            if let Err(e) = self.write_entries(p, &st.prev_table, &[]) {
+                self.blocks.free_now(start, nblocks);
+                self.blocks.free_now(p, pblocks);
+                return Err(e);
+            }
+            p
+        } else {
+            0
+        };
+
         let mut g = abi::Group {
             gen,
             maglev_block: if len > 0 { start } else { 0 },
             maglev_len: len,
             n_members: members.len() as u16,
+            mark_gen: st.mark_gen,
+            prev_block: pstart,
+            prev_len: plen,
+            grace_until_ns: st.grace_until_ns,
+            hold_until_ns: st.hold_until_ns,
             ..abi::Group::default()
         };
-        for (slot, m) in g.members.iter_mut().zip(members) {
-            *slot = member_to_abi(m);
+        for (slot, m) in g.members.iter_mut().zip(&st.members) {
+            *slot = *m;
         }
         if let Err(e) = self.groups.insert(group_id, g, 0) {
             self.blocks.free_now(start, nblocks);
+            if plen > 0 {
+                self.blocks.free_now(pstart, pblocks);
+            }
             return Err(map_err(map::GROUPS, e));
         }
         self.last_gen.insert(group_id, gen);
         if let Some(o) = old {
-            if o.maglev_len > 0 {
-                self.blocks
-                    .release(o.maglev_block, blocks_for(o.maglev_len), Instant::now());
-            }
+            self.release_tables(&o);
         }
         tracing::debug!(
             group_id,
@@ -399,9 +438,67 @@ impl FibWriter {
             active,
             maglev_len = len,
             maglev_block = start,
+            marked = st.marks.iter().filter(|m| **m != 0).count(),
+            prev_len = plen,
             "group published"
         );
+        self.states.insert(group_id, st);
         Ok(())
+    }
+
+    /// Sets the windows of the change rule for the next publishes
+    /// (`[daemon] flow_grace_ms` / `flow_hold_s`; docs/flow-hash.md).
+    pub fn set_windows(&mut self, w: changes::Windows) {
+        self.windows = w;
+    }
+
+    pub fn windows(&self) -> changes::Windows {
+        self.windows
+    }
+
+    /// Releases a replaced or deleted group's table and period table after
+    /// the grace period.
+    fn release_tables(&mut self, o: &abi::Group) {
+        let now = Instant::now();
+        if o.maglev_len > 0 {
+            self.blocks
+                .release(o.maglev_block, blocks_for(o.maglev_len), now);
+        }
+        if o.prev_len > 0 {
+            self.blocks
+                .release(o.prev_block, blocks_for(o.prev_len), now);
+        }
+    }
+
+    /// Entries (member index, mark) of `len` entries from `start`.
+    fn read_entries(&self, start: u32, len: u32) -> Result<Vec<abi::MaglevEntry>, DataplaneError> {
+        let mut v = Vec::with_capacity(len as usize);
+        for b in 0..blocks_for(len) {
+            let blk = self
+                .maglev
+                .get(&(start + b), 0)
+                .map_err(|e| map_err(map::MAGLEV, e))?;
+            v.extend_from_slice(&blk.e);
+        }
+        v.truncate(len as usize);
+        Ok(v)
+    }
+
+    /// An installed group as the change planner sees it, read from the maps.
+    fn read_state(&self, g: &abi::Group) -> Result<changes::GroupState, DataplaneError> {
+        let e = self.read_entries(g.maglev_block, g.maglev_len)?;
+        let prev = self.read_entries(g.prev_block, g.prev_len)?;
+        Ok(changes::GroupState {
+            gen: g.gen,
+            members: g.members().to_vec(),
+            table: e.iter().map(|x| x.idx).collect(),
+            marks: e.iter().map(|x| x.mark).collect(),
+            prev_table: prev.iter().map(|x| x.idx).collect(),
+            mark_gen: g.mark_gen,
+            grace_until_ns: g.grace_until_ns,
+            hold_until_ns: g.hold_until_ns,
+            period: None,
+        })
     }
 
     /// Takes `n` blocks, waiting for quarantined ranges to age if needed.
@@ -417,10 +514,21 @@ impl FibWriter {
         }
     }
 
-    fn write_table(&mut self, start: u32, table: &[u8]) -> Result<(), DataplaneError> {
+    /// Writes entries (member index and mark; marks default to 0) from block `start`.
+    fn write_entries(
+        &mut self,
+        start: u32,
+        table: &[u8],
+        marks: &[u8],
+    ) -> Result<(), DataplaneError> {
         for (b, chunk) in table.chunks(abi::MAGLEV_BLOCK).enumerate() {
             let mut blk = abi::MaglevBlock::default();
-            blk.idx[..chunk.len()].copy_from_slice(chunk);
+            for (j, idx) in chunk.iter().enumerate() {
+                blk.e[j] = abi::MaglevEntry {
+                    idx: *idx,
+                    mark: marks.get(b * abi::MAGLEV_BLOCK + j).copied().unwrap_or(0),
+                };
+            }
             self.maglev
                 .set(start + b as u32, blk, 0)
                 .map_err(|e| map_err(map::MAGLEV, e))?;
@@ -441,10 +549,8 @@ impl FibWriter {
             Err(e) if is_enoent(&e) => {}
             Err(e) => return Err(map_err(map::GROUPS, e)),
         }
-        if old.maglev_len > 0 {
-            self.blocks
-                .release(old.maglev_block, blocks_for(old.maglev_len), Instant::now());
-        }
+        self.states.remove(&group_id);
+        self.release_tables(&old);
         Ok(())
     }
 
@@ -596,7 +702,7 @@ pub(crate) fn member_to_abi(m: &MemberSpec) -> abi::Member {
         state: m.state.to_abi(),
         weight: m.weight,
         _pad0: 0,
-        _pad1: 0,
+        since_gen: 0,
     }
 }
 

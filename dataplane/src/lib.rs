@@ -3,6 +3,7 @@
 //! - [`abi`]: the Rust mirror of `ebpf/include/anycast6_abi.h`.
 //! - [`flowhash`]: the flow hash, identical to `ebpf/include/flowhash.h`.
 //! - [`maglev`]: Maglev table construction (weighted), table sizing.
+//! - [`changes`]: the change period: which entries changed, who their old members were.
 //! - [`objects`]: the compiled eBPF objects, embedded.
 //! - [`loader`]: load, pin under `/sys/fs/bpf/anycast6/v<ABI>/`, attach, resync, destroy.
 //! - [`fib`]: the FIB writer: publishes whole groups with one map update.
@@ -13,6 +14,7 @@
 
 pub mod abi;
 pub mod blocks;
+pub mod changes;
 pub mod error;
 pub mod fib;
 pub mod fixtures;

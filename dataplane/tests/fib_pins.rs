@@ -268,8 +268,17 @@ fn allocator_under_churn() {
             tables.remove(&id);
         } else {
             let n = 1 + (round % 3);
+            // New member ids every round: no old member to keep, so no
+            // period tables (docs/flow-hash.md) and the count above holds.
             let ms: Vec<MemberSpec> = (0..n)
-                .map(|i| member(id * 10 + i, (round * 3 + i) as u16, MemberState::Active, 1))
+                .map(|i| {
+                    member(
+                        id * 120 + ((round / 8) * 3 + i) % 120,
+                        (round * 3 + i) as u16,
+                        MemberState::Active,
+                        1,
+                    )
+                })
                 .collect();
             dp.fib().publish_group(id, &ms).unwrap();
             tables.insert(id, dp.fib().maglev_table(id).unwrap().unwrap());

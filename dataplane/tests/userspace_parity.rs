@@ -82,6 +82,10 @@ fn xdp_and_userspace_choose_the_same_member_for_100k_flows() {
             FibOp::DeleteTxPort(i) => fib.delete_tx_port(*i),
             FibOp::SetIface { ifindex, mac } => fib.set_iface(*ifindex, *mac),
             FibOp::DeleteIface(i) => fib.delete_iface(*i),
+            FibOp::SetWindows(w) => {
+                fib.set_windows(*w);
+                Ok(())
+            }
         }
         .expect("FIB writer");
         builder.apply(&op).expect("snapshot builder");
@@ -150,7 +154,14 @@ fn xdp_and_userspace_choose_the_same_member_for_100k_flows() {
             let mut buf = input.clone();
             buf.resize(input.len() + OUTPUT_SLACK, 0);
             let mut frame = Frame::new(&mut buf, input.len());
-            let u = process(&mut frame, 1, &snap, state, &cfg, 0);
+            let u = process(
+                &mut frame,
+                1,
+                &snap,
+                state,
+                &cfg,
+                anycast6_dataplane::changes::monotonic_ns(),
+            );
             *by_reason
                 .entry((phase.to_string(), u.reason.name()))
                 .or_insert(0u32) += 1;

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define A6_ABI_VERSION 3
+#define A6_ABI_VERSION 4
 
 /* ---- names (maps are pinned by these names) ---------------------------- */
 /* Map names are at most 15 characters (BPF_OBJ_NAME_LEN - 1). */
@@ -25,7 +25,7 @@
 #define A6_MAP_FIB_PREFIX   a6_fib_prefix   /* LPM   a6_lpm_key  -> a6_fib_val  */
 #define A6_MAP_GROUPS       a6_groups       /* HASH  __u32 group -> a6_group    */
 #define A6_MAP_MAGLEV       a6_maglev       /* ARRAY __u32 block -> a6_maglev_block */
-#define A6_MAP_AFFINITY     a6_affinity     /* LRU   a6_flow_key -> a6_affinity */
+#define A6_MAP_AFFINITY     a6_affinity     /* LRU   a6_flow_key -> a6_affinity (changed entries only, ABI 4) */
 #define A6_MAP_TX_PORTS     a6_tx_ports     /* DEVMAP_HASH ifindex -> ifindex   */
 #define A6_MAP_STATS        a6_stats        /* PERCPU_ARRAY reason -> a6_counter */
 #define A6_MAP_GROUP_STATS  a6_group_stats  /* PERCPU_ARRAY group  -> a6_counter */
@@ -71,6 +71,16 @@
 #define A6_STATE_ACTIVE   1 /* in the Maglev table, keeps and gets flows       */
 #define A6_STATE_DRAINING 2 /* keeps its flows (affinity), gets no new ones     */
 #define A6_STATE_DOWN     3 /* unusable (e.g. neighbour unresolved): no flows   */
+
+/* ---- a6_maglev_entry.mark (ABI 4; docs/flow-hash.md section 3) ------------ */
+/* An entry whose member changed during the group's current change period is
+ * marked; only packets hashing to a marked entry, while the period's hold
+ * lasts, look at (or write) the affinity table. Unmarked: mark = 0. */
+#define A6_MG_MARKED     0x80 /* entry changed in this period: consult affinity   */
+#define A6_MG_GRACE      0x40 /* non-TCP misses count as old flows until grace_until */
+#define A6_MG_PREV_TABLE 0x20 /* the old member is in the period table (prev_block) */
+#define A6_MG_PREV_MASK  0x1f /* else: members[] index of the old member          */
+#define A6_MG_NONE       0xff /* period table entry: no old member to keep         */
 
 /* ---- a6_fib_val.flags ---------------------------------------------------- */
 #define A6_FIB_F_PREFIX 1 /* entry came from the prefix trie (informational) */
@@ -183,7 +193,9 @@ struct a6_member {
 	__u8 state;         /* A6_STATE_*                                       */
 	__u16 weight;       /* relative share of new flows                      */
 	__u16 _pad0;
-	__u32 _pad1;
+	__u32 since_gen;    /* group generation since which this member has been
+			     * usable without a break: older affinity entries
+			     * naming it are stale (ABI 4)                      */
 }; /* 64 */
 
 /*
@@ -191,6 +203,13 @@ struct a6_member {
  * location of its Maglev table. Published by one update of a6_groups (a
  * BPF_F_NO_PREALLOC hash, so a reader sees the old or the new value, never a
  * mix); the Maglev table is written to fresh blocks before the publish.
+ *
+ * ABI 4, the change period (docs/flow-hash.md section 3): entries changed
+ * since generation mark_gen are marked; until hold_until_ns
+ * (bpf_ktime_get_ns, CLOCK_MONOTONIC) packets hashing to them consult
+ * affinity, and until grace_until_ns a non-TCP flow missing there counts as
+ * old. When the table length changed in the period, the members the entries
+ * had when it began are in the period table (prev_block, prev_len).
  */
 struct a6_group {
 	__u32 gen;           /* bumped on every publish of this group         */
@@ -198,13 +217,25 @@ struct a6_group {
 	__u32 maglev_len;    /* table length M (prime), 0 = no active member  */
 	__u16 n_members;     /* valid entries in members[]                    */
 	__u16 flags;
+	__u32 mark_gen;      /* generation that began the change period       */
+	__u32 prev_block;    /* first a6_maglev element of the period table   */
+	__u32 prev_len;      /* its length, 0 = none (entries carry the index) */
+	__u32 _pad;
+	__u64 grace_until_ns; /* non-TCP misses in A6_MG_GRACE entries are old */
+	__u64 hold_until_ns;  /* marks count until then; 0 = no period         */
 	struct a6_member members[A6_MAX_MEMBERS];
-}; /* 16 + 64 * 32 = 2064 */
+}; /* 48 + 64 * 32 = 2096 */
 
-/* A6_MAGLEV_BLOCK consecutive Maglev entries, each an index into members[]. */
+/* One Maglev entry: the member (index into members[]) and its change mark. */
+struct a6_maglev_entry {
+	__u8 idx;
+	__u8 mark; /* A6_MG_*; 0 = unchanged: the table alone decides */
+}; /* 2 */
+
+/* A6_MAGLEV_BLOCK consecutive Maglev entries. */
 struct a6_maglev_block {
-	__u8 idx[A6_MAGLEV_BLOCK];
-}; /* 64 */
+	struct a6_maglev_entry e[A6_MAGLEV_BLOCK];
+}; /* 128 */
 
 /*
  * Flow key: what the flow hash and the affinity table see. For a packet
@@ -222,11 +253,14 @@ struct a6_flow_key {
 	__u16 _pad;
 }; /* 40 */
 
-/* Affinity: which member a flow went to. */
+/* Affinity: which member a flow went to (written only for flows in marked
+ * entries, ABI 4). */
 struct a6_affinity {
 	__u32 member_id;
 	__u32 group_id;
-	__u32 gen;  /* group generation when idx was valid               */
+	__u32 gen;  /* group generation when written / idx was valid:
+		     * valid only if >= the group's mark_gen and the
+		     * member's since_gen                                 */
 	__u16 idx;  /* index into members[] at that generation          */
 	__u16 _pad;
 }; /* 16 */

@@ -54,7 +54,8 @@ struct a6_pkt {
 	__u8 is_frag;     /* carries a Fragment header             */
 	__u8 later_frag;  /* fragment offset != 0 (no L4 header)   */
 	__u16 vlan_tci_be;
-	__u16 _pad;
+	__u8 tcp_flags;   /* TCP header octet 13 (CWR..FIN) when l4_proto == 6 */
+	__u8 _pad;
 	struct a6_flow_key key;
 };
 
@@ -265,6 +266,8 @@ upper:
 		asm volatile("" : "+r"(l4));
 		__builtin_memcpy(&pkt->key.sport_be, l4, 2);
 		__builtin_memcpy(&pkt->key.dport_be, l4 + 2, 2);
+		if (nh == A6_NH_TCP)
+			pkt->tcp_flags = l4[13];
 	} else if (nh == A6_NH_ICMPV6) {
 		__u8 *l4 = data + (off & A6_OFF_MASK);
 

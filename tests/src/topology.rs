@@ -223,6 +223,15 @@ impl Topology {
             .run_in(move || traffic::udp_flows(CLIENT, dst, sport_base, n))
     }
 
+    /// `n` new TCP connections from the client: who served them. After a
+    /// member change this is the census of new flows: a SYN is never taken
+    /// for an old flow, where a new UDP flow inside the change's grace
+    /// window is (docs/flow-hash.md section 3).
+    pub fn tcp_census(&self, n: usize) -> Result<FlowCensus> {
+        let dst = self.tcp_dst();
+        self.client.run_in(move || traffic::tcp_flows(dst, n))
+    }
+
     /// One short TCP exchange from the client: the member that served it.
     pub fn tcp_probe(&self, bytes: u64) -> Result<String> {
         let dst = self.tcp_dst();

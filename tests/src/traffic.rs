@@ -585,6 +585,23 @@ fn read_line(s: &mut TcpStream) -> Result<String> {
 }
 
 /// A short TCP exchange (`bytes` echoed, unpaced): which member served it.
+/// `n` short TCP connections to `dst` (each a new flow that starts with a
+/// SYN), and which member served each; a failed connection counts as
+/// unanswered.
+pub fn tcp_flows(dst: SocketAddrV6, n: usize) -> Result<FlowCensus> {
+    let mut census = FlowCensus {
+        flows: n,
+        ..Default::default()
+    };
+    for _ in 0..n {
+        match tcp_probe(dst, 1024) {
+            Ok(name) => *census.per_member.entry(name).or_default() += 1,
+            Err(_) => census.unanswered += 1,
+        }
+    }
+    Ok(census)
+}
+
 pub fn tcp_probe(dst: SocketAddrV6, bytes: u64) -> Result<String> {
     let r = tcp_transfer(
         dst,

@@ -10,8 +10,8 @@ const GROUP: &str = "2001:db8:ac::1";
 /// An established TCP transfer survives `member add` of a new member and
 /// `member drain` of the very member it runs on: it completes byte-exact on
 /// that member (a segment reaching any other member would reset the
-/// connection). New flows see both changes: m4 gets some, the drained
-/// member gets none.
+/// connection). New connections see both changes: m4 gets some, the
+/// drained member gets none.
 #[test]
 fn tcp_transfer_survives_member_add_and_drain() {
     if !require_root("tcp_transfer_survives_member_add_and_drain") {
@@ -44,13 +44,20 @@ fn tcp_transfer_survives_member_add_and_drain() {
         "1",
     ])
     .expect("member add m4");
-    let census = topo.udp_census(20000, 300).expect("flows after add");
+    // New flows are TCP connections: a new UDP flow in a changed entry
+    // inside the change's grace window counts as old and keeps the entry's
+    // old member (docs/flow-hash.md section 3).
+    let census = topo.tcp_census(60).expect("connections after add");
     eprintln!("after add: {census}");
     assert_eq!(census.unanswered, 0, "{census}");
     assert!(
         census.count("m4") > 0,
         "the added member gets new flows: {census}"
     );
+    assert_eq!(census.count("m3"), 0, "{census}");
+    let census = topo.udp_census(20000, 300).expect("flows after add");
+    eprintln!("after add, UDP: {census}");
+    assert_eq!(census.unanswered, 0, "{census}");
     assert_eq!(census.count("m3"), 0, "{census}");
     assert!(
         !t.finished(),
@@ -64,7 +71,7 @@ fn tcp_transfer_survives_member_add_and_drain() {
     };
     d.ctl(&["member", "drain", GROUP, drained])
         .expect("member drain");
-    let census = topo.udp_census(21000, 300).expect("flows after drain");
+    let census = topo.tcp_census(60).expect("connections after drain");
     eprintln!("after drain of {member}: {census}");
     assert_eq!(census.unanswered, 0, "{census}");
     assert_eq!(

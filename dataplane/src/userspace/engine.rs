@@ -135,69 +135,122 @@ fn usable(m: &abi::Member) -> bool {
     m.state == abi::STATE_ACTIVE || m.state == abi::STATE_DRAINING
 }
 
-/// `a6_choose`: the member index for this flow, or None. `hash` is set
-/// when the flow hash was computed.
+const TCP_SYN: u8 = 0x02;
+const TCP_ACK: u8 = 0x10;
+
+fn gen_at_or_after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
+/// `a6_pin_fresh`: written in the current change period, and while its
+/// member has been usable without a break.
+fn pin_fresh(a: &Affinity, g: &SnapGroup, m: &abi::Member) -> bool {
+    gen_at_or_after(a.gen, g.mark_gen) && gen_at_or_after(a.gen, m.since_gen)
+}
+
+/// `a6_choose`: the member index for this flow, or None. The common case
+/// is the Maglev table alone; only a marked entry during the hold looks at
+/// (or writes) the affinity table.
 fn choose(
     g: &SnapGroup,
     group_id: u32,
-    key: &abi::FlowKey,
+    pkt: &wire::Owned,
+    hash: u32,
     aff: &mut AffinityTable,
-    cfg: &EngineConfig,
-    hash: &mut Option<u32>,
+    now_ns: u64,
 ) -> Option<usize> {
     let n = g.members.len();
+    if g.table.is_empty() {
+        return None;
+    }
+    let pos = flowhash::maglev_index(hash, g.table.len() as u32) as usize;
+    let idx = usize::from(*g.table.get(pos)?);
+    let mark = g.marks.get(pos).copied().unwrap_or(0);
+    if idx >= n || idx >= abi::MAX_MEMBERS {
+        return None;
+    }
+    if g.members[idx].state != abi::STATE_ACTIVE {
+        return None;
+    }
+    if mark & abi::MG_MARKED == 0 || now_ns >= g.hold_until_ns {
+        return Some(idx);
+    }
+    Some(choose_marked(
+        g, group_id, pkt, hash, idx, mark, aff, now_ns,
+    ))
+}
+
+/// `a6_choose_marked`.
+#[allow(clippy::too_many_arguments)]
+fn choose_marked(
+    g: &SnapGroup,
+    group_id: u32,
+    pkt: &wire::Owned,
+    hash: u32,
+    idx: usize,
+    mark: u8,
+    aff: &mut AffinityTable,
+    now_ns: u64,
+) -> usize {
+    let n = g.members.len();
+    let key = &pkt.key;
     if let Some(a) = aff.get_mut(key) {
-        if a.group_id == group_id {
-            let idx = usize::from(a.idx);
-            if a.gen == g.gen && idx < n && idx < abi::MAX_MEMBERS {
-                let m = &g.members[idx];
-                if m.member_id == a.member_id && usable(m) {
-                    return Some(idx);
+        if a.group_id == group_id && gen_at_or_after(a.gen, g.mark_gen) {
+            let i = usize::from(a.idx);
+            if a.gen == g.gen && i < n && i < abi::MAX_MEMBERS {
+                let m = &g.members[i];
+                if m.member_id == a.member_id && usable(m) && pin_fresh(a, g, m) {
+                    return i;
                 }
-            } else {
-                // The group was republished: find the member again by id.
-                if let Some(i) = g.members.iter().position(|m| m.member_id == a.member_id) {
-                    if usable(&g.members[i]) {
-                        a.gen = g.gen;
-                        a.idx = i as u16;
-                        return Some(i);
-                    }
+            } else if let Some(i) = g.members.iter().position(|m| m.member_id == a.member_id) {
+                // Republished within the period: found again by id.
+                let m = &g.members[i];
+                if usable(m) && pin_fresh(a, g, m) {
+                    a.gen = g.gen;
+                    a.idx = i as u16;
+                    return i;
                 }
             }
         }
     }
 
-    // New flow (or its member is gone): Maglev over the active members.
-    if g.table.is_empty() {
-        return None;
+    // The member the entry had when the period began.
+    let mut prev = usize::from(mark & abi::MG_PREV_MASK);
+    if mark & abi::MG_PREV_TABLE != 0 {
+        prev = usize::from(abi::MG_NONE);
+        if !g.prev_table.is_empty() {
+            let ppos = flowhash::maglev_index(hash, g.prev_table.len() as u32) as usize;
+            prev = usize::from(g.prev_table[ppos]);
+        }
     }
-    let h = flowhash::flow_hash(key, cfg.hash_seed);
-    *hash = Some(h);
-    let pos = flowhash::maglev_index(h, g.table.len() as u32) as usize;
-    let idx = usize::from(*g.table.get(pos)?);
-    if idx >= n || idx >= abi::MAX_MEMBERS {
-        return None;
+    if prev >= n || prev >= abi::MAX_MEMBERS || !usable(&g.members[prev]) {
+        prev = idx;
     }
-    let m = &g.members[idx];
-    if m.state != abi::STATE_ACTIVE {
-        return None;
+    let old = if key.proto == wire::NH_TCP && key.frag == 0 {
+        pkt.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN
+    } else {
+        mark & abi::MG_GRACE != 0 && now_ns < g.grace_until_ns
+    };
+    let pick = if old { prev } else { idx };
+    if prev != idx {
+        aff.insert(
+            *key,
+            Affinity {
+                member_id: g.members[pick].member_id,
+                group_id,
+                gen: g.gen,
+                idx: pick as u16,
+                _pad: 0,
+            },
+        );
     }
-    aff.insert(
-        *key,
-        Affinity {
-            member_id: m.member_id,
-            group_id,
-            gen: g.gen,
-            idx: idx as u16,
-            _pad: 0,
-        },
-    );
-    Some(idx)
+    pick
 }
 
 /// One frame through the fast path. `ingress_ifindex` is where it came in
-/// (a Packet Too Big goes back there); `now_ns` is a monotonic clock for
-/// the Packet Too Big budget. The frame is rewritten in place for
+/// (a Packet Too Big goes back there); `now_ns` is CLOCK_MONOTONIC in ns
+/// ([`crate::changes::monotonic_ns`], the clock of the group deadlines and
+/// of `bpf_ktime_get_ns`), also for the Packet Too Big budget. The frame is rewritten in place for
 /// redirects and left as it came for passes.
 pub fn process(
     frame: &mut Frame<'_>,
@@ -282,8 +335,8 @@ fn process_inner(
         return (Reason::PassAarp, 0);
     }
 
-    let mut hash = None;
-    let Some(idx) = choose(g, group_id, &pkt.key, &mut state.affinity, cfg, &mut hash) else {
+    let hash = flowhash::flow_hash(&pkt.key, cfg.hash_seed);
+    let Some(idx) = choose(g, group_id, &pkt, hash, &mut state.affinity, now_ns) else {
         return (Reason::PassNoMember, 0);
     };
     let m = g.members[idx];
@@ -318,8 +371,7 @@ fn process_inner(
             return (r, ingress_ifindex);
         }
         set_hop_limit(frame, l.l2_len, hop_limit - 1);
-        let h = hash.unwrap_or_else(|| flowhash::flow_hash(&pkt.key, cfg.hash_seed));
-        if let Err(r) = emit::encap(frame, l, &m, h) {
+        if let Err(r) = emit::encap(frame, l, &m, hash) {
             return (r, 0);
         }
         return (Reason::FwdEncap, m.ifindex);

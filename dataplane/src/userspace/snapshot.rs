@@ -21,7 +21,7 @@ use arc_swap::{ArcSwap, Guard};
 use ipnetwork::Ipv6Network;
 
 use crate::{
-    abi, fixtures, maglev,
+    abi, changes, fixtures, maglev,
     types::{InstalledFib, MemberSpec, Route},
 };
 
@@ -48,6 +48,8 @@ pub enum FibOp {
         mac: [u8; 6],
     },
     DeleteIface(u32),
+    /// The windows of the change rule for later publishes.
+    SetWindows(changes::Windows),
 }
 
 impl FibOp {
@@ -74,6 +76,9 @@ impl FibOp {
                 mac: *mac,
             },
             fixtures::Op::DeleteIface { ifindex } => FibOp::DeleteIface(*ifindex),
+            fixtures::Op::SetFlowWindows { grace_ms, hold_ms } => {
+                FibOp::SetWindows(fixtures::windows_of(*grace_ms, *hold_ms))
+            }
         })
     }
 }
@@ -90,13 +95,34 @@ pub enum SnapshotError {
     RouteInvalid(String),
 }
 
-/// A published group: members in ABI form (what the XDP program reads)
-/// and the Maglev table (indices into `members`).
+/// A published group: members in ABI form (what the XDP program reads),
+/// the Maglev table (indices into `members`) with its marks, and the
+/// change period (`a6_group`'s fields of the same names).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapGroup {
     pub gen: u32,
     pub members: Vec<abi::Member>,
     pub table: Vec<u8>,
+    pub marks: Vec<u8>,
+    pub prev_table: Vec<u8>,
+    pub mark_gen: u32,
+    pub grace_until_ns: u64,
+    pub hold_until_ns: u64,
+}
+
+impl SnapGroup {
+    fn from_state(st: &changes::GroupState) -> SnapGroup {
+        SnapGroup {
+            gen: st.gen,
+            members: st.members.clone(),
+            table: st.table.clone(),
+            marks: st.marks.clone(),
+            prev_table: st.prev_table.clone(),
+            mark_gen: st.mark_gen,
+            grace_until_ns: st.grace_until_ns,
+            hold_until_ns: st.hold_until_ns,
+        }
+    }
 }
 
 /// An immutable view of the whole FIB.
@@ -174,6 +200,9 @@ pub struct SnapshotBuilder {
     /// Last generation published per group, also for deleted groups (the
     /// FIB writer's rule: a re-created group never reuses a generation).
     last_gen: HashMap<u32, u32>,
+    /// Each group's state with its open change period (the FIB writer's).
+    states: HashMap<u32, changes::GroupState>,
+    windows: changes::Windows,
 }
 
 impl SnapshotBuilder {
@@ -195,16 +224,24 @@ impl SnapshotBuilder {
                 });
             }
             // group_table keeps prev_len when it fits, which it does for
-            // the length the writer chose from the same members.
+            // the length the writer chose from the same members. The marks
+            // are not taken over: the next change begins a new period.
             let (_, table) = maglev::group_table(&g.members, g.maglev_len);
-            b.next.groups.insert(
-                g.group_id,
-                Arc::new(SnapGroup {
-                    gen: g.gen,
-                    members: g.members.iter().map(crate::fib::member_to_abi).collect(),
-                    table,
-                }),
-            );
+            let st = changes::GroupState {
+                gen: g.gen,
+                members: g.members.iter().map(crate::fib::member_to_abi).collect(),
+                marks: vec![0; table.len()],
+                table,
+                prev_table: Vec::new(),
+                mark_gen: 0,
+                grace_until_ns: 0,
+                hold_until_ns: 0,
+                period: None,
+            };
+            b.next
+                .groups
+                .insert(g.group_id, Arc::new(SnapGroup::from_state(&st)));
+            b.states.insert(g.group_id, st);
             b.last_gen.insert(g.group_id, g.gen);
         }
         for (route, group_id) in &fib.routes {
@@ -220,6 +257,11 @@ impl SnapshotBuilder {
             FibOp::PublishGroup { group_id, members } => self.publish_group(*group_id, members),
             FibOp::DeleteGroup(g) => {
                 self.next.groups.remove(g);
+                self.states.remove(g);
+                Ok(())
+            }
+            FibOp::SetWindows(w) => {
+                self.windows = *w;
                 Ok(())
             }
             FibOp::SetRoute { route, group_id } => {
@@ -267,9 +309,7 @@ impl SnapshotBuilder {
                 max: abi::MAX_MEMBERS,
             });
         }
-        let old = self.next.groups.get(&group_id);
-        let prev_len = old.map(|g| g.table.len() as u32).unwrap_or(0);
-        let (_, table) = maglev::group_table(members, prev_len);
+        let old = self.states.get(&group_id);
         let gen = old
             .map(|g| g.gen)
             .into_iter()
@@ -277,14 +317,11 @@ impl SnapshotBuilder {
             .max()
             .unwrap_or(0)
             .wrapping_add(1);
-        self.next.groups.insert(
-            group_id,
-            Arc::new(SnapGroup {
-                gen,
-                members: members.iter().map(crate::fib::member_to_abi).collect(),
-                table,
-            }),
-        );
+        let st = changes::plan(old, members, gen, changes::monotonic_ns(), self.windows);
+        self.next
+            .groups
+            .insert(group_id, Arc::new(SnapGroup::from_state(&st)));
+        self.states.insert(group_id, st);
         self.last_gen.insert(group_id, gen);
         Ok(())
     }

@@ -236,6 +236,8 @@ pub struct Owned {
     pub is_frag: bool,
     /// A fragment with a non-zero offset (no upper-layer header).
     pub later_frag: bool,
+    /// TCP header octet 13 (the flags) when `l4_proto` is 6.
+    pub tcp_flags: u8,
 }
 
 /// `a6_parse_hbh`: the Hop-by-Hop Options header at `off` (the first
@@ -420,6 +422,7 @@ pub fn parse_owned(frame: &[u8], l: L2L3) -> Result<Owned, Reason> {
             let l4 = read(off, 20).ok_or(Reason::DropTruncL4)?;
             p.key.sport_be = u16::from_ne_bytes([l4[0], l4[1]]);
             p.key.dport_be = u16::from_ne_bytes([l4[2], l4[3]]);
+            p.tcp_flags = l4[13];
         }
         NH_UDP => {
             let l4 = read(off, 8).ok_or(Reason::DropTruncL4)?;
