@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Checks a Wireshark Lua dissector against a capture:
-#   scripts/check-dissector.sh <dissector.lua> <capture.pcap> [udp-port]
+#   scripts/check-dissector.sh <dissector.lua> <capture.pcap> [udp-port | display-filter]
 # Fails when tshark is missing, when any packet is Malformed or carries an
-# expert error, or when a packet to/from the port (default 5359, ARD) is not
-# claimed by the dissector. Prints how many packets it decoded.
+# expert error, or when a packet to/from the port (default 5359, ARD), or
+# matching the display filter (a post-dissector's, e.g. "pim" for PIA-SM),
+# is not claimed by the dissector. Prints how many packets it decoded.
 set -euo pipefail
-lua="${1:?usage: $0 <dissector.lua> <capture.pcap> [udp-port]}"
-pcap="${2:?usage: $0 <dissector.lua> <capture.pcap> [udp-port]}"
-port="${3:-5359}"
+lua="${1:?usage: $0 <dissector.lua> <capture.pcap> [udp-port | display-filter]}"
+pcap="${2:?usage: $0 <dissector.lua> <capture.pcap> [udp-port | display-filter]}"
+sel="${3:-5359}"
+if [[ "$sel" =~ ^[0-9]+$ ]]; then
+    filter="udp.port == $sel"; what="on udp port $sel"
+else
+    filter="$sel"; what="matching '$sel'"
+fi
 command -v tshark >/dev/null || { echo "check-dissector: tshark not installed" >&2; exit 2; }
 [ -r "$lua" ] || { echo "check-dissector: cannot read $lua" >&2; exit 2; }
 [ -r "$pcap" ] || { echo "check-dissector: cannot read $pcap" >&2; exit 2; }
@@ -23,7 +29,7 @@ if grep -qi 'lua.*error\|error.*lua' /tmp/check-dissector.$$.err; then
     cat /tmp/check-dissector.$$.err >&2
     exit 1
 fi
-on_port="$(ts -Y "udp.port == $port" -T fields -e frame.number | wc -l)"
+on_port="$(ts -Y "$filter" -T fields -e frame.number | wc -l)"
 decoded="$(ts -Y "$proto" -T fields -e frame.number | wc -l)"
 # "_ws.malformed" is what Wireshark adds when a dissector throws; expert
 # errors are what the dissector itself flags.
@@ -41,12 +47,12 @@ if [ "$lua_errors" -ne 0 ]; then
     status=1
 fi
 if [ "$decoded" -ne "$on_port" ]; then
-    echo "check-dissector: $on_port packets on udp port $port, $decoded decoded as $proto" >&2
+    echo "check-dissector: $on_port packets $what, $decoded decoded as $proto" >&2
     status=1
 fi
 if [ "$on_port" -eq 0 ]; then
-    echo "check-dissector: no packet on udp port $port in $pcap" >&2
+    echo "check-dissector: no packet $what in $pcap" >&2
     status=1
 fi
-echo "decoded $decoded of $on_port packets on udp port $port as $proto"
+echo "decoded $decoded of $on_port packets $what as $proto"
 exit $status

@@ -1,3 +1,4 @@
 mod packet;
 mod sim;
 mod tree;
+mod tshark;
