@@ -59,7 +59,13 @@ pub fn snapshot(topo: &Topo, n_dst: u32) -> Result<Arc<SharedFib>> {
 /// transmits; one worker per rx queue (veth: one), started from a thread
 /// pinned to `DUT_CPU` so the workers run there. No exception device: a
 /// frame the engine would hand to the kernel is counted and dropped.
-pub fn start(topo: &Topo, pin_dir: &std::path::Path, shared: Arc<SharedFib>) -> Result<Afxdp> {
+/// With `baseline`, the workers run baseline C instead of the engine.
+pub fn start(
+    topo: &Topo,
+    pin_dir: &std::path::Path,
+    shared: Arc<SharedFib>,
+    baseline: Option<anycast6_afxdp::Baseline>,
+) -> Result<Afxdp> {
     let mut ifaces = vec![IfaceSpec {
         name: topo.dut_in.clone(),
         ifindex: 0,
@@ -81,6 +87,7 @@ pub fn start(topo: &Topo, pin_dir: &std::path::Path, shared: Arc<SharedFib>) -> 
             ptb_per_sec: 100,
         },
         exception_tun: None,
+        baseline,
         ..AfxdpOptions::default()
     };
     ns::in_ns(&topo.dut, || {

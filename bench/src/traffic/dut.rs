@@ -32,6 +32,9 @@ pub enum Mode {
     Anycast(Action),
     /// anycast6 AF_XDP: steering program + userspace workers (rewrite).
     Afxdp,
+    /// Baseline C: the same steering program, sockets, rings and batching
+    /// as `Afxdp`, the workers only writing MACs (no engine).
+    AfxdpBaseline,
 }
 
 /// The flow hash seed of both paths.
@@ -139,7 +142,7 @@ impl<'t> Dut<'t> {
                 let dp = &mut self.dp;
                 ns::in_ns(&self.topo.dut, || Ok(dp.detach(&dev)?))?;
             }
-            Mode::Afxdp => {
+            Mode::Afxdp | Mode::AfxdpBaseline => {
                 if let Some(mut a) = self.afxdp.take() {
                     a.stop();
                 }
@@ -163,9 +166,20 @@ impl<'t> Dut<'t> {
                         .with_context(|| format!("attaching anycast6 to {dev}"))
                 })?;
             }
-            Mode::Afxdp => {
+            Mode::Afxdp | Mode::AfxdpBaseline => {
                 let pin_dir = self.dp.pin_dir().to_path_buf();
-                self.afxdp = Some(afxdp::start(self.topo, &pin_dir, self.shared.clone())?);
+                let e0 = &self.topo.egress[0];
+                let baseline = (mode == Mode::AfxdpBaseline).then_some(anycast6_afxdp::Baseline {
+                    egress_ifindex: e0.dut_ifindex,
+                    dmac: e0.sink_mac,
+                    smac: e0.dut_mac,
+                });
+                self.afxdp = Some(afxdp::start(
+                    self.topo,
+                    &pin_dir,
+                    self.shared.clone(),
+                    baseline,
+                )?);
             }
             Mode::Kernel => {}
         }
@@ -200,7 +214,9 @@ impl<'t> Dut<'t> {
             Mode::Kernel => None,
             Mode::Minimal => Some(self.minimal.prog_id()?),
             Mode::Anycast(_) => self.dp.attached()?.first().map(|a| a.prog_id),
-            Mode::Afxdp => ns::xdp_prog_id(&self.topo.dut, &self.topo.dut_in)?,
+            Mode::Afxdp | Mode::AfxdpBaseline => {
+                ns::xdp_prog_id(&self.topo.dut, &self.topo.dut_in)?
+            }
         })
     }
 }
