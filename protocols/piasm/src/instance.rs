@@ -870,7 +870,7 @@ impl Instance {
         let local: u32 = t
             .local
             .iter()
-            .filter(|(i, _)| self.ifaces.get(i).is_some_and(Iface::is_dr))
+            .filter(|(i, _)| self.ifaces.get(i).is_none_or(Iface::is_dr))
             .map(|(_, n)| *n)
             .sum();
         let branches: u32 = t

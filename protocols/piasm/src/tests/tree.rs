@@ -525,3 +525,16 @@ fn a_clean_exit_prunes_and_says_goodbye() {
         "Holdtime 0: forgotten at once"
     );
 }
+
+#[test]
+fn members_on_a_link_without_pia_sm_count_at_their_router() {
+    // Router 1's members sit on an interface PIA-SM does not run on
+    // (ifindex 9): nobody else can count them, so router 1 does.
+    let mut net = Net::new(2, |i| config(i, vec![member_of(i == 0)]));
+    net.link(&[0]);
+    net.link(&[1]);
+    net.rpf(1, 1, None);
+    net.members(1, 9, 2);
+    net.run(S);
+    assert_eq!(net.group(0), vec![(r(1), 2)]);
+}
