@@ -9,10 +9,13 @@ mod aospf;
 mod error;
 mod member;
 mod originate;
+mod piasm;
 mod proto;
 mod raw;
 mod validate;
 
+#[cfg(test)]
+mod piasm_tests;
 #[cfg(test)]
 mod tests;
 
@@ -57,6 +60,8 @@ pub struct Config {
     pub aarp: Option<AarpConfig>,
     /// `[aospf]`: this router speaks AOSPF (OSPFv3-compatible).
     pub aospf: Option<AospfConfig>,
+    /// `[piasm]`: this router speaks PIA-SM (docs/piasm.md).
+    pub piasm: Option<PiasmConfig>,
     /// `[rib.distance]`: administrative distance per source.
     pub distances: crate::proto::Distances,
 }
@@ -135,6 +140,44 @@ pub struct AospfAuth {
     /// Its id is the trailer's SA id.
     pub key: crate::proto::auth::Key,
     pub prep: crate::aospf::packet::auth::KeyPrep,
+}
+
+/// `[piasm]` (docs/config.md, docs/piasm.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PiasmConfig {
+    /// R: source of our unicast messages, end point of tunnels to us.
+    pub router_address: Ipv6Addr,
+    pub hello_interval: std::time::Duration,
+    pub join_interval: std::time::Duration,
+    /// Per anycast address.
+    pub max_branches: usize,
+    /// Keys of unicast messages (link messages use their interface's).
+    pub keys: Vec<crate::proto::auth::Key>,
+    pub interfaces: Vec<PiasmInterface>,
+    pub anycast: Vec<PiasmAnycast>,
+}
+
+/// `[[piasm.interface]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PiasmInterface {
+    pub name: String,
+    pub dr_priority: u32,
+    /// Keys of link messages on this interface.
+    pub keys: Vec<crate::proto::auth::Key>,
+}
+
+/// `[[piasm.anycast]]`: one anycast address and its core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PiasmAnycast {
+    pub address: Ipv6Addr,
+    /// The core address C joins go toward (shared by every core of it).
+    pub core: Ipv6Addr,
+    /// This router is a core of it (it owns `core`).
+    pub core_here: bool,
+    /// The router addresses of its other cores (only with `core_here`).
+    pub peers: Vec<Ipv6Addr>,
+    /// Take the shortcut when senders' packets pass here (not at a core).
+    pub shortcut: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Validation of the protocol sections: `[ard]` (router), `[member.ard]`,
-//! `[arip]`, `[aarp]`; `[aospf]` is in aospf.rs.
+//! `[arip]`, `[aarp]`; `[aospf]` is in aospf.rs, `[piasm]` in piasm.rs.
 
 use std::time::Duration;
 
@@ -111,7 +111,7 @@ impl Validator<'_, '_> {
         Some(Key::new(id as u16, secret.to_vec()))
     }
 
-    fn keys(&mut self, raw: &[S<RawKey>]) -> Vec<Key> {
+    pub(super) fn keys(&mut self, raw: &[S<RawKey>]) -> Vec<Key> {
         let mut out: Vec<Key> = Vec::new();
         for k in raw {
             let r = k.get_ref();

@@ -22,6 +22,10 @@ pub struct RawConfig {
     pub arip: Option<S<RawArip>>,
     pub aarp: Option<S<RawAarp>>,
     pub aospf: Option<S<RawAospf>>,
+    // Not spanned: `[[piasm.interface]]` alone makes `piasm` an implicit
+    // table, which has no span (a spanned one fails with a message that
+    // names no key).
+    pub piasm: Option<RawPiasm>,
     // Not spanned: `[rib.distance]` alone makes `rib` an implicit table,
     // which has no span; the values inside keep theirs.
     pub rib: Option<RawRib>,
@@ -135,6 +139,43 @@ pub struct RawAospfAuth {
     pub key: Option<S<String>>,
     pub key_file: Option<S<String>>,
     pub key_prep: Option<S<String>>,
+}
+
+/// `[piasm]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPiasm {
+    pub router_address: S<String>,
+    pub hello_interval_s: Option<S<i64>>,
+    pub join_interval_s: Option<S<i64>>,
+    pub max_branches: Option<S<i64>>,
+    #[serde(default)]
+    pub keys: Vec<S<RawKey>>,
+    #[serde(default)]
+    pub interface: Vec<S<RawPiasmInterface>>,
+    #[serde(default)]
+    pub anycast: Vec<S<RawPiasmAnycast>>,
+}
+
+/// `[[piasm.interface]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPiasmInterface {
+    pub name: S<String>,
+    pub dr_priority: Option<S<i64>>,
+    #[serde(default)]
+    pub keys: Vec<S<RawKey>>,
+}
+
+/// `[[piasm.anycast]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPiasmAnycast {
+    pub address: S<String>,
+    pub core: S<String>,
+    pub core_here: Option<S<bool>>,
+    pub peers: Option<S<Vec<S<String>>>>,
+    pub shortcut: Option<S<bool>>,
 }
 
 /// `[<protocol>.originate]`: what a routing protocol announces.

@@ -53,6 +53,7 @@ impl Validator<'_, '_> {
         let arip = raw.arip.map(|a| self.arip(a.into_inner()));
         let aarp = raw.aarp.map(|a| self.aarp(a.into_inner()));
         let aospf = raw.aospf.map(|a| self.aospf(a));
+        let piasm = raw.piasm.map(|p| self.piasm(p));
         let distances = raw
             .rib
             .and_then(|r| r.distance)
@@ -71,6 +72,7 @@ impl Validator<'_, '_> {
             arip,
             aarp,
             aospf,
+            piasm,
             distances,
         }
     }
@@ -99,7 +101,7 @@ impl Validator<'_, '_> {
 
     // ---- value helpers: report at the value's span, return None when wrong.
 
-    fn addr(&mut self, v: &S<String>, what: &str) -> Option<Ipv6Addr> {
+    pub(super) fn addr(&mut self, v: &S<String>, what: &str) -> Option<Ipv6Addr> {
         match v.get_ref().parse::<Ipv6Addr>() {
             Ok(a) => Some(a),
             Err(_) => {
@@ -434,7 +436,7 @@ impl Validator<'_, '_> {
             return None;
         }
         if let Some(a) = &g.address {
-            let addr = self.anycast_addr(a)?;
+            let addr = self.anycast_addr(a, "group address")?;
             return Some(vec![(Route::Host(addr), a.span())]);
         }
         if let Some(list) = &g.addresses {
@@ -445,7 +447,7 @@ impl Validator<'_, '_> {
             let before = self.errs.list.len();
             let mut routes = Vec::with_capacity(list.get_ref().len());
             for a in list.get_ref() {
-                if let Some(addr) = self.anycast_addr(a) {
+                if let Some(addr) = self.anycast_addr(a, "group address") {
                     routes.push((Route::Host(addr), a.span()));
                 }
             }
@@ -455,12 +457,13 @@ impl Validator<'_, '_> {
         self.anycast_prefix(p).map(|r| vec![(r, p.span())])
     }
 
-    fn anycast_addr(&mut self, a: &S<String>) -> Option<Ipv6Addr> {
-        let addr = self.addr(a, "group address")?;
+    /// An anycast address (`what` names it in errors).
+    pub(super) fn anycast_addr(&mut self, a: &S<String>, what: &str) -> Option<Ipv6Addr> {
+        let addr = self.addr(a, what)?;
         if addr.is_unspecified() || addr.is_multicast() || addr.is_loopback() {
             self.errs.at(
                 &a.span(),
-                format!("group address {addr} cannot be an anycast address"),
+                format!("{what} {addr} cannot be an anycast address"),
             );
             return None;
         }
