@@ -41,6 +41,8 @@ pub enum ControlError {
     AarpSetup(String),
     #[error("AOSPF: {0}")]
     AospfSetup(String),
+    #[error("PIA-SM: {0}")]
+    PiasmSetup(String),
     #[error("state file {path}: {reason}")]
     StateFile { path: PathBuf, reason: String },
 }

@@ -63,6 +63,8 @@ impl Speaker for Probe {
                 dst: r.src,
                 dst_port: self.port,
                 bytes: Probe::packet(b"OK", "ack"),
+                hop_limit: None,
+                router_alert: None,
             }),
             Some(b"OK") if self.next_hello.is_some() => {
                 self.next_hello = None;
@@ -90,6 +92,8 @@ impl Speaker for Probe {
                 dst: GROUP,
                 dst_port: self.port,
                 bytes: Probe::packet(b"HI", "hello"),
+                hop_limit: None,
+                router_alert: None,
             });
             self.next_hello = Some(now + Duration::from_millis(100));
         }

@@ -212,6 +212,8 @@ impl Speaker for AospfSpeaker {
                     dst,
                     dst_port: 0,
                     bytes,
+                    hop_limit: None,
+                    router_alert: None,
                 }),
                 Output::Rib(ch) => Routed::Learn(ch),
                 Output::Kernel(k) => Routed::Kernel(Change::new(

@@ -30,6 +30,8 @@ fn datagram(t: ard::Transmit) -> Datagram {
         dst: t.dst,
         dst_port: ard::PORT,
         bytes: t.bytes,
+        hop_limit: None,
+        router_alert: None,
     }
 }
 

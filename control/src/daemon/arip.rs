@@ -127,6 +127,8 @@ impl Speaker for AripSpeaker {
                     dst,
                     dst_port,
                     bytes,
+                    hop_limit: None,
+                    router_alert: None,
                 }),
                 Output::Rib(ch) => Routed::Learn(ch),
                 Output::Kernel(k) => Routed::Kernel(Change::new(

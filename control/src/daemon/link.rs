@@ -53,6 +53,40 @@ fn set_ipv6_checksum(s: &Socket, offset: u16) -> io::Result<()> {
     }
 }
 
+/// An IPv6 socket option of level IPPROTO_IPV6 set from raw bytes (the
+/// sticky IPV6_HOPOPTS, RFC 3542 §6); neither nix nor socket2 wraps it.
+#[allow(unsafe_code)]
+fn set_ipv6_raw(fd: i32, name: libc::c_int, value: &[u8]) -> io::Result<()> {
+    // SAFETY: `fd` is an open socket for the duration of the call; the
+    // value is a live slice passed with its exact length (null and 0 to
+    // clear), and the kernel only reads it.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IPV6,
+            name,
+            if value.is_empty() {
+                std::ptr::null()
+            } else {
+                value.as_ptr().cast()
+            },
+            value.len() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// A Hop-by-Hop Options header holding one Router Alert option (RFC
+/// 2711) of `value`, padded to 8 octets (PadN).
+fn router_alert_hopopts(value: u16) -> [u8; 8] {
+    let v = value.to_be_bytes();
+    [0, 0, 5, 2, v[0], v[1], 1, 0]
+}
+
 /// How a protocol's packets travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -211,6 +245,38 @@ impl LinkSocket {
             })
             .await
     }
+
+    /// As [`LinkSocket::send`] with this datagram's own hop limit, and a
+    /// Router Alert option of `router_alert` if given (set as the sticky
+    /// option around this one send: the daemon is one thread, nothing
+    /// else sends on the socket in between).
+    pub async fn send_with(
+        &self,
+        bytes: &[u8],
+        src: Ipv6Addr,
+        ifindex: u32,
+        dst: SocketAddrV6,
+        hop_limit: Option<u8>,
+        router_alert: Option<u16>,
+    ) -> io::Result<()> {
+        let fd = self.sock.as_raw_fd();
+        let dst = match self.transport {
+            Transport::Udp { .. } => dst,
+            Transport::Raw { .. } => SocketAddrV6::new(*dst.ip(), 0, 0, 0),
+        };
+        let hops = libc::c_int::from(hop_limit.unwrap_or(self.hop_limit));
+        self.sock
+            .async_io(Interest::WRITABLE, || {
+                let Some(v) = router_alert else {
+                    return send_once(fd, bytes, src, ifindex, dst, hops);
+                };
+                set_ipv6_raw(fd, libc::IPV6_HOPOPTS, &router_alert_hopopts(v))?;
+                let r = send_once(fd, bytes, src, ifindex, dst, hops);
+                set_ipv6_raw(fd, libc::IPV6_HOPOPTS, &[])?;
+                r
+            })
+            .await
+    }
 }
 
 fn recv_once(fd: i32, buf: &mut [u8]) -> io::Result<Received> {
@@ -273,4 +339,17 @@ fn send_once(
     )
     .map_err(io::Error::from)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn router_alert_option_is_one_padded_hop_by_hop_header() {
+        // Next header (kernel's), length 0 (8 octets), RA type 5 len 2
+        // value 65503, PadN of 0.
+        assert_eq!(
+            super::router_alert_hopopts(65503),
+            [0, 0, 5, 2, 0xff, 0xdf, 1, 0]
+        );
+    }
 }

@@ -31,6 +31,7 @@ pub mod kernel_routes;
 pub mod link;
 mod links;
 mod origin;
+pub mod piasm;
 pub mod protocol;
 pub mod resolve;
 mod routing;
@@ -110,6 +111,8 @@ pub struct Daemon {
     arip: Option<(arip::AripTask, crate::config::AripConfig)>,
     /// `[aospf]`, with the config it runs.
     aospf: Option<(aospf::AospfTask, crate::config::AospfConfig)>,
+    /// `[piasm]`, with the config it runs.
+    piasm: Option<(piasm::PiasmTask, crate::config::PiasmConfig)>,
     /// A graceful restart the previous process announced, until AOSPF
     /// has started with it (daemon/aospf.rs).
     gr_pending: Option<state_file::GracefulRestart>,
@@ -390,6 +393,13 @@ impl Daemon {
             match r {
                 Ok(()) => tracing::info!(route = ?k, "kernel route"),
                 Err(e) => tracing::warn!(route = ?k, error = %e, "kernel route not applied"),
+            }
+        }
+        for (anycast, source, members) in ev.whole {
+            let n = members.len();
+            if self.learned.set_whole(anycast, source, members) {
+                tracing::info!(%anycast, source = source.as_str(), members = n, "learned");
+                changed = true;
             }
         }
         self.learn(ev.learn) || changed

@@ -126,6 +126,17 @@ pub static REGISTRY: &[Registration] = &[
         stop: |d| Box::pin(d.stop_aospf()),
         render: crate::ctl::aospf::render,
     },
+    Registration {
+        name: "piasm",
+        about: "PIA-SM: a core-based anycast tree from PIM-SM, for few anycast routers",
+        views: super::piasm::VIEWS,
+        sync: |d, cfg| Box::pin(d.sync_piasm(cfg)),
+        view: |d, sub| d.piasm_view(sub),
+        links: |_| {},
+        address: |_, _| {},
+        stop: |d| Box::pin(d.stop_piasm()),
+        render: crate::ctl::piasm::render,
+    },
 ];
 
 /// The registration called `name`.

@@ -132,6 +132,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         ard_member: None,
         arip: None,
         aospf: None,
+        piasm: None,
         gr_pending,
         aarp: None,
         aarp_lo: Vec::new(),

@@ -33,6 +33,10 @@ pub struct Datagram {
     pub dst: Ipv6Addr,
     pub dst_port: u16,
     pub bytes: Vec<u8>,
+    /// This datagram's hop limit (None: the socket's).
+    pub hop_limit: Option<u8>,
+    /// A Router Alert option of this value (RFC 2711).
+    pub router_alert: Option<u16>,
 }
 
 /// What the cores ask of the daemon, batched per wake-up.
@@ -41,17 +45,23 @@ pub struct Outputs {
     pub send: Vec<Datagram>,
     pub learn: Vec<Learn>,
     pub kernel: Vec<KernelRoute>,
+    /// Whole member sets per anycast address (PIA-SM's groups).
+    pub whole: Vec<Whole>,
     /// The core's graceful restart ended with this drain (its whole table
     /// is in `learn`): set by the speaker, passed on as
     /// [`ProtoEvent::restarted`].
     pub restarted: Option<Source>,
 }
 
+/// Every member a source gives one anycast address (none: it gives none).
+pub type Whole = (Ipv6Addr, Source, Vec<crate::config::MemberConfig>);
+
 /// What reaches the daemon loop.
 #[derive(Debug)]
 pub struct ProtoEvent {
     pub learn: Vec<Learn>,
     pub kernel: Vec<KernelRoute>,
+    pub whole: Vec<Whole>,
     /// This protocol's graceful restart is over: what the daemon restored
     /// for it goes, `learn` (its whole table) takes its place.
     pub restarted: Option<Source>,
@@ -157,15 +167,23 @@ async fn run<S: Speaker>(
         };
         for d in out.send {
             let dst = SocketAddrV6::new(d.dst, d.dst_port, 0, 0);
-            if let Err(e) = sock.send(&d.bytes, d.src, d.ifindex, dst).await {
+            if let Err(e) = sock
+                .send_with(&d.bytes, d.src, d.ifindex, dst, d.hop_limit, d.router_alert)
+                .await
+            {
                 tracing::warn!(transport = %sock.transport().label(), ifindex = d.ifindex, dst = %d.dst, error = %e, "send failed");
             }
         }
-        if !out.learn.is_empty() || !out.kernel.is_empty() || out.restarted.is_some() {
+        if !out.learn.is_empty()
+            || !out.kernel.is_empty()
+            || !out.whole.is_empty()
+            || out.restarted.is_some()
+        {
             if let Some(ev) = &events {
                 let _ = ev.send(ProtoEvent {
                     learn: out.learn,
                     kernel: out.kernel,
+                    whole: out.whole,
                     restarted: out.restarted,
                 });
             }

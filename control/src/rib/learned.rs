@@ -42,6 +42,10 @@ pub struct LearnedEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Learned {
     by_addr: BTreeMap<Ipv6Addr, BTreeMap<LearnedKey, LearnedEntry>>,
+    /// Members a protocol gives whole per address, each fully described
+    /// (PIA-SM's branches: rewrite to a neighbour or encapsulation to a
+    /// router address, with weights).
+    whole: BTreeMap<(Ipv6Addr, proto::Source), Vec<MemberConfig>>,
 }
 
 impl Learned {
@@ -85,6 +89,40 @@ impl Learned {
         }
     }
 
+    /// How many members `source` taught for `anycast` on each interface.
+    pub fn count_by_interface(
+        &self,
+        anycast: Ipv6Addr,
+        source: proto::Source,
+    ) -> BTreeMap<u32, u32> {
+        let mut n = BTreeMap::new();
+        for k in self
+            .by_addr
+            .get(&anycast)
+            .into_iter()
+            .flat_map(|m| m.keys())
+        {
+            if k.source == source {
+                *n.entry(k.ifindex).or_insert(0) += 1;
+            }
+        }
+        n
+    }
+
+    /// Replaces every member `source` gives `anycast` (none: it gives
+    /// none); true if the table changed.
+    pub fn set_whole(
+        &mut self,
+        anycast: Ipv6Addr,
+        source: proto::Source,
+        members: Vec<MemberConfig>,
+    ) -> bool {
+        if members.is_empty() {
+            return self.whole.remove(&(anycast, source)).is_some();
+        }
+        self.whole.insert((anycast, source), members.clone()) != Some(members)
+    }
+
     /// Forgets everything `source` taught (the protocol was turned off).
     pub fn forget(&mut self, source: proto::Source) -> bool {
         let before = self.len();
@@ -92,15 +130,17 @@ impl Learned {
             m.retain(|k, _| k.source != source);
         }
         self.by_addr.retain(|_, m| !m.is_empty());
+        self.whole.retain(|(_, s), _| *s != source);
         self.len() != before
     }
 
     pub fn len(&self) -> usize {
-        self.by_addr.values().map(|m| m.len()).sum()
+        self.by_addr.values().map(|m| m.len()).sum::<usize>()
+            + self.whole.values().map(Vec::len).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_addr.is_empty()
+        self.by_addr.is_empty() && self.whole.is_empty()
     }
 
     /// (address, best metric) of the entries `source` taught.
@@ -138,7 +178,11 @@ impl Learned {
     }
 
     pub fn addresses(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
-        self.by_addr.keys().copied()
+        let mut all: Vec<Ipv6Addr> = self.by_addr.keys().copied().collect();
+        all.extend(self.whole.keys().map(|(a, _)| *a));
+        all.sort();
+        all.dedup();
+        all.into_iter()
     }
 
     /// Adds the learned members to `groups` (configured groups first, in
@@ -154,20 +198,32 @@ impl Learned {
                 Route::Prefix(_) => None,
             })
             .collect();
+        let mut all: BTreeMap<Ipv6Addr, Vec<EffectiveMember>> = BTreeMap::new();
         for (addr, entries) in &self.by_addr {
-            let members: Vec<EffectiveMember> = entries
-                .iter()
-                .filter_map(|(k, v)| Some(member(k, v, ifname(k.ifindex)?)))
-                .collect();
+            all.entry(*addr).or_default().extend(
+                entries
+                    .iter()
+                    .filter_map(|(k, v)| Some(member(k, v, ifname(k.ifindex)?))),
+            );
+        }
+        for ((addr, source), members) in &self.whole {
+            all.entry(*addr)
+                .or_default()
+                .extend(members.iter().map(|m| EffectiveMember {
+                    member: m.clone(),
+                    source: *source,
+                }));
+        }
+        for (addr, members) in all {
             if members.is_empty() {
                 continue;
             }
-            match index.get(addr) {
+            match index.get(&addr) {
                 Some(&i) => groups[i].members.extend(members),
                 None => {
-                    index.insert(*addr, groups.len());
+                    index.insert(addr, groups.len());
                     groups.push(EffectiveGroup {
-                        route: Route::Host(*addr),
+                        route: Route::Host(addr),
                         members,
                     });
                 }
@@ -256,5 +312,46 @@ mod tests {
         assert_eq!(l.addresses().count(), 1);
         assert!(l.forget(proto::Source::Arip));
         assert!(l.is_empty());
+    }
+
+    #[test]
+    fn whole_member_sets_replace_and_merge() {
+        let mut l = Learned::default();
+        let mut enc = MemberConfig::new(a("2001:db8:ff::3"), None);
+        enc.action = Action::Encap;
+        enc.weight = 3;
+        let rw = MemberConfig::new(a("2001:db8:ff::4"), Some("c-b".into()));
+        let any = a("2001:db8:ac::6f");
+        assert!(l.set_whole(any, proto::Source::PiaSm, vec![enc.clone(), rw.clone()]));
+        assert!(!l.set_whole(any, proto::Source::PiaSm, vec![enc.clone(), rw.clone()]));
+        assert!(l.apply(
+            &up("2001:db8:ac::6f", "fe80::9", 7, 1, proto::Source::Ard),
+            false
+        ));
+        assert!(l.apply(
+            &up("2001:db8:ac::6f", "fe80::8", 7, 1, proto::Source::Ard),
+            false
+        ));
+        assert_eq!(
+            l.count_by_interface(any, proto::Source::Ard),
+            BTreeMap::from([(7, 2)])
+        );
+        let mut groups = Vec::new();
+        l.merge(&mut groups, |i| Some(format!("eth{i}")));
+        assert_eq!(groups.len(), 1);
+        let m = &groups[0].members;
+        assert_eq!(m.len(), 4, "{m:?}");
+        let e = m.iter().find(|x| x.member.address == enc.address).unwrap();
+        assert_eq!(
+            (e.member.action, e.member.weight, e.source),
+            (Action::Encap, 3, proto::Source::PiaSm)
+        );
+        assert_eq!(l.len(), 4);
+        // Replaced whole, then gone with its source.
+        assert!(l.set_whole(any, proto::Source::PiaSm, vec![rw]));
+        assert_eq!(l.len(), 3);
+        assert!(l.forget(proto::Source::PiaSm));
+        assert_eq!(l.len(), 2);
+        assert!(!l.set_whole(any, proto::Source::PiaSm, vec![]));
     }
 }

@@ -1,0 +1,328 @@
+//! PIA-SM inside anycast6d (`[piasm]`, docs/piasm.md): a speaker task
+//! (daemon/speaker.rs) with a raw IPv6 socket of next header 103, joined
+//! to ff02::d (ALL-PIM-ROUTERS) on every `[[piasm.interface]]`, driving the pure core
+//! (protocols/piasm). The core computes and checks the PIM checksum (the
+//! authentication trailer is sealed before it).
+//!
+//! ```text
+//!  raw socket ip/103 ──► handle_packet ──► Instance ──► Send ──► raw socket
+//!  RPF poller (route get C, 1 s) ──► set_rpf      │      (hop limit 1 on links, 64 unicast,
+//!  RIB: ARD members per interface ──► set_local_members   Router Alert on joins toward C)
+//!                                                 └─► Group ──► RIB (Source::PiaSm, whole:
+//!                                                     rewrite to neighbours, encap to routers)
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::ard::{keyring, link_locals, seq_start};
+use super::link::{LinkSocket, Received, Transport};
+use super::speaker::{Datagram, Outputs, ProtoEvent, Speaker, Task};
+use super::Daemon;
+use crate::config::{AdminState, Config, MemberConfig, PiasmConfig};
+use crate::neigh::{LinkInfo, Netlink};
+use crate::piasm::{self, packet, Group, Instance, Output, Rpf, Via};
+use crate::proto::clock::MonoClock;
+use crate::proto::{Instant, Source};
+use crate::ControlError;
+
+/// The sub-views of `show piasm`.
+pub const VIEWS: &[&str] = &["neighbors", "trees"];
+
+/// How often the route toward each core address is looked up.
+const RPF_POLL: Duration = Duration::from_secs(1);
+
+pub struct PiasmSpeaker {
+    inst: Instance,
+    /// Interface names by index (members name their egress).
+    names: BTreeMap<u32, String>,
+    router_address: Ipv6Addr,
+    /// ARD members last given to the core: (anycast, ifindex) -> count.
+    fed: BTreeMap<(Ipv6Addr, u32), u32>,
+}
+
+impl PiasmSpeaker {
+    /// A group as RIB members: on-link branches by rewrite to the
+    /// neighbour, the others by encapsulation to their router address.
+    fn members(&self, g: &Group) -> Vec<MemberConfig> {
+        g.members
+            .iter()
+            .filter_map(|m| {
+                let mut c = MemberConfig::new(m.address, None);
+                c.distance = 1;
+                c.weight = m.weight.max(1);
+                c.state = AdminState::Active;
+                match m.via {
+                    Via::OnLink { ifindex, next_hop } => {
+                        c.interface = Some(self.names.get(&ifindex)?.clone());
+                        c.next_hop = Some(next_hop);
+                    }
+                    Via::Tunnel => {
+                        c.action = anycast6_dataplane::Action::Encap;
+                        c.encap_source = Some(self.router_address);
+                    }
+                }
+                Some(c)
+            })
+            .collect()
+    }
+}
+
+impl Speaker for PiasmSpeaker {
+    fn handle_packet(&mut self, now: Instant, r: &Received, bytes: &[u8]) {
+        self.inst.handle_packet(now, r.ifindex, r.src, r.dst, bytes);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.inst.handle_timeout(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.inst.poll_timeout()
+    }
+
+    fn drain(&mut self, out: &mut Outputs) {
+        while let Some(o) = self.inst.poll_output() {
+            match o {
+                Output::Send(s) => out.send.push(Datagram {
+                    ifindex: s.ifindex.unwrap_or(0),
+                    src: s.src,
+                    dst: s.dst,
+                    dst_port: 0,
+                    bytes: s.bytes,
+                    hop_limit: Some(s.hop_limit),
+                    router_alert: s.router_alert.then_some(packet::ROUTER_ALERT),
+                }),
+                Output::Group(g) => {
+                    let members = self.members(&g);
+                    out.whole.push((g.anycast, Source::PiaSm, members));
+                }
+            }
+        }
+    }
+}
+
+/// A running PIA-SM speaker and its RPF poller.
+pub struct PiasmTask {
+    task: Task<PiasmSpeaker>,
+    _rpf: Poller,
+}
+
+/// The RPF poller, which dies with its task.
+struct Poller(JoinHandle<()>);
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl PiasmTask {
+    pub async fn start(
+        cfg: &PiasmConfig,
+        hash_seed: u32,
+        nl: &Netlink,
+        links: &[LinkInfo],
+        events: mpsc::UnboundedSender<ProtoEvent>,
+    ) -> Result<PiasmTask, ControlError> {
+        let names: Vec<String> = cfg.interfaces.iter().map(|i| i.name.clone()).collect();
+        let ifs = link_locals(nl, links, &names)
+            .await
+            .map_err(ControlError::PiasmSetup)?;
+        let setup = |e: std::io::Error| ControlError::PiasmSetup(e.to_string());
+        let sock = LinkSocket::open(
+            Transport::Raw {
+                next_header: packet::PROTO_PIM,
+                checksum_offset: None,
+            },
+            1,
+        )
+        .map_err(setup)?;
+        // Intercepting Router Alert joins on their way to C is not done:
+        // Linux hands such packets only to IPPROTO_RAW sockets
+        // (ip6_ra_control), not to this one (docs/piasm.md §13).
+        for (_, ifindex, _) in &ifs {
+            sock.join(packet::ALL_PIM_ROUTERS, *ifindex)
+                .map_err(setup)?;
+        }
+        let clock = MonoClock::new();
+        let seq = seq_start();
+        let mut c = piasm::Config::new(cfg.router_address);
+        c.anycast = cfg
+            .anycast
+            .iter()
+            .map(|a| piasm::AnycastConfig {
+                anycast: a.address,
+                core: a.core,
+                is_core: a.core_here,
+                peers: a.peers.clone(),
+                shortcut: a.shortcut,
+            })
+            .collect();
+        c.hello_interval = cfg.hello_interval;
+        c.join_interval = cfg.join_interval;
+        c.max_branches = cfg.max_branches;
+        c.keys = keyring(&cfg.keys);
+        c.hash_seed = hash_seed;
+        c.generation_id = (seq ^ (seq >> 32)) as u32;
+        c.seq_start = seq;
+        let mut inst = Instance::new(c, clock.now());
+        let mut by_index = BTreeMap::new();
+        for ((name, ifindex, ll), ic) in ifs.iter().zip(&cfg.interfaces) {
+            let mut i = piasm::InterfaceConfig::new(*ifindex, name, *ll);
+            i.dr_priority = ic.dr_priority;
+            i.keys = keyring(&ic.keys);
+            inst.interface_up(clock.now(), i);
+            by_index.insert(*ifindex, name.clone());
+            tracing::info!(interface = %name, link_local = %ll, "PIA-SM interface up");
+        }
+        let speaker = PiasmSpeaker {
+            inst,
+            names: by_index,
+            router_address: cfg.router_address,
+            fed: BTreeMap::new(),
+        };
+        let task = Task::spawn(speaker, sock, clock, Some(events));
+        let (core, wake) = task.shared();
+        let nl = nl.clone();
+        let rpf = tokio::spawn(async move {
+            let mut last: BTreeMap<Ipv6Addr, Option<Rpf>> = BTreeMap::new();
+            loop {
+                let cores = super::speaker::lock(&core).inst.cores();
+                for c in cores {
+                    let hop = match nl.route_get(c).await {
+                        Ok(h) => h,
+                        Err(e) => {
+                            tracing::warn!(core = %c, error = %e, "PIA-SM: route toward the core");
+                            continue;
+                        }
+                    };
+                    let rpf = hop.map(|h| Rpf {
+                        ifindex: h.oif,
+                        next_hop: h.gateway,
+                    });
+                    if last.get(&c) != Some(&rpf) {
+                        tracing::info!(core = %c, rpf = ?rpf, "PIA-SM: route toward the core");
+                        last.insert(c, rpf);
+                        let now = clock.now();
+                        super::speaker::lock(&core).inst.set_rpf(now, c, rpf);
+                        wake.notify_one();
+                    }
+                }
+                tokio::time::sleep(RPF_POLL).await;
+            }
+        });
+        tracing::info!(router_address = %cfg.router_address, anycast = cfg.anycast.len(), "PIA-SM started");
+        Ok(PiasmTask {
+            task,
+            _rpf: Poller(rpf),
+        })
+    }
+
+    /// ARD members per (anycast, interface), as the RIB has them; only
+    /// changes reach the core.
+    pub fn set_members(&self, members: &BTreeMap<(Ipv6Addr, u32), u32>) {
+        let now = self.task.clock.now();
+        let mut s = self.task.core();
+        let gone: Vec<(Ipv6Addr, u32)> = s
+            .fed
+            .keys()
+            .filter(|k| !members.contains_key(k))
+            .copied()
+            .collect();
+        let mut called = false;
+        for (a, i) in gone {
+            s.inst.set_local_members(now, a, i, 0);
+            s.fed.remove(&(a, i));
+            called = true;
+        }
+        for (k, n) in members {
+            if s.fed.get(k) != Some(n) {
+                s.inst.set_local_members(now, k.0, k.1, *n);
+                s.fed.insert(*k, *n);
+                called = true;
+            }
+        }
+        drop(s);
+        if called {
+            self.task.wake();
+        }
+    }
+
+    pub fn view(&self, sub: Option<&str>) -> Value {
+        let now = self.task.clock.now();
+        let v = serde_json::to_value(self.task.core().inst.view(now)).unwrap_or(Value::Null);
+        match sub {
+            Some(s) => v[s].clone(),
+            None => v,
+        }
+    }
+
+    /// Clean exit: Hellos with Holdtime 0 and prunes go out first.
+    pub async fn stop(self) {
+        let now = self.task.clock.now();
+        self.task.core().inst.shutdown(now);
+        let PiasmTask { task, _rpf } = self;
+        drop(_rpf);
+        task.stop_when_idle(Duration::from_millis(500)).await;
+    }
+}
+
+impl Daemon {
+    /// Starts, restarts or stops PIA-SM to match `cfg`; feeds it the ARD
+    /// members of its anycast addresses.
+    pub(super) async fn sync_piasm(&mut self, cfg: &Config) {
+        if self.piasm.as_ref().map(|(_, c)| c) != cfg.piasm.as_ref() {
+            if let Some((t, _)) = self.piasm.take() {
+                t.stop().await;
+                tracing::info!("PIA-SM stopped");
+                if self.learned.forget(Source::PiaSm) {
+                    self.dirty = true;
+                }
+            }
+            if let Some(pc) = cfg.piasm.clone() {
+                match PiasmTask::start(
+                    &pc,
+                    cfg.daemon.hash_seed,
+                    &self.nl,
+                    &self.links,
+                    self.proto_tx.clone(),
+                )
+                .await
+                {
+                    Ok(t) => self.piasm = Some((t, pc)),
+                    Err(e) => tracing::error!(error = %e, "PIA-SM not started"),
+                }
+            }
+        }
+        if let Some((t, pc)) = &self.piasm {
+            let mut members = BTreeMap::new();
+            for a in &pc.anycast {
+                for (ifindex, n) in self.learned.count_by_interface(a.address, Source::Ard) {
+                    members.insert((a.address, ifindex), n);
+                }
+            }
+            t.set_members(&members);
+        }
+    }
+
+    /// `show piasm [neighbors | trees]`.
+    pub(super) fn piasm_view(&self, sub: Option<&str>) -> Value {
+        self.piasm
+            .as_ref()
+            .map_or(Value::Null, |(t, _)| t.view(sub))
+    }
+
+    /// Clean exit of PIA-SM.
+    pub(super) async fn stop_piasm(&mut self) {
+        if let Some((t, _)) = self.piasm.take() {
+            t.stop().await;
+            tracing::info!("PIA-SM stopped (prunes and a last Hello sent)");
+        }
+    }
+}

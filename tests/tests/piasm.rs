@@ -1,0 +1,382 @@
+//! anycast6d runs PIA-SM (`[piasm]`): the control plane in real
+//! namespaces, between anycast6d processes, with a plain router between
+//! the core and one first-hop router.
+//!
+//! ```text
+//!   M1 ── m-f / f-m ── FHR (ARD, PIA-SM) ── f-p / p-f ── P (plain: kernel forwarding, static routes)
+//!                                                            │ p-c
+//!   M2 ── m-b / b-m ── B (ARD, PIA-SM) ══ b-c / c-b ══ CORE (PIA-SM, core of A at C)
+//! ```
+//!
+//! - `tree_through_plain_and_pia_sm_routers`: B and the core are PIM
+//!   neighbours (Hellos both ways, each other's router address and the C
+//!   flag); B joins on-link, the FHR (behind P) joins by unicast to C with
+//!   the Router Alert; the core has both branches, weight 1 each (one ARD
+//!   member behind each), in its RIB as A's members from `pia-sm` (rewrite
+//!   to B's link-local on c-b, encapsulation to the FHR's router address);
+//!   tshark decodes every PIA-SM packet captured on c-b and on p-c as
+//!   PIMv2 with a correct checksum and no malformed field; M1's ARD leave
+//!   prunes the FHR's branch at once (well within the 35 s holdtime); B's
+//!   clean stop (Hello Holdtime 0, prune) removes it and its branch at once.
+//!
+//! Not yet here (docs/piasm.md §13): data down the tree (the router-side
+//! decapsulation of the fast path), the shortcut and core failover with
+//! traffic.
+
+use std::time::Duration;
+
+use anycast6_tests::proto::{ard_member_host, ard_router, link};
+use anycast6_tests::{require_root, wait_for, Daemon, DaemonCfg, Netns, Proc, TempDir};
+use serde_json::Value;
+
+const A: &str = "2001:db8:ac::6f";
+const C: &str = "2001:db8:c0::1";
+const R_CORE: &str = "2001:db8:ff::1";
+const R_FHR: &str = "2001:db8:ff::3";
+const R_B: &str = "2001:db8:ff::4";
+
+/// `[piasm]` with 1 s Hellos and 10 s joins (holdtime 35 s).
+fn piasm(router: &str, ifs: &[&str], core_here: bool) -> String {
+    let mut s = format!(
+        "[piasm]\nrouter_address = \"{router}\"\nhello_interval_s = 1\njoin_interval_s = 10\n"
+    );
+    for i in ifs {
+        s.push_str(&format!("[[piasm.interface]]\nname = \"{i}\"\n"));
+    }
+    s.push_str(&format!(
+        "[[piasm.anycast]]\naddress = \"{A}\"\ncore = \"{C}\"\ncore_here = {core_here}\n"
+    ));
+    s
+}
+
+/// The link-local address of `dev` in `ns` (the kernel adds it shortly
+/// after the link comes up).
+fn link_local(ns: &Netns, dev: &str) -> String {
+    let mut found = None;
+    wait_for("a link-local address", Duration::from_secs(10), || {
+        let out = ns
+            .ip(&["-6", "addr", "show", "dev", dev, "scope", "link"])
+            .unwrap_or_default();
+        found = out
+            .split_whitespace()
+            .skip_while(|w| *w != "inet6")
+            .nth(1)
+            .and_then(|a| a.split('/').next())
+            .map(str::to_string);
+        found.is_some()
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{dev}: {e}\n{}",
+            ns.ip(&["-6", "addr", "show"]).unwrap_or_default()
+        )
+    });
+    found.unwrap()
+}
+
+/// The tree of A in `show piasm trees`.
+fn tree(d: &Daemon) -> Value {
+    d.ctl_json(&["show", "piasm", "trees"])
+        .ok()
+        .and_then(|v| v.as_array().and_then(|t| t.first().cloned()))
+        .unwrap_or(Value::Null)
+}
+
+fn branches(d: &Daemon) -> Vec<Value> {
+    tree(d)["branches"].as_array().cloned().unwrap_or_default()
+}
+
+/// A's RIB candidates from PIA-SM.
+fn piasm_members(d: &Daemon) -> Vec<Value> {
+    d.ctl_json(&["show", "rib"])
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m["group"] == A && m["source"] == "pia-sm")
+        .collect()
+}
+
+/// tshark on `dev` of `ns` for PIM; waits until it captures.
+fn capture(ns: &Netns, tmp: &TempDir, label: &str, dev: &str) -> (Proc, std::path::PathBuf) {
+    let file = tmp.join(format!("{label}.pcap"));
+    let log = tmp.join(format!("{label}.log"));
+    let mut cmd = ns.command("tshark");
+    cmd.args(["-n", "-q", "-i", dev, "-f", "ip6", "-w"])
+        .arg(&file);
+    let p = Proc::spawn(label, cmd, log.clone()).expect("tshark");
+    wait_for("tshark captures", Duration::from_secs(90), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Capturing on"))
+    })
+    .expect("tshark did not start");
+    (p, file)
+}
+
+/// `tshark -V` of the PIM packets in `file`; asserts they decode cleanly.
+fn pim_decode(file: &std::path::Path) -> String {
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(file)
+        .args(["-Y", "pim", "-V", "-z", "expert,warn"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "tshark -r {}", file.display());
+    assert!(!text.contains("Malformed"), "{text}");
+    assert!(!text.contains("Errors ("), "expert errors: {text}");
+    assert!(!text.contains("Warnings ("), "expert warnings: {text}");
+    assert!(!text.contains("[incorrect"), "a bad checksum: {text}");
+    text
+}
+
+#[test]
+fn tree_through_plain_and_pia_sm_routers() {
+    if !require_root("tree_through_plain_and_pia_sm_routers") {
+        return;
+    }
+    let tmp = TempDir::new("pim1").expect("tmp");
+    let ns = |n: &str| Netns::new(&format!("pim1{n}")).expect("netns");
+    let (core, p, fhr, b, m1, m2) = (ns("c"), ns("p"), ns("f"), ns("b"), ns("m1"), ns("m2"));
+    link(
+        &core,
+        "c-p",
+        "2001:db8:1::1/64",
+        &p,
+        "p-c",
+        "2001:db8:1::2/64",
+    )
+    .unwrap();
+    link(
+        &p,
+        "p-f",
+        "2001:db8:2::2/64",
+        &fhr,
+        "f-p",
+        "2001:db8:2::1/64",
+    )
+    .unwrap();
+    link(
+        &fhr,
+        "f-m",
+        "2001:db8:3::1/64",
+        &m1,
+        "m-f",
+        "2001:db8:3::2/64",
+    )
+    .unwrap();
+    link(
+        &core,
+        "c-b",
+        "2001:db8:4::1/64",
+        &b,
+        "b-c",
+        "2001:db8:4::2/64",
+    )
+    .unwrap();
+    link(
+        &b,
+        "b-m",
+        "2001:db8:5::1/64",
+        &m2,
+        "m-b",
+        "2001:db8:5::2/64",
+    )
+    .unwrap();
+    for (n, addrs) in [
+        (&core, vec![R_CORE, C]),
+        (&fhr, vec![R_FHR]),
+        (&b, vec![R_B]),
+    ] {
+        for a in addrs {
+            n.add_addr("lo", &format!("{a}/128")).unwrap();
+        }
+    }
+    for n in [&core, &p, &fhr, &b] {
+        n.enable_forwarding().unwrap();
+    }
+    // P, the plain router, knows the core's and the FHR's addresses.
+    for dst in [R_CORE, C] {
+        p.add_route(&format!("{dst}/128"), "2001:db8:1::1").unwrap();
+    }
+    p.add_route(&format!("{R_FHR}/128"), "2001:db8:2::1")
+        .unwrap();
+    fhr.add_route("default", "2001:db8:2::2").unwrap();
+    core.add_route(&format!("{R_FHR}/128"), "2001:db8:1::2")
+        .unwrap();
+    // B reaches C over c-b by the core's link-local (as a routing protocol
+    // would install it).
+    let core_ll = link_local(&core, "c-b");
+    b.ip(&[
+        "-6",
+        "route",
+        "add",
+        &format!("{C}/128"),
+        "via",
+        &core_ll,
+        "dev",
+        "b-c",
+    ])
+    .unwrap();
+    core.ip(&[
+        "-6",
+        "route",
+        "add",
+        &format!("{R_B}/128"),
+        "via",
+        "2001:db8:4::2",
+    ])
+    .unwrap();
+
+    let (cap_cb, cap_cb_file) = capture(&core, &tmp, "cap-cb", "c-b");
+    let (cap_pc, cap_pc_file) = capture(&p, &tmp, "cap-pc", "p-c");
+
+    let core_cfg = DaemonCfg {
+        extra: piasm(R_CORE, &["c-b", "c-p"], true),
+        ..DaemonCfg::default()
+    };
+    let dc = Daemon::start(&core, &tmp, "pim1c", &core_cfg).expect("core");
+    let leaf = |router: &str, member_if: &str, up_if: &str| DaemonCfg {
+        extra: format!(
+            "{}\n{}",
+            ard_router(&[member_if], None),
+            piasm(router, &[up_if], false)
+        ),
+        ..DaemonCfg::default()
+    };
+    let df = Daemon::start(&fhr, &tmp, "pim1f", &leaf(R_FHR, "f-m", "f-p")).expect("fhr");
+    let mut db = Daemon::start(&b, &tmp, "pim1b", &leaf(R_B, "b-m", "b-c")).expect("b");
+    let mut dm1 = Daemon::start(
+        &m1,
+        &tmp,
+        "pim1m1",
+        &ard_member_host(A.parse().unwrap(), "2001:db8:3::2", "m-f"),
+    )
+    .expect("m1");
+    let _dm2 = Daemon::start(
+        &m2,
+        &tmp,
+        "pim1m2",
+        &ard_member_host(A.parse().unwrap(), "2001:db8:5::2", "m-b"),
+    )
+    .expect("m2");
+
+    // Neighbours: B and the core, with router addresses and the C flag.
+    wait_for(
+        "core and B are PIA-SM neighbours",
+        Duration::from_secs(20),
+        || {
+            let n = dc
+                .ctl_json(&["show", "piasm", "neighbors"])
+                .unwrap_or_default();
+            n.as_array().is_some_and(|n| {
+                n.iter().any(|x| {
+                    x["router_address"] == R_B && x["piasm"] == true && x["interface"] == "c-b"
+                })
+            })
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", dc.log()));
+    let bn = db.ctl_json(&["show", "piasm", "neighbors"]).unwrap();
+    assert!(
+        bn.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["router_address"] == R_CORE && x["core"] == true),
+        "{bn:#}"
+    );
+
+    // Both branches at the core, weight 1 each.
+    wait_for("two branches at the core", Duration::from_secs(30), || {
+        branches(&dc).len() == 2
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\ncore: {:#}\nfhr: {:#}\nb: {:#}\n{}",
+            tree(&dc),
+            tree(&df),
+            tree(&db),
+            df.log()
+        )
+    });
+    let bs = branches(&dc);
+    let b_ll = link_local(&b, "b-c");
+    let on_link = bs
+        .iter()
+        .find(|x| x["on-link"]["neighbor"] == b_ll.as_str())
+        .unwrap_or_else(|| panic!("B's on-link branch: {bs:#?}"));
+    assert_eq!(on_link["weight"], 1);
+    let tunnel = bs
+        .iter()
+        .find(|x| x["tunnel"]["endpoint"] == R_FHR)
+        .unwrap_or_else(|| panic!("the FHR's tunnelled branch: {bs:#?}"));
+    assert_eq!(tunnel["weight"], 1);
+    // The first-hop routers' view of their upstream.
+    assert_eq!(
+        tree(&df)["upstream"]["tunnel"]["core"],
+        C,
+        "{:#}",
+        tree(&df)
+    );
+    assert_eq!(
+        tree(&db)["upstream"]["on-link"]["neighbor"],
+        core_ll.as_str()
+    );
+    assert_eq!(tree(&df)["weight"], 1);
+
+    // The core's RIB: A's members from PIA-SM, one per branch.
+    wait_for(
+        "A's PIA-SM members in the core's RIB",
+        Duration::from_secs(10),
+        || piasm_members(&dc).len() == 2,
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{:#?}", piasm_members(&dc)));
+    let ms = piasm_members(&dc);
+    let enc = ms
+        .iter()
+        .find(|m| m["address"] == R_FHR)
+        .expect("FHR member");
+    assert_eq!(enc["action"], "encap", "{enc:#}");
+    let rw = ms.iter().find(|m| m["address"] == R_B).expect("B member");
+    assert_eq!(rw["action"], "rewrite", "{rw:#}");
+    assert_eq!(rw["interface"], "c-b", "{rw:#}");
+    assert_eq!(rw["next_hop"], b_ll.as_str(), "{rw:#}");
+
+    // M1 leaves (its clean stop sends ARD leaves): the FHR prunes at once.
+    dm1.signal(libc::SIGTERM).unwrap();
+    let t = std::time::Instant::now();
+    wait_for("the FHR's branch pruned", Duration::from_secs(8), || {
+        branches(&dc).len() == 1
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:#}", tree(&dc)));
+    eprintln!("prune after the member's leave: {:?}", t.elapsed());
+    assert!(branches(&dc)[0]["on-link"].is_object());
+
+    // B stops cleanly: its last Hello (Holdtime 0) and prune take it and
+    // its branch away at once.
+    db.signal(libc::SIGTERM).unwrap();
+    wait_for("B gone from the core", Duration::from_secs(8), || {
+        branches(&dc).is_empty()
+            && dc
+                .ctl_json(&["show", "piasm", "neighbors"])
+                .is_ok_and(|n| n.as_array().is_some_and(Vec::is_empty))
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:#}", tree(&dc)));
+    wait_for("no PIA-SM members left", Duration::from_secs(10), || {
+        piasm_members(&dc).is_empty()
+    })
+    .unwrap();
+
+    // What was captured decodes as PIMv2: Hellos and on-link joins on c-b,
+    // the FHR's unicast joins (Router Alert) on p-c.
+    drop(cap_cb);
+    drop(cap_pc);
+    let cb = pim_decode(&cap_cb_file);
+    assert!(cb.contains("Type: Hello (0)"), "{cb}");
+    assert!(cb.contains("Type: Join/Prune (3)"), "{cb}");
+    assert!(cb.contains("Checksum Status: Good"), "{cb}");
+    let pc = pim_decode(&cap_pc_file);
+    assert!(pc.contains("Type: Join/Prune (3)"), "{pc}");
+    assert!(pc.contains("Router Alert"), "{pc}");
+    assert!(pc.contains(&format!("Destination Address: {C}")), "{pc}");
+    assert!(pc.contains(&format!("Source Address: {R_FHR}")), "{pc}");
+}
