@@ -348,7 +348,7 @@ mod tests {
              neighbours: 0, 0 PIA-SM, 0 core\n\
              trees: 2, branches: 1\n\
              Anycast         Core            Role     Weight  Upstream  Branches\n\
-             2001:db8:ac::1  2001:db8:c0::1  core          0  -                1\n\
+             2001:db8:ac::1  2001:db8:c0::1  core          3  -                1\n\
              2001:db8:ac::2  2001:db8:c0::2  ingress       0  -                0\n\
              counters: rx_join_prune 1, rx_joins 1, rx_packets 1, tx_packets 1, tx_relays 1\n"
         );

@@ -866,7 +866,7 @@ impl Instance {
     }
 
     /// The weight this router sends up for `t`.
-    fn weight(&self, now: Instant, t: &Tree) -> u32 {
+    pub(crate) fn weight(&self, now: Instant, t: &Tree) -> u32 {
         let local: u32 = t
             .local
             .iter()
@@ -1148,7 +1148,11 @@ impl Instance {
             .map(|m| (m.address, m.weight))
             .collect();
         v.sort();
-        v.truncate(MAX_BRANCHES);
+        if v.len() > MAX_BRANCHES {
+            // Too many to announce whole: a part would give the ingress
+            // another table than ours. "Go through me" instead.
+            v.clear();
+        }
         v
     }
 

@@ -47,7 +47,7 @@ pub struct TreeView {
     pub core: Ipv6Addr,
     /// core | on-tree | ingress | idle
     pub role: &'static str,
-    /// Members behind us (what we send up).
+    /// Members behind us (what we send up, or hold at a core).
     pub weight: u32,
     pub local_members: u32,
     pub upstream: Option<Upstream>,
@@ -105,7 +105,7 @@ impl Instance {
                     anycast: t.cfg.anycast,
                     core: t.cfg.core,
                     role,
-                    weight: t.sent.map_or(0, |(_, w)| w),
+                    weight: self.weight(now, t),
                     local_members: local,
                     upstream: t.sent.map(|(u, _)| u),
                     branches: t
