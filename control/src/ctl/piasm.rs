@@ -355,7 +355,7 @@ mod tests {
         assert_eq!(
             render(&core["trees"], Some("trees")),
             "anycast 2001:db8:ac::1, core 2001:db8:c0::1, role core\n\
-             \x20 weight 0 (0 local members), upstream -\n\
+             \x20 weight 3 (0 local members), upstream -\n\
              \x20 branches:\n\
              \x20   Branch                 Weight  Relayed   Expires\n\
              \x20   tunnel 2001:db8:ff::2       3  no       00:03:29\n\
