@@ -129,6 +129,16 @@ fn pim_decode(file: &std::path::Path) -> String {
     text
 }
 
+/// One line per packet of `file`.
+fn summary(file: &std::path::Path) -> String {
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn tree_through_plain_and_pia_sm_routers() {
     if !require_root("tree_through_plain_and_pia_sm_routers") {
@@ -304,7 +314,25 @@ fn tree_through_plain_and_pia_sm_routers() {
         .iter()
         .find(|x| x["on-link"]["neighbor"] == b_ll.as_str())
         .unwrap_or_else(|| panic!("B's on-link branch: {bs:#?}"));
-    assert_eq!(on_link["weight"], 1);
+    let cnt = |d: &Daemon| {
+        let c = d.ctl_json(&["show", "piasm"]).unwrap()["counters"].clone();
+        c.as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| *v != 0)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        on_link["weight"],
+        1,
+        "core: {}\nb: {}\nfhr: {}\nfhr tree {:#}",
+        cnt(&dc),
+        cnt(&db),
+        cnt(&df),
+        tree(&df)
+    );
     let tunnel = bs
         .iter()
         .find(|x| x["tunnel"]["endpoint"] == R_FHR)
@@ -370,13 +398,196 @@ fn tree_through_plain_and_pia_sm_routers() {
     // the FHR's unicast joins (Router Alert) on p-c.
     drop(cap_cb);
     drop(cap_pc);
+    // dumpcap may still be writing the end of the files for a moment.
+    for f in [&cap_cb_file, &cap_pc_file] {
+        wait_for("the capture written out", Duration::from_secs(15), || {
+            summary(f).contains("Join/Prune")
+        })
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", f.display(), summary(f)));
+    }
     let cb = pim_decode(&cap_cb_file);
     assert!(cb.contains("Type: Hello (0)"), "{cb}");
-    assert!(cb.contains("Type: Join/Prune (3)"), "{cb}");
+    assert!(
+        cb.contains("Type: Join/Prune (3)"),
+        "{}",
+        summary(&cap_cb_file)
+    );
     assert!(cb.contains("Checksum Status: Good"), "{cb}");
     let pc = pim_decode(&cap_pc_file);
     assert!(pc.contains("Type: Join/Prune (3)"), "{pc}");
     assert!(pc.contains("Router Alert"), "{pc}");
     assert!(pc.contains(&format!("Destination Address: {C}")), "{pc}");
     assert!(pc.contains(&format!("Source Address: {R_FHR}")), "{pc}");
+}
+
+/// A PIA-SM router between plain routers takes the tunnelled join on its
+/// way to C (Router Alert) and joins the core itself: the tree is
+/// core → M → FHR, not core → FHR.
+///
+/// ```text
+///   M1 ── FHR ── P1 (plain) ── M (PIA-SM) ── P2 (plain) ── CORE
+/// ```
+#[test]
+fn a_pia_sm_router_on_the_way_takes_the_join() {
+    if !require_root("a_pia_sm_router_on_the_way_takes_the_join") {
+        return;
+    }
+    const R_M: &str = "2001:db8:ff::5";
+    let tmp = TempDir::new("pim2").expect("tmp");
+    let ns = |n: &str| Netns::new(&format!("pim2{n}")).expect("netns");
+    let (core, p2, m, p1, fhr, m1) = (ns("c"), ns("p2"), ns("m"), ns("p1"), ns("f"), ns("m1"));
+    link(
+        &core,
+        "c-q",
+        "2001:db8:21::1/64",
+        &p2,
+        "q-c",
+        "2001:db8:21::2/64",
+    )
+    .unwrap();
+    link(
+        &p2,
+        "q-m",
+        "2001:db8:22::2/64",
+        &m,
+        "m-q",
+        "2001:db8:22::1/64",
+    )
+    .unwrap();
+    link(
+        &m,
+        "m-p",
+        "2001:db8:23::1/64",
+        &p1,
+        "p-m",
+        "2001:db8:23::2/64",
+    )
+    .unwrap();
+    link(
+        &p1,
+        "p-f",
+        "2001:db8:24::2/64",
+        &fhr,
+        "f-p",
+        "2001:db8:24::1/64",
+    )
+    .unwrap();
+    link(
+        &fhr,
+        "f-m",
+        "2001:db8:25::1/64",
+        &m1,
+        "m-f",
+        "2001:db8:25::2/64",
+    )
+    .unwrap();
+    for (n, addrs) in [
+        (&core, vec![R_CORE, C]),
+        (&m, vec![R_M]),
+        (&fhr, vec![R_FHR]),
+    ] {
+        for a in addrs {
+            n.add_addr("lo", &format!("{a}/128")).unwrap();
+        }
+    }
+    for n in [&core, &p2, &m, &p1, &fhr] {
+        n.enable_forwarding().unwrap();
+    }
+    core.add_route("default", "2001:db8:21::2").unwrap();
+    for dst in [R_CORE, C] {
+        p2.add_route(&format!("{dst}/128"), "2001:db8:21::1")
+            .unwrap();
+    }
+    p2.add_route("default", "2001:db8:22::1").unwrap();
+    m.add_route("default", "2001:db8:22::2").unwrap();
+    m.add_route(&format!("{R_FHR}/128"), "2001:db8:23::2")
+        .unwrap();
+    p1.add_route("default", "2001:db8:23::1").unwrap();
+    p1.add_route(&format!("{R_FHR}/128"), "2001:db8:24::1")
+        .unwrap();
+    fhr.add_route("default", "2001:db8:24::2").unwrap();
+
+    let dc = Daemon::start(
+        &core,
+        &tmp,
+        "pim2c",
+        &DaemonCfg {
+            extra: piasm(R_CORE, &["c-q"], true),
+            ..DaemonCfg::default()
+        },
+    )
+    .expect("core");
+    let dm = Daemon::start(
+        &m,
+        &tmp,
+        "pim2m",
+        &DaemonCfg {
+            extra: piasm(R_M, &["m-q", "m-p"], false),
+            ..DaemonCfg::default()
+        },
+    )
+    .expect("m");
+    let df = Daemon::start(
+        &fhr,
+        &tmp,
+        "pim2f",
+        &DaemonCfg {
+            extra: format!(
+                "{}\n{}",
+                ard_router(&["f-m"], None),
+                piasm(R_FHR, &["f-p"], false)
+            ),
+            ..DaemonCfg::default()
+        },
+    )
+    .expect("fhr");
+    let mut dm1 = Daemon::start(
+        &m1,
+        &tmp,
+        "pim2m1",
+        &ard_member_host(A.parse().unwrap(), "2001:db8:25::2", "m-f"),
+    )
+    .expect("member");
+
+    wait_for(
+        "the core's one branch is M",
+        Duration::from_secs(30),
+        || {
+            let b = branches(&dc);
+            b.len() == 1 && b[0]["tunnel"]["endpoint"] == R_M && b[0]["weight"] == 1
+        },
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\ncore: {:#}\nm: {:#}\nfhr: {:#}\n{}",
+            tree(&dc),
+            tree(&dm),
+            tree(&df),
+            dm.log()
+        )
+    });
+    let mb = branches(&dm);
+    assert_eq!(mb.len(), 1, "{mb:#?}");
+    assert_eq!(mb[0]["tunnel"]["endpoint"], R_FHR);
+    assert_eq!(tree(&dm)["upstream"]["tunnel"]["core"], C);
+    assert_eq!(tree(&df)["upstream"]["tunnel"]["core"], C);
+    wait_for(
+        "M's RIB member: the FHR by encapsulation",
+        Duration::from_secs(10),
+        || {
+            piasm_members(&dm)
+                .iter()
+                .any(|x| x["address"] == R_FHR && x["action"] == "encap")
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{:#?}", piasm_members(&dm)));
+
+    // The member leaves: the FHR's prune stops at M, and M prunes too.
+    dm1.signal(libc::SIGTERM).unwrap();
+    wait_for(
+        "the tree gone at M and at the core",
+        Duration::from_secs(8),
+        || branches(&dm).is_empty() && branches(&dc).is_empty(),
+    )
+    .unwrap_or_else(|e| panic!("{e}\ncore: {:#}\nm: {:#}", tree(&dc), tree(&dm)));
 }

@@ -54,7 +54,8 @@ fn set_ipv6_checksum(s: &Socket, offset: u16) -> io::Result<()> {
 }
 
 /// An IPv6 socket option of level IPPROTO_IPV6 set from raw bytes (the
-/// sticky IPV6_HOPOPTS, RFC 3542 §6); neither nix nor socket2 wraps it.
+/// sticky IPV6_HOPOPTS, RFC 3542 §6) or an int (IPV6_ROUTER_ALERT); neither
+/// nix nor socket2 wraps them.
 #[allow(unsafe_code)]
 fn set_ipv6_raw(fd: i32, name: libc::c_int, value: &[u8]) -> io::Result<()> {
     // SAFETY: `fd` is an open socket for the duration of the call; the
@@ -79,6 +80,9 @@ fn set_ipv6_raw(fd: i32, name: libc::c_int, value: &[u8]) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// linux/in6.h (since 4.20); the libc crate does not name it.
+const IPV6_ROUTER_ALERT_ISOLATE: libc::c_int = 30;
 
 /// A Hop-by-Hop Options header holding one Router Alert option (RFC
 /// 2711) of `value`, padded to 8 octets (PadN).
@@ -213,6 +217,34 @@ impl LinkSocket {
             Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
             r => r,
         }
+    }
+
+    /// Also receive the packets this router forwards that carry a Router
+    /// Alert of `value` (IPV6_ROUTER_ALERT): the kernel hands them here,
+    /// whole (IPv6 header first), instead of forwarding them. Linux allows
+    /// it on IPPROTO_RAW sockets only (`Transport::Raw { next_header: 255 }`).
+    /// The kernel keeps one list of such sockets for all network
+    /// namespaces: the socket is isolated to its own
+    /// (IPV6_ROUTER_ALERT_ISOLATE), or it would take other namespaces'
+    /// packets.
+    pub fn tap_router_alert(&self, value: u16) -> io::Result<()> {
+        let fd = self.sock.as_raw_fd();
+        set_ipv6_raw(fd, IPV6_ROUTER_ALERT_ISOLATE, &1i32.to_ne_bytes())?;
+        let v = libc::c_int::from(value);
+        set_ipv6_raw(fd, libc::IPV6_ROUTER_ALERT, &v.to_ne_bytes())
+    }
+
+    /// Sends a whole IPv6 packet, header included, as it is (an
+    /// IPPROTO_RAW socket: a tapped packet handed back to forwarding).
+    pub async fn send_packet(&self, packet: &[u8], dst: Ipv6Addr) -> io::Result<()> {
+        let to = SocketAddrV6::new(dst, 0, 0, 0);
+        self.sock
+            .async_io(Interest::WRITABLE, || {
+                SockRef::from(&self.sock)
+                    .send_to(packet, &to.into())
+                    .map(drop)
+            })
+            .await
     }
 
     /// The next datagram into `buf`.

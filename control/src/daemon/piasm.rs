@@ -1,6 +1,8 @@
 //! PIA-SM inside anycast6d (`[piasm]`, docs/piasm.md): a speaker task
 //! (daemon/speaker.rs) with a raw IPv6 socket of next header 103, joined
-//! to ff02::d (ALL-PIM-ROUTERS) on every `[[piasm.interface]]`, driving the pure core
+//! to ff02::d (ALL-PIM-ROUTERS) on every `[[piasm.interface]]`, and an
+//! IPPROTO_RAW socket tapping forwarded joins that carry PIA-SM's Router
+//! Alert (fn tap), driving the pure core
 //! (protocols/piasm). The core computes and checks the PIM checksum (the
 //! authentication trailer is sealed before it).
 //!
@@ -107,10 +109,11 @@ impl Speaker for PiasmSpeaker {
     }
 }
 
-/// A running PIA-SM speaker and its RPF poller.
+/// A running PIA-SM speaker, its RPF poller and its Router Alert tap.
 pub struct PiasmTask {
     task: Task<PiasmSpeaker>,
     _rpf: Poller,
+    _tap: Poller,
 }
 
 /// The RPF poller, which dies with its task.
@@ -143,9 +146,6 @@ impl PiasmTask {
             1,
         )
         .map_err(setup)?;
-        // Intercepting Router Alert joins on their way to C is not done:
-        // Linux hands such packets only to IPPROTO_RAW sockets
-        // (ip6_ra_control), not to this one (docs/piasm.md §13).
         for (_, ifindex, _) in &ifs {
             sock.join(packet::ALL_PIM_ROUTERS, *ifindex)
                 .map_err(setup)?;
@@ -218,9 +218,11 @@ impl PiasmTask {
             }
         });
         tracing::info!(router_address = %cfg.router_address, anycast = cfg.anycast.len(), "PIA-SM started");
+        let tap = tap(&task, &cfg.anycast).map_err(setup)?;
         Ok(PiasmTask {
             task,
             _rpf: Poller(rpf),
+            _tap: Poller(tap),
         })
     }
 
@@ -267,10 +269,76 @@ impl PiasmTask {
     pub async fn stop(self) {
         let now = self.task.clock.now();
         self.task.core().inst.shutdown(now);
-        let PiasmTask { task, _rpf } = self;
-        drop(_rpf);
+        let PiasmTask { task, _rpf, _tap } = self;
+        drop((_rpf, _tap));
         task.stop_when_idle(Duration::from_millis(500)).await;
     }
+}
+
+/// The Router Alert tap (docs/piasm.md §2): tunnelled joins toward a core
+/// address that this router forwards come here whole instead of being
+/// forwarded (Linux allows the option on an IPPROTO_RAW socket only, and
+/// keeps one list of such sockets for every namespace: the tap isolates
+/// itself to its own); a Join/Prune of anycast addresses all
+/// configured here is ours (we become its upstream), anything else goes
+/// back out unchanged.
+fn tap(
+    task: &Task<PiasmSpeaker>,
+    anycast: &[crate::config::PiasmAnycast],
+) -> std::io::Result<JoinHandle<()>> {
+    let sock = LinkSocket::open(
+        Transport::Raw {
+            next_header: libc::IPPROTO_RAW as u8,
+            checksum_offset: None,
+        },
+        64,
+    )?;
+    sock.tap_router_alert(packet::ROUTER_ALERT)?;
+    let known: std::collections::BTreeSet<Ipv6Addr> = anycast.iter().map(|a| a.address).collect();
+    let (core, wake) = task.shared();
+    let clock = task.clock;
+    Ok(tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let r = match sock.recv(&mut buf).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "PIA-SM: Router Alert tap");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let pkt = &buf[..r.len.min(buf.len())];
+            let Some((src, dst, pim)) = tapped(pkt) else {
+                continue;
+            };
+            let ours = matches!(
+                packet::Packet::decode(src, dst, pim),
+                Ok(packet::Packet { message: packet::Message::JoinPrune(j), .. })
+                    if j.entries.iter().all(|e| known.contains(&e.anycast))
+            );
+            if ours {
+                let now = clock.now();
+                super::speaker::lock(&core)
+                    .inst
+                    .handle_packet(now, r.ifindex, src, dst, pim);
+                wake.notify_one();
+            } else if let Err(e) = sock.send_packet(pkt, dst).await {
+                tracing::warn!(%dst, error = %e, "PIA-SM: a tapped packet not handed back");
+            }
+        }
+    }))
+}
+
+/// (source, destination, PIM message) of a whole IPv6 packet whose
+/// hop-by-hop header is followed by PIM; None for anything else.
+fn tapped(pkt: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr, &[u8])> {
+    if pkt.len() < 48 || pkt[0] >> 4 != 6 || pkt[6] != 0 {
+        return None;
+    }
+    let addr = |at: usize| Ipv6Addr::from(<[u8; 16]>::try_from(&pkt[at..at + 16]).unwrap());
+    let end = 40 + (usize::from(pkt[41]) + 1) * 8;
+    (pkt[40] == packet::PROTO_PIM && pkt.len() > end).then(|| (addr(8), addr(24), &pkt[end..]))
 }
 
 impl Daemon {
