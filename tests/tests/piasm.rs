@@ -19,9 +19,15 @@
 //!   prunes the FHR's branch at once (well within the 35 s holdtime); B's
 //!   clean stop (Hello Holdtime 0, prune) removes it and its branch at once.
 //!
+//! - `a_pia_sm_router_on_the_way_takes_the_join`: a PIA-SM router between
+//!   plain routers takes the tunnelled join (Router Alert) and becomes the
+//!   first-hop router's upstream; the leave prunes both hops.
+//! - `two_cores_relay_and_one_takes_over`: two cores share C and relay
+//!   their branches to each other; the preferred one is killed and C moves:
+//!   the other keeps the branch throughout.
+//!
 //! Not yet here (docs/piasm.md §13): data down the tree (the router-side
-//! decapsulation of the fast path), the shortcut and core failover with
-//! traffic.
+//! decapsulation of the fast path), the shortcut, failover with traffic.
 
 use std::time::Duration;
 
@@ -590,4 +596,164 @@ fn a_pia_sm_router_on_the_way_takes_the_join() {
         || branches(&dm).is_empty() && branches(&dc).is_empty(),
     )
     .unwrap_or_else(|e| panic!("{e}\ncore: {:#}\nm: {:#}", tree(&dc), tree(&dm)));
+}
+
+/// Two cores share C (Anycast-RP-like): each relays its branches to the
+/// other, so when the core the unicast routing prefers dies and C moves
+/// to the other, that one already has the branch and keeps it, and the
+/// first-hop router's next join reaches it directly.
+///
+/// ```text
+///   M1 ── FHR ── P (plain) ─┬─ CORE1 (C, preferred)
+///                           └─ CORE2 (C)
+/// ```
+#[test]
+fn two_cores_relay_and_one_takes_over() {
+    if !require_root("two_cores_relay_and_one_takes_over") {
+        return;
+    }
+    const R_CORE2: &str = "2001:db8:ff::2";
+    let tmp = TempDir::new("pim3").expect("tmp");
+    let ns = |n: &str| Netns::new(&format!("pim3{n}")).expect("netns");
+    let (c1, c2, p, fhr, m1) = (ns("c1"), ns("c2"), ns("p"), ns("f"), ns("m1"));
+    link(
+        &c1,
+        "c-p",
+        "2001:db8:31::1/64",
+        &p,
+        "p-c1",
+        "2001:db8:31::2/64",
+    )
+    .unwrap();
+    link(
+        &c2,
+        "c-p",
+        "2001:db8:32::1/64",
+        &p,
+        "p-c2",
+        "2001:db8:32::2/64",
+    )
+    .unwrap();
+    link(
+        &p,
+        "p-f",
+        "2001:db8:33::2/64",
+        &fhr,
+        "f-p",
+        "2001:db8:33::1/64",
+    )
+    .unwrap();
+    link(
+        &fhr,
+        "f-m",
+        "2001:db8:34::1/64",
+        &m1,
+        "m-f",
+        "2001:db8:34::2/64",
+    )
+    .unwrap();
+    for (n, addrs) in [
+        (&c1, vec![R_CORE, C]),
+        (&c2, vec![R_CORE2, C]),
+        (&fhr, vec![R_FHR]),
+    ] {
+        for a in addrs {
+            n.add_addr("lo", &format!("{a}/128")).unwrap();
+        }
+    }
+    for n in [&c1, &c2, &p, &fhr] {
+        n.enable_forwarding().unwrap();
+    }
+    c1.add_route("default", "2001:db8:31::2").unwrap();
+    c2.add_route("default", "2001:db8:32::2").unwrap();
+    fhr.add_route("default", "2001:db8:33::2").unwrap();
+    p.add_route(&format!("{R_CORE}/128"), "2001:db8:31::1")
+        .unwrap();
+    p.add_route(&format!("{R_CORE2}/128"), "2001:db8:32::1")
+        .unwrap();
+    p.add_route(&format!("{C}/128"), "2001:db8:31::1").unwrap();
+    p.add_route(&format!("{R_FHR}/128"), "2001:db8:33::1")
+        .unwrap();
+
+    let core = |me: &str, peer: &str| DaemonCfg {
+        extra: format!("{}peers = [\"{peer}\"]\n", piasm(me, &["c-p"], true)),
+        ..DaemonCfg::default()
+    };
+    let mut d1 = Daemon::start(&c1, &tmp, "pim3c1", &core(R_CORE, R_CORE2)).expect("core 1");
+    let d2 = Daemon::start(&c2, &tmp, "pim3c2", &core(R_CORE2, R_CORE)).expect("core 2");
+    let _df = Daemon::start(
+        &fhr,
+        &tmp,
+        "pim3f",
+        &DaemonCfg {
+            extra: format!(
+                "{}\n{}",
+                ard_router(&["f-m"], None),
+                piasm(R_FHR, &["f-p"], false)
+            ),
+            ..DaemonCfg::default()
+        },
+    )
+    .expect("fhr");
+    let _dm1 = Daemon::start(
+        &m1,
+        &tmp,
+        "pim3m1",
+        &ard_member_host(A.parse().unwrap(), "2001:db8:34::2", "m-f"),
+    )
+    .expect("member");
+
+    let fhr_branch = |d: &Daemon| {
+        branches(d)
+            .into_iter()
+            .find(|b| b["tunnel"]["endpoint"] == R_FHR)
+    };
+    wait_for(
+        "the branch at core 1, relayed to core 2",
+        Duration::from_secs(30),
+        || {
+            fhr_branch(&d1).is_some_and(|b| b["relayed"] == false)
+                && fhr_branch(&d2).is_some_and(|b| b["relayed"] == true && b["weight"] == 1)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\ncore 1: {:#}\ncore 2: {:#}", tree(&d1), tree(&d2)));
+    wait_for("core 2's RIB member", Duration::from_secs(10), || {
+        piasm_members(&d2).iter().any(|m| m["address"] == R_FHR)
+    })
+    .unwrap();
+
+    // Core 1 dies; the unicast routing moves C to core 2.
+    d1.kill9();
+    p.ip(&[
+        "-6",
+        "route",
+        "replace",
+        &format!("{C}/128"),
+        "via",
+        "2001:db8:32::1",
+    ])
+    .unwrap();
+    let t = std::time::Instant::now();
+    let mut direct = None;
+    while t.elapsed() < Duration::from_secs(20) {
+        let b = fhr_branch(&d2).unwrap_or_else(|| {
+            panic!(
+                "core 2 lost the branch after {:?}: {:#}",
+                t.elapsed(),
+                tree(&d2)
+            )
+        });
+        assert!(
+            piasm_members(&d2).iter().any(|m| m["address"] == R_FHR),
+            "core 2's member gone after {:?}",
+            t.elapsed()
+        );
+        if b["relayed"] == false {
+            direct = Some(t.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let direct = direct.unwrap_or_else(|| panic!("never joined core 2 directly: {:#}", tree(&d2)));
+    eprintln!("core 2 had the branch throughout; the FHR's own join reached it after {direct:?}");
 }
