@@ -25,6 +25,9 @@
 //! - `two_cores_relay_and_one_takes_over`: two cores share C and relay
 //!   their branches to each other; the preferred one is killed and C moves:
 //!   the other keeps the branch throughout.
+//! - `hostile_peer_is_bounded_and_counted`: junk, a bad checksum, a forged
+//!   core, 100 000 unknown anycast addresses and 200 end points against
+//!   `max_branches = 64`: one tree, 64 branches, each refusal counted.
 //!
 //! Not yet here (docs/piasm.md §13): data down the tree (the router-side
 //! decapsulation of the fast path), the shortcut, failover with traffic.
@@ -756,4 +759,157 @@ fn two_cores_relay_and_one_takes_over() {
     }
     let direct = direct.unwrap_or_else(|| panic!("never joined core 2 directly: {:#}", tree(&d2)));
     eprintln!("core 2 had the branch throughout; the FHR's own join reached it after {direct:?}");
+}
+
+/// A hostile host next to the core: garbage, forged joins and a join
+/// flood of 100 000 anycast addresses, then 200 end points for the one
+/// address the core knows (`max_branches = 64`). Nothing crashes, state
+/// stays bounded, every refusal is counted, the daemon still answers.
+#[test]
+fn hostile_peer_is_bounded_and_counted() {
+    use anycast6_control::piasm::packet::{Action, Entry, Join, JoinPrune, Message, Packet};
+    if !require_root("hostile_peer_is_bounded_and_counted") {
+        return;
+    }
+    const EVIL: &str = "2001:db8:41::66";
+    let tmp = TempDir::new("pim4").expect("tmp");
+    let core = Netns::new("pim4c").expect("netns");
+    let evil = Netns::new("pim4e").expect("netns");
+    link(
+        &core,
+        "c-e",
+        "2001:db8:41::1/64",
+        &evil,
+        "e-c",
+        &format!("{EVIL}/64"),
+    )
+    .unwrap();
+    for a in [R_CORE, C] {
+        core.add_addr("lo", &format!("{a}/128")).unwrap();
+    }
+    evil.add_route("default", "2001:db8:41::1").unwrap();
+    let dc = Daemon::start(
+        &core,
+        &tmp,
+        "pim4c",
+        &DaemonCfg {
+            extra: piasm(R_CORE, &["c-e"], true).replace(
+                "join_interval_s = 10\n",
+                "join_interval_s = 10\nmax_branches = 64\n",
+            ),
+            ..DaemonCfg::default()
+        },
+    )
+    .expect("core");
+    wait_for("PIA-SM running", Duration::from_secs(10), || {
+        dc.ctl_json(&["show", "piasm"]).is_ok_and(|v| !v.is_null())
+    })
+    .unwrap();
+
+    let src: std::net::Ipv6Addr = EVIL.parse().unwrap();
+    let c: std::net::Ipv6Addr = C.parse().unwrap();
+    let join = |anycast: std::net::Ipv6Addr, endpoint: std::net::Ipv6Addr| Entry {
+        anycast,
+        action: Action::Join(Join {
+            core: c,
+            weight: 1,
+            endpoint: Some(endpoint),
+            relayed: false,
+        }),
+    };
+    let msg = |entries: Vec<Entry>| {
+        Packet::encode(
+            &Message::JoinPrune(JoinPrune {
+                upstream: c,
+                holdtime: 210,
+                entries,
+            }),
+            src,
+            c,
+        )
+    };
+    let base = u128::from("2001:db8:bad::".parse::<std::net::Ipv6Addr>().unwrap());
+    let flood: Vec<Vec<u8>> = (0..2000u128)
+        .map(|m| {
+            msg((0..50u128)
+                .map(|k| join((base + m * 50 + k).into(), src))
+                .collect())
+        })
+        .collect();
+    let ep = u128::from("2001:db8:e00::".parse::<std::net::Ipv6Addr>().unwrap());
+    let any: std::net::Ipv6Addr = A.parse().unwrap();
+    let endpoints: Vec<Vec<u8>> = (0..4u128)
+        .map(|m| {
+            msg((0..50u128)
+                .map(|k| join(any, (ep + m * 50 + k).into()))
+                .collect())
+        })
+        .collect();
+    let mut forged = join(any, src);
+    if let Action::Join(j) = &mut forged.action {
+        j.core = src;
+    }
+    let forged = msg(vec![forged]);
+    let mut bad_sum = msg(vec![join(any, src)]);
+    bad_sum[3] ^= 0xff;
+    let sent = evil
+        .run_in(move || {
+            let s = socket2::Socket::new(
+                socket2::Domain::IPV6,
+                socket2::Type::RAW,
+                Some(socket2::Protocol::from(103)),
+            )?;
+            let to: socket2::SockAddr = std::net::SocketAddrV6::new(c, 0, 0, 0).into();
+            let mut n = 0;
+            let mut send = |b: &[u8]| -> anyhow::Result<()> {
+                s.send_to(b, &to)?;
+                n += 1;
+                if n % 20 == 0 {
+                    // Paced: the core's socket buffer is not the subject.
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(())
+            };
+            for len in 0..200usize {
+                let junk: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
+                send(&junk)?;
+            }
+            send(&bad_sum)?;
+            send(&forged)?;
+            for b in &flood {
+                send(b)?;
+            }
+            for b in &endpoints {
+                send(b)?;
+            }
+            Ok(n)
+        })
+        .expect("the hostile host sends");
+    assert_eq!(sent, 200 + 2 + 2000 + 4);
+
+    let counters = || dc.ctl_json(&["show", "piasm"]).unwrap()["counters"].clone();
+    wait_for("every message counted", Duration::from_secs(30), || {
+        counters()["rx_packets"] == 200 + 2 + 2000 + 4
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:#}", counters()));
+    let k = counters();
+    assert_eq!(k["unknown_anycast"], 100_000, "{k:#}");
+    assert_eq!(k["wrong_core"], 1, "{k:#}");
+    assert_eq!(k["branches_refused"], 200 - 64, "{k:#}");
+    let refused = ["bad_packets", "bad_checksum", "bad_version"]
+        .iter()
+        .map(|f| k[*f].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(
+        refused, 201,
+        "the 200 pieces of junk and the bad checksum: {k:#}"
+    );
+    // State: one tree (the configured one), 64 branches, nothing else.
+    let trees = dc.ctl_json(&["show", "piasm", "trees"]).unwrap();
+    assert_eq!(trees.as_array().unwrap().len(), 1);
+    assert_eq!(branches(&dc).len(), 64);
+    assert!(
+        dc.ctl(&["show", "piasm"]).is_ok(),
+        "the daemon still answers"
+    );
 }
