@@ -58,6 +58,28 @@ fn piasm(router: &str, ifs: &[&str], core_here: bool) -> String {
     s
 }
 
+/// Router addresses on `lo`, forwarding on: the routers of a topology.
+fn routers(nodes: &[(&Netns, &[&str])]) {
+    for (n, addrs) in nodes {
+        for a in *addrs {
+            n.add_addr("lo", &format!("{a}/128")).unwrap();
+        }
+        n.enable_forwarding().unwrap();
+    }
+}
+
+/// A first-hop router: ARD on `member_if`, PIA-SM on `up_if`.
+fn fhr_cfg(router: &str, member_if: &str, up_if: &str) -> DaemonCfg {
+    DaemonCfg {
+        extra: format!(
+            "{}\n{}",
+            ard_router(&[member_if], None),
+            piasm(router, &[up_if], false)
+        ),
+        ..DaemonCfg::default()
+    }
+}
+
 /// The link-local address of `dev` in `ns` (the kernel adds it shortly
 /// after the link comes up).
 fn link_local(ns: &Netns, dev: &str) -> String {
@@ -201,18 +223,8 @@ fn tree_through_plain_and_pia_sm_routers() {
         "2001:db8:5::2/64",
     )
     .unwrap();
-    for (n, addrs) in [
-        (&core, vec![R_CORE, C]),
-        (&fhr, vec![R_FHR]),
-        (&b, vec![R_B]),
-    ] {
-        for a in addrs {
-            n.add_addr("lo", &format!("{a}/128")).unwrap();
-        }
-    }
-    for n in [&core, &p, &fhr, &b] {
-        n.enable_forwarding().unwrap();
-    }
+    routers(&[(&core, &[R_CORE, C]), (&fhr, &[R_FHR]), (&b, &[R_B])]);
+    p.enable_forwarding().unwrap();
     // P, the plain router, knows the core's and the FHR's addresses.
     for dst in [R_CORE, C] {
         p.add_route(&format!("{dst}/128"), "2001:db8:1::1").unwrap();
@@ -254,16 +266,8 @@ fn tree_through_plain_and_pia_sm_routers() {
         ..DaemonCfg::default()
     };
     let dc = Daemon::start(&core, &tmp, "pim1c", &core_cfg).expect("core");
-    let leaf = |router: &str, member_if: &str, up_if: &str| DaemonCfg {
-        extra: format!(
-            "{}\n{}",
-            ard_router(&[member_if], None),
-            piasm(router, &[up_if], false)
-        ),
-        ..DaemonCfg::default()
-    };
-    let df = Daemon::start(&fhr, &tmp, "pim1f", &leaf(R_FHR, "f-m", "f-p")).expect("fhr");
-    let mut db = Daemon::start(&b, &tmp, "pim1b", &leaf(R_B, "b-m", "b-c")).expect("b");
+    let df = Daemon::start(&fhr, &tmp, "pim1f", &fhr_cfg(R_FHR, "f-m", "f-p")).expect("fhr");
+    let mut db = Daemon::start(&b, &tmp, "pim1b", &fhr_cfg(R_B, "b-m", "b-c")).expect("b");
     let mut dm1 = Daemon::start(
         &m1,
         &tmp,
@@ -490,18 +494,9 @@ fn a_pia_sm_router_on_the_way_takes_the_join() {
         "2001:db8:25::2/64",
     )
     .unwrap();
-    for (n, addrs) in [
-        (&core, vec![R_CORE, C]),
-        (&m, vec![R_M]),
-        (&fhr, vec![R_FHR]),
-    ] {
-        for a in addrs {
-            n.add_addr("lo", &format!("{a}/128")).unwrap();
-        }
-    }
-    for n in [&core, &p2, &m, &p1, &fhr] {
-        n.enable_forwarding().unwrap();
-    }
+    routers(&[(&core, &[R_CORE, C]), (&m, &[R_M]), (&fhr, &[R_FHR])]);
+    p2.enable_forwarding().unwrap();
+    p1.enable_forwarding().unwrap();
     core.add_route("default", "2001:db8:21::2").unwrap();
     for dst in [R_CORE, C] {
         p2.add_route(&format!("{dst}/128"), "2001:db8:21::1")
@@ -536,20 +531,7 @@ fn a_pia_sm_router_on_the_way_takes_the_join() {
         },
     )
     .expect("m");
-    let df = Daemon::start(
-        &fhr,
-        &tmp,
-        "pim2f",
-        &DaemonCfg {
-            extra: format!(
-                "{}\n{}",
-                ard_router(&["f-m"], None),
-                piasm(R_FHR, &["f-p"], false)
-            ),
-            ..DaemonCfg::default()
-        },
-    )
-    .expect("fhr");
+    let df = Daemon::start(&fhr, &tmp, "pim2f", &fhr_cfg(R_FHR, "f-m", "f-p")).expect("fhr");
     let mut dm1 = Daemon::start(
         &m1,
         &tmp,
@@ -655,18 +637,8 @@ fn two_cores_relay_and_one_takes_over() {
         "2001:db8:34::2/64",
     )
     .unwrap();
-    for (n, addrs) in [
-        (&c1, vec![R_CORE, C]),
-        (&c2, vec![R_CORE2, C]),
-        (&fhr, vec![R_FHR]),
-    ] {
-        for a in addrs {
-            n.add_addr("lo", &format!("{a}/128")).unwrap();
-        }
-    }
-    for n in [&c1, &c2, &p, &fhr] {
-        n.enable_forwarding().unwrap();
-    }
+    routers(&[(&c1, &[R_CORE, C]), (&c2, &[R_CORE2, C]), (&fhr, &[R_FHR])]);
+    p.enable_forwarding().unwrap();
     c1.add_route("default", "2001:db8:31::2").unwrap();
     c2.add_route("default", "2001:db8:32::2").unwrap();
     fhr.add_route("default", "2001:db8:33::2").unwrap();
@@ -684,20 +656,7 @@ fn two_cores_relay_and_one_takes_over() {
     };
     let mut d1 = Daemon::start(&c1, &tmp, "pim3c1", &core(R_CORE, R_CORE2)).expect("core 1");
     let d2 = Daemon::start(&c2, &tmp, "pim3c2", &core(R_CORE2, R_CORE)).expect("core 2");
-    let _df = Daemon::start(
-        &fhr,
-        &tmp,
-        "pim3f",
-        &DaemonCfg {
-            extra: format!(
-                "{}\n{}",
-                ard_router(&["f-m"], None),
-                piasm(R_FHR, &["f-p"], false)
-            ),
-            ..DaemonCfg::default()
-        },
-    )
-    .expect("fhr");
+    let _df = Daemon::start(&fhr, &tmp, "pim3f", &fhr_cfg(R_FHR, "f-m", "f-p")).expect("fhr");
     let _dm1 = Daemon::start(
         &m1,
         &tmp,

@@ -17,8 +17,8 @@ use crate::set::Set;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::packet::lsa::{
-    IntraAreaPrefixLsa, LsaType, Prefix, RouterLink, RouterLsa, LINK_POINT_TO_POINT, LINK_TRANSIT,
-    PREFIX_NU, ROUTER_E,
+    AsExternalLsa, IntraAreaPrefixLsa, LsaType, Prefix, RouterLink, RouterLsa, LINK_POINT_TO_POINT,
+    LINK_TRANSIT, PREFIX_NU, ROUTER_E,
 };
 use crate::packet::{Lsa, LsaBody, Options};
 
@@ -220,31 +220,8 @@ pub fn update_prefixes(result: &mut SpfResult, input: &SpfInput, keys: &BTreeSet
         if node.flags & ROUTER_E == 0 {
             continue;
         }
-        let (dist, nexthops) = match e.forwarding.filter(|f| !f.is_unspecified()) {
-            Some(f) => match lookup_intra(&result.routes, f) {
-                Some(r) if !r.nexthops.is_empty() => (r.cost, r.nexthops.clone()),
-                _ => continue,
-            },
-            None => (node.cost, node.nexthops.clone()),
-        };
-        let (path_type, cost, type2_cost) = if e.type2 {
-            (PathType::External2, dist, e.metric)
-        } else {
-            (PathType::External1, dist.saturating_add(e.metric), 0)
-        };
-        offer(
-            &mut result.routes,
-            Candidate {
-                key,
-                path_type,
-                cost,
-                type2_cost,
-                nexthops: &nexthops,
-                anycast: e.prefix.options & PREFIX_AC != 0,
-                originator: asbr,
-                local: false,
-            },
-        );
+        let via = (node.cost, node.nexthops.clone());
+        offer_external(&mut result.routes, key, e, asbr, (via.0, &via.1));
     }
 }
 
@@ -729,32 +706,46 @@ fn external(input: &SpfInput, g: &Graph, t: &Tree, routes: &mut BTreeMap<(Ipv6Ad
         if !t.reached(v) || g.routers[v].flags & ROUTER_E == 0 {
             continue;
         }
-        let (dist, nexthops) = match e.forwarding.filter(|f| !f.is_unspecified()) {
-            Some(f) => match lookup_intra(routes, f) {
-                Some(r) if !r.nexthops.is_empty() => (r.cost, r.nexthops.clone()),
-                _ => continue,
-            },
-            None => (t.dist[v], t.nexthops[v].clone()),
-        };
-        let (path_type, cost, type2_cost) = if e.type2 {
-            (PathType::External2, dist, e.metric)
-        } else {
-            (PathType::External1, dist.saturating_add(e.metric), 0)
-        };
-        offer(
-            routes,
-            Candidate {
-                key,
-                path_type,
-                cost,
-                type2_cost,
-                nexthops: &nexthops,
-                anycast: e.prefix.options & PREFIX_AC != 0,
-                originator: asbr,
-                local: false,
-            },
-        );
+        offer_external(routes, key, e, asbr, (t.dist[v], &t.nexthops[v]));
     }
+}
+
+/// Offers the route of one AS-External-LSA of `asbr` (reached at
+/// `via`: its distance and next hops) for `key`: through its forwarding
+/// address when it has one (resolved over the intra-area routes already
+/// in `routes`), type 1 or type 2 (RFC 2328 §16.4 steps 4–6).
+fn offer_external(
+    routes: &mut BTreeMap<(Ipv6Addr, u8), Route>,
+    key: (Ipv6Addr, u8),
+    e: &AsExternalLsa,
+    asbr: Ipv4Addr,
+    via: (u32, &Set<NextHop>),
+) {
+    let (dist, nexthops) = match e.forwarding.filter(|f| !f.is_unspecified()) {
+        Some(f) => match lookup_intra(routes, f) {
+            Some(r) if !r.nexthops.is_empty() => (r.cost, r.nexthops.clone()),
+            _ => return,
+        },
+        None => (via.0, via.1.clone()),
+    };
+    let (path_type, cost, type2_cost) = if e.type2 {
+        (PathType::External2, dist, e.metric)
+    } else {
+        (PathType::External1, dist.saturating_add(e.metric), 0)
+    };
+    offer(
+        routes,
+        Candidate {
+            key,
+            path_type,
+            cost,
+            type2_cost,
+            nexthops: &nexthops,
+            anycast: e.prefix.options & PREFIX_AC != 0,
+            originator: asbr,
+            local: false,
+        },
+    );
 }
 
 /// Synthetic LSDBs for tests and benchmarks.
