@@ -11,7 +11,7 @@
 //! - Lookup cost: BPF_PROG_TEST_RUN (repeat 1) of the real anycast6 program
 //!   on frames to random installed addresses with hop limit 1: the program
 //!   does the whole FIB lookup, group lookup, header walk and member choice
-//!   (an affinity hit after one warm-up run per flow) and then passes the
+//!   (the Maglev entry of an unchanged group, after one warm-up run per flow) and then passes the
 //!   frame untouched (`pass_hop_limit`), so every run measures the same path.
 //!   The 1k FIB stays loaded and is measured alternately with each size, so
 //!   every ratio pairs samples taken at the same time.
@@ -485,10 +485,10 @@ pub fn run(opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
             &format!(
                 "BPF_PROG_TEST_RUN of the anycast6 program on a UDP frame with hop limit 1 to a \
                  random installed address, repeat {hot_repeat}: the program does the FIB hash \
-                 lookup, group lookup, header walk, affinity hit and counters, then passes the \
+                 lookup, group lookup, header walk, flow hash, Maglev entry and counters, then passes the \
                  frame untouched (pass_hop_limit, checked on the counter), so every repetition \
                  takes the same path; each sample is the median over {hot_addrs} random \
-                 addresses (each run once first so its affinity entry exists). Cache-warm: \
+                 addresses (each run once first). Cache-warm: \
                  the cost of the path itself, which a hash keeps flat with size"
             ),
         ));

@@ -36,7 +36,7 @@ static FIXTURES: &str = include_str!(concat!(
 ));
 
 /// The fixture whose path is "the full forwarding path": UDP to an anycast
-/// address, one on-link member, affinity hit (after its first run).
+/// address, one on-link member, an unchanged group (the Maglev table alone).
 pub const FULL_PATH: &str = "onlink_udp";
 
 /// One fixture's samples (ns/packet, one per repetition).
@@ -171,8 +171,8 @@ fn figures(timed: &[Timed], calls: usize, reps: usize) -> Result<Vec<Figure>> {
             &full.minimal,
             at_most(2.0),
             &format!(
-                "anycast6_xdp on fixture {FULL_PATH} (UDP, one on-link member, affinity hit after \
-                 the first run: parse, /128 FIB, group, affinity, rewrite, devmap redirect) over \
+                "anycast6_xdp on fixture {FULL_PATH} (UDP, one on-link member, an unchanged group: \
+                 parse, /128 FIB, group, flow hash, Maglev entry, rewrite, devmap redirect) over \
                  a6b_minimal (MAC rewrite + devmap redirect) on the same frame, pairwise; {how}"
             ),
         ),
@@ -255,7 +255,7 @@ fn explain(timed: &[Timed], ratio: &Figure) -> String {
         ),
         (
             "local_member",
-            "+ source rules (FIB and prefix trie on the source), affinity lookup (hit), \
+            "+ source rules (FIB and prefix trie on the source), flow hash and Maglev entry, \
              group and member counters",
         ),
         (
