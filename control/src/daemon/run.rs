@@ -60,6 +60,28 @@ pub async fn check(path: &Path) -> Result<String, ControlError> {
             ));
         }
     }
+    if let Some(p) = &cfg.piasm {
+        let cores = p.anycast.iter().filter(|a| a.core_here).count();
+        out.push_str(&format!(
+            "\npiasm: router {}, {} interfaces, {} anycast addresses ({} with this router as core)",
+            p.router_address,
+            p.interfaces.len(),
+            p.anycast.len(),
+            cores,
+        ));
+        let missing: Vec<&str> = p
+            .interfaces
+            .iter()
+            .map(|i| i.name.as_str())
+            .filter(|n| !links.iter().any(|l| l.name == *n))
+            .collect();
+        if !missing.is_empty() {
+            out.push_str(&format!(
+                "; not present yet (PIA-SM waits for them): {}",
+                missing.join(", ")
+            ));
+        }
+    }
     Ok(out)
 }
 
