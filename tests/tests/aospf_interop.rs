@@ -592,7 +592,11 @@ fn anycast_through_frr_with_failover() {
         )
     });
     // Per flow, consistently: the same flow lands on the same member
-    // every time, and both members get flows.
+    // every time, and both members get flows. New UDP flows that start
+    // within the grace window after a member change are taken for old
+    // ones and stay on the old member (docs/flow-hash.md §3.4): the
+    // probes start after it (10 s, the default).
+    std::thread::sleep(Duration::from_secs(11));
     wait_for("every flow answered", Duration::from_secs(20), || {
         (0..8).all(|k| member_of(&client, CLIENT, 52000 + k).is_some())
     })
