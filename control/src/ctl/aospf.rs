@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::table::{cell, Align::*, Table};
+use super::table::{cell, counters_line, Align::*, Table};
 
 /// The text of `show aospf` (`view`: the part shown, None for the summary).
 pub fn render(v: &Value, view: Option<&str>) -> String {
@@ -352,21 +352,7 @@ fn summary(v: &Value) -> String {
         orig.len()
     ));
     out.push_str(&graceful_restart(&v["graceful_restart"]));
-    let counters: Vec<String> = view["counters"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    out.push_str(&format!(
-        "counters: {}\n",
-        if counters.is_empty() {
-            "all 0".to_string()
-        } else {
-            counters.join(", ")
-        }
-    ));
+    out.push_str(&counters_line(&view["counters"]));
     out
 }
 

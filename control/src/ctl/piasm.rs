@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::table::{cell, Align::*, Table};
+use super::table::{cell, counters_line, Align::*, Table};
 
 /// The text of `show piasm` (`view`: the part shown, None for the
 /// summary). The daemon answers `null` when `[piasm]` is not configured,
@@ -216,21 +216,7 @@ fn summary(v: &Value) -> String {
     if !t.is_empty() {
         out.push_str(&t.render());
     }
-    let counters: Vec<String> = v["counters"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    out.push_str(&format!(
-        "counters: {}\n",
-        if counters.is_empty() {
-            "all 0".to_string()
-        } else {
-            counters.join(", ")
-        }
-    ));
+    out.push_str(&counters_line(&v["counters"]));
     out
 }
 

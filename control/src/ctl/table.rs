@@ -84,6 +84,23 @@ pub fn cell(v: &serde_json::Value) -> String {
     }
 }
 
+/// `counters: a 1, b 2` — the non-zero counters of a protocol view's
+/// `counters` object, or `counters: all 0`.
+pub fn counters_line(counters: &serde_json::Value) -> String {
+    let nonzero: Vec<String> = counters
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if nonzero.is_empty() {
+        "counters: all 0\n".to_string()
+    } else {
+        format!("counters: {}\n", nonzero.join(", "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
