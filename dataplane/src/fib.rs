@@ -644,6 +644,17 @@ impl FibWriter {
         })
     }
 
+    /// One group's (packets, bytes), summed over CPUs (one lookup).
+    pub fn group_counter(&self, group_id: u32) -> Result<(u64, u64), DataplaneError> {
+        let v = self
+            .group_stats
+            .get(&group_id, 0)
+            .map_err(|e| map_err(map::GROUP_STATS, e))?;
+        Ok(v.iter().fold((0u64, 0u64), |(p, b), c| {
+            (p.wrapping_add(c.packets), b.wrapping_add(c.bytes))
+        }))
+    }
+
     /// Only the per-reason counters (cheap: one lookup per reason).
     pub fn reason_counters(&self) -> Result<Vec<(abi::Reason, u64, u64)>, DataplaneError> {
         let mut reasons = Vec::with_capacity(abi::Reason::ALL.len());

@@ -333,6 +333,9 @@ impl Daemon {
         }
         self.resolved = resolved;
         self.planned = plan.groups;
+        if !plan.ops.is_empty() {
+            self.piasm_published();
+        }
         let owned = self.aarp_owned(cfg, &plan.target);
         if owned != self.aarp_lo {
             self.aarp_lo = owned;

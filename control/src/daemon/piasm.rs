@@ -39,6 +39,10 @@ pub const VIEWS: &[&str] = &["neighbors", "trees"];
 /// How often the route toward each core address is looked up.
 const RPF_POLL: Duration = Duration::from_secs(1);
 
+/// How often an ingress reads the packet counter of each shortcut tree's
+/// group (docs/piasm.md §8, "Shortcut poll").
+pub const SHORTCUT_POLL: Duration = Duration::from_millis(100);
+
 pub struct PiasmSpeaker {
     inst: Instance,
     /// Interface names by index (members name their egress).
@@ -114,6 +118,9 @@ pub struct PiasmTask {
     task: Task<PiasmSpeaker>,
     _rpf: Poller,
     _tap: Poller,
+    /// Shortcut trees (ingress side): anycast -> the group's packet count
+    /// at the last poll (None: not read yet).
+    polled: BTreeMap<Ipv6Addr, Option<u64>>,
 }
 
 /// The RPF poller, which dies with its task.
@@ -219,10 +226,17 @@ impl PiasmTask {
         });
         tracing::info!(router_address = %cfg.router_address, anycast = cfg.anycast.len(), "PIA-SM started");
         let tap = tap(&task, &cfg.anycast).map_err(setup)?;
+        let polled = cfg
+            .anycast
+            .iter()
+            .filter(|a| a.shortcut && !a.core_here)
+            .map(|a| (a.address, None))
+            .collect();
         Ok(PiasmTask {
             task,
             _rpf: Poller(rpf),
             _tap: Poller(tap),
+            polled,
         })
     }
 
@@ -269,7 +283,9 @@ impl PiasmTask {
     pub async fn stop(self) {
         let now = self.task.clock.now();
         self.task.core().inst.shutdown(now);
-        let PiasmTask { task, _rpf, _tap } = self;
+        let PiasmTask {
+            task, _rpf, _tap, ..
+        } = self;
         drop((_rpf, _tap));
         task.stop_when_idle(Duration::from_millis(500)).await;
     }
@@ -376,6 +392,70 @@ impl Daemon {
                 }
             }
             t.set_members(&members);
+        }
+    }
+
+    /// After the FIB changed: the Maglev table length of each tree's group
+    /// as published (a core announces it with its branches, §3.5).
+    pub(super) fn piasm_published(&mut self) {
+        let Some((t, pc)) = &self.piasm else {
+            return;
+        };
+        let fib = self.dp.fib();
+        let now = t.task.clock.now();
+        let mut told = false;
+        for a in &pc.anycast {
+            let len = match fib.route_group(a.address) {
+                Ok(Some(gid)) => match fib.group(gid) {
+                    Ok(Some(g)) => g.maglev_len,
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            t.task.core().inst.group_published(now, a.address, len);
+            told = true;
+        }
+        if told {
+            t.task.wake();
+        }
+    }
+
+    /// True while some tree wants its traffic polled (an ingress with
+    /// `shortcut = true`).
+    pub(super) fn piasm_polls(&self) -> bool {
+        self.piasm
+            .as_ref()
+            .is_some_and(|(t, _)| !t.polled.is_empty())
+    }
+
+    /// Every [`SHORTCUT_POLL`]: a shortcut tree whose group's packet
+    /// counter grew has traffic (the core is asked for its branches).
+    pub(super) fn piasm_poll_traffic(&mut self) {
+        let Some((t, _)) = &mut self.piasm else {
+            return;
+        };
+        let fib = self.dp.fib();
+        let now = t.task.clock.now();
+        let mut seen = Vec::new();
+        for (a, last) in t.polled.iter_mut() {
+            let Ok(Some(gid)) = fib.route_group(*a) else {
+                continue;
+            };
+            let Ok((packets, _)) = fib.group_counter(gid) else {
+                continue;
+            };
+            if last.is_some_and(|l| packets > l) {
+                seen.push(*a);
+            }
+            *last = Some(packets);
+        }
+        if !seen.is_empty() {
+            let mut s = t.task.core();
+            for a in seen {
+                s.inst.traffic_seen(now, a);
+            }
+            drop(s);
+            t.task.wake();
         }
     }
 

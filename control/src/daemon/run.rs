@@ -217,6 +217,8 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
     let mut mgmt = server::serve(&socket)?;
     tracing::info!(socket = %socket.display(), "listening");
     let mut tick = tokio::time::interval(RESYNC);
+    let mut shortcut = tokio::time::interval(super::piasm::SHORTCUT_POLL);
+    shortcut.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut monitor_open = true;
     let mut aarp_buf = vec![0u8; 2048];
     tick.reset();
@@ -306,6 +308,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
                 }
             }
             _ = tick.tick() => d.resync().await,
+            _ = shortcut.tick(), if d.piasm_polls() => d.piasm_poll_traffic(),
             _ = term.recv() => { tracing::info!("SIGTERM"); break; }
             _ = int.recv() => { tracing::info!("SIGINT"); break; }
         }

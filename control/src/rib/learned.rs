@@ -200,11 +200,16 @@ impl Learned {
             .collect();
         let mut all: BTreeMap<Ipv6Addr, Vec<EffectiveMember>> = BTreeMap::new();
         for (addr, entries) in &self.by_addr {
-            all.entry(*addr).or_default().extend(
-                entries
-                    .iter()
-                    .filter_map(|(k, v)| Some(member(k, v, ifname(k.ifindex)?))),
-            );
+            let tree = self.whole.contains_key(&(*addr, proto::Source::PiaSm));
+            all.entry(*addr)
+                .or_default()
+                .extend(entries.iter().filter_map(|(k, v)| {
+                    let mut m = member(k, v, ifname(k.ifindex)?);
+                    if tree && k.source == proto::Source::Ard {
+                        absorb(&mut m);
+                    }
+                    Some(m)
+                }));
         }
         for ((addr, source), members) in &self.whole {
             all.entry(*addr)
@@ -230,6 +235,17 @@ impl Learned {
             }
         }
     }
+}
+
+/// A branch router's own ARD member of an address it has a PIA-SM tree
+/// for: one group with the branches (docs/piasm.md §7), each member one
+/// unit of weight as a branch counts its members, at the branches'
+/// distance — else ARD's smaller administrative distance would leave the
+/// branches out.
+fn absorb(m: &mut EffectiveMember) {
+    m.source = proto::Source::PiaSm;
+    m.member.distance = 1;
+    m.member.weight = 1;
 }
 
 fn member(k: &LearnedKey, v: &LearnedEntry, ifname: String) -> EffectiveMember {
@@ -346,6 +362,16 @@ mod tests {
             (e.member.action, e.member.weight, e.source),
             (Action::Encap, 3, proto::Source::PiaSm)
         );
+        // The local ARD members join the tree's group: one unit of weight
+        // each beside the branch of 3, at the branches' distance.
+        let local: Vec<_> = m
+            .iter()
+            .filter(|x| {
+                x.member.next_hop == Some(a("fe80::9")) || x.member.next_hop == Some(a("fe80::8"))
+            })
+            .map(|x| (x.source, x.member.weight, x.member.distance))
+            .collect();
+        assert_eq!(local, vec![(proto::Source::PiaSm, 1, 1); 2]);
         assert_eq!(l.len(), 4);
         // Replaced whole, then gone with its source.
         assert!(l.set_whole(any, proto::Source::PiaSm, vec![rw]));
@@ -353,5 +379,12 @@ mod tests {
         assert!(l.forget(proto::Source::PiaSm));
         assert_eq!(l.len(), 2);
         assert!(!l.set_whole(any, proto::Source::PiaSm, vec![]));
+        // No tree: ARD's members are ARD's again.
+        let mut groups = Vec::new();
+        l.merge(&mut groups, |i| Some(format!("eth{i}")));
+        assert!(groups[0]
+            .members
+            .iter()
+            .all(|x| x.source == proto::Source::Ard && x.member.weight == DEFAULT_WEIGHT));
     }
 }
