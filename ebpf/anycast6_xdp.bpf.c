@@ -2,7 +2,8 @@
 /*
  * anycast6 forwarding program (XDP).
  *
- *   parse L2/L3 -> FIB (/128 hash, then prefix trie) -> group
+ *   [tunnelled to this router (a6_tun_local)? strip the outer header]
+ *   -> parse L2/L3 -> FIB (/128 hash, then prefix trie) -> group
  *   -> destination MAC -> validate + walk extension headers -> flow key
  *   -> source rules (classify.h)
  *   -> member: Maglev(flow hash); only in an entry changed during the
@@ -252,12 +253,56 @@ a6_choose(struct a6_group *g, __u32 group_id, struct a6_pkt *pkt, __u32 hash)
 	return a6_choose_marked(g, group_id, pkt, hash, idx, e.mark, now);
 }
 
-static __always_inline __u32 a6_process(struct xdp_md *ctx)
+/*
+ * The tunnel end point: a packet IPv6-in-IPv6 to one of this router's
+ * addresses (a6_tun_match) loses its outer header here, the L2 header moved
+ * forward as member_decap.bpf.c does, and the inner packet goes on through
+ * the whole pipeline as if it had arrived on its own; one decapsulation
+ * only (an inner packet tunnelled again to this router is the kernel's).
+ * Counted in a6_tun_stats; a6_stats counts the inner packet's verdict.
+ * Returns -1 to go on (decapsulated or untouched), else a reason.
+ */
+static __always_inline int a6_tun_decap(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	__u64 bytes = data_end - data;
+	__u32 l2 = 0;
+	int t = a6_tun_match(data, data_end, &l2);
+
+	if (t == A6_TUN_NONE)
+		return -1;
+	if (t == A6_TUN_TRUNC) {
+		a6_count_in(&a6_tun_stats, A6_T_DROP_TRUNC, bytes);
+		return A6_R_DROP_TRUNC_IPV6;
+	}
+	/* Source [0, l2) and destination [40, 40 + l2) do not overlap
+	 * (l2 <= 18) and lie before the end of the inner header, which
+	 * a6_tun_match proved is in the frame. */
+	if (data + A6_IP6_HLEN + A6_ETH_HLEN + A6_VLAN_HLEN > data_end)
+		return A6_R_DROP_ADJUST;
+	if (l2 == A6_ETH_HLEN)
+		__builtin_memcpy(data + A6_IP6_HLEN, data, A6_ETH_HLEN);
+	else
+		__builtin_memcpy(data + A6_IP6_HLEN, data, A6_ETH_HLEN + A6_VLAN_HLEN);
+	if (bpf_xdp_adjust_head(ctx, A6_IP6_HLEN))
+		return A6_R_DROP_ADJUST;
+	a6_count_in(&a6_tun_stats, A6_T_DECAP, bytes);
+	return -1;
+}
+
+static __always_inline __u32 a6_process(struct xdp_md *ctx)
+{
 	struct a6_pkt pkt = {};
 	int r;
+
+	r = a6_tun_decap(ctx);
+	if (r >= 0)
+		return r;
+
+	/* Read after a decapsulation moved the head. */
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
 
 	struct ipv6hdr *ip6 = NULL;
 	struct a6_group *g = NULL;

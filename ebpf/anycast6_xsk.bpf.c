@@ -6,6 +6,8 @@
  * parser (parse.h), the same pinned FIB maps and the same reason counters
  * (a6_stats):
  *
+ *   tunnelled to this router (a6_tun_local)? -> the worker, whole: it
+ *   decapsulates and decides (dataplane/src/userspace/engine.rs)
  *   parse L2/L3 -> FIB (/128 hash, prefix trie) -> group -> destination MAC
  *   -> validate + walk extension headers -> ND? -> source rules -> hop limit?
  *   -> any usable member?
@@ -59,6 +61,12 @@ static __always_inline __u32 a6_steer(struct xdp_md *ctx)
 	struct ipv6hdr *ip6 = NULL;
 	struct a6_group *g = NULL;
 	__u32 group_id = 0;
+	__u32 l2 = 0;
+
+	/* The worker strips the outer header and runs the inner packet
+	 * through the whole engine; a cut-short inner header is its drop. */
+	if (a6_tun_match(data, data_end, &l2) != A6_TUN_NONE)
+		return A6_R_MAX;
 
 	r = a6_classify(data, data_end, ctx->ingress_ifindex, &pkt, &ip6, &g, &group_id);
 	if (r >= 0)

@@ -4,7 +4,7 @@
 
 use std::mem::{offset_of, size_of};
 
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// UDP destination port of AARP queries (docs/aarp.md).
 pub const AARP_PORT: u16 = 5360;
@@ -32,8 +32,12 @@ pub mod map {
     pub const AARP: &str = "a6_aarp";
     /// Ingress interfaces -> their own MAC (`Iface`).
     pub const IFACES: &str = "a6_ifaces";
+    /// This router's tunnel end points (`FibKey` -> 1), ABI 5.
+    pub const TUN_LOCAL: &str = "a6_tun_local";
+    /// Decapsulations at the end points (`super::tun_reason`), ABI 5.
+    pub const TUN_STATS: &str = "a6_tun_stats";
     /// Maps of the forwarding program, in pin order.
-    pub const XDP_ALL: [&str; 12] = [
+    pub const XDP_ALL: [&str; 14] = [
         FIB,
         FIB_PREFIX,
         GROUPS,
@@ -46,6 +50,8 @@ pub mod map {
         PTB_RATE,
         AARP,
         IFACES,
+        TUN_LOCAL,
+        TUN_STATS,
     ];
 }
 
@@ -75,6 +81,7 @@ pub const DEF_TX_PORTS: u32 = 256;
 pub const DEF_MEMBER_IDS: u32 = 65536;
 pub const DEF_DECAP_ADDRS: u32 = 1024;
 pub const DEF_IFACES: u32 = 256;
+pub const DEF_TUN_LOCAL: u32 = 64;
 /// Rx queues an `afxdp` interface can steer to sockets (`a6_xsks` size).
 pub const XSK_MAX_QUEUES: u32 = 64;
 
@@ -258,6 +265,18 @@ pub mod decap_reason {
         "drop_trunc",
         "drop_adjust",
     ];
+}
+
+/// Router-side tunnel end point counters (`a6_tun_stats`, `A6_T_*`): kept
+/// besides `a6_stats`, which counts the inner packet's verdict.
+pub mod tun_reason {
+    /// Outer header removed; the inner packet went through the pipeline.
+    pub const DECAP: u32 = 0;
+    /// Tunnelled to an end point with the inner header cut short (dropped,
+    /// `drop_trunc_ipv6` in `a6_stats`).
+    pub const DROP_TRUNC: u32 = 1;
+    pub const MAX: u32 = 2;
+    pub const NAMES: [&str; MAX as usize] = ["decap", "drop_trunc_inner"];
 }
 
 /// `a6_iface`: an interface the program runs on, with its own MAC.
@@ -604,6 +623,29 @@ mod tests {
                 Verdict::Drop
             };
             assert_eq!(c, r.verdict(), "{r:?}: C header says {c:?}");
+        }
+    }
+
+    #[test]
+    fn tunnel_constants_match_the_c_header() {
+        let t: Vec<(String, String)> = defines("A6_T_");
+        assert_eq!(
+            t,
+            [
+                ("DECAP".to_string(), tun_reason::DECAP.to_string()),
+                ("DROP_TRUNC".to_string(), tun_reason::DROP_TRUNC.to_string()),
+                ("MAX".to_string(), tun_reason::MAX.to_string()),
+            ]
+        );
+        assert_eq!(
+            defines("A6_DEF_TUN_LOCAL"),
+            [(String::new(), DEF_TUN_LOCAL.to_string())]
+        );
+        for (c, rust) in [
+            ("A6_MAP_TUN_LOCAL", map::TUN_LOCAL),
+            ("A6_MAP_TUN_STATS", map::TUN_STATS),
+        ] {
+            assert_eq!(defines(c), [(String::new(), rust.to_string())], "{c}");
         }
     }
 

@@ -83,6 +83,8 @@ pub struct FibWriter {
     member_stats: PerCpuArray<MapData, abi::Counter>,
     aarp: Array<MapData, u32>,
     ifaces: HashMap<MapData, u32, abi::Iface>,
+    tun_local: HashMap<MapData, abi::FibKey, u32>,
+    tun_stats: PerCpuArray<MapData, abi::Counter>,
     caps: MapCapacities,
     blocks: BlockAllocator,
     /// Last generation published per group, also for deleted groups, so a
@@ -115,6 +117,8 @@ impl FibWriter {
         let member_stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::MEMBER_STATS);
         let aarp: Array<MapData, u32> = typed!(src, map::AARP);
         let ifaces: HashMap<MapData, u32, abi::Iface> = typed!(src, map::IFACES);
+        let tun_local: HashMap<MapData, abi::FibKey, u32> = typed!(src, map::TUN_LOCAL);
+        let tun_stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::TUN_STATS);
         let caps = MapCapacities {
             groups: group_stats.len(),
             member_ids: member_stats.len(),
@@ -131,6 +135,8 @@ impl FibWriter {
             member_stats,
             aarp,
             ifaces,
+            tun_local,
+            tun_stats,
             caps,
             blocks: BlockAllocator::new(caps.maglev_blocks, []),
             last_gen: StdHashMap::new(),
@@ -632,6 +638,59 @@ impl FibWriter {
             Err(e) if is_enoent(&e) => Ok(()),
             Err(e) => Err(map_err(map::TX_PORTS, e)),
         }
+    }
+
+    /// Makes `a6_tun_local` hold exactly `addrs`: this router's tunnel end
+    /// points, whose IPv6-in-IPv6 packets the fast path decapsulates and
+    /// forwards (docs/architecture.md "Tunnel end point"). Missing ones are
+    /// inserted, extra ones deleted; unchanged ones are not touched.
+    pub fn set_tunnel_endpoints(
+        &mut self,
+        addrs: &std::collections::BTreeSet<Ipv6Addr>,
+    ) -> Result<(), DataplaneError> {
+        let have = self.tunnel_endpoints()?;
+        for a in have.difference(addrs) {
+            match self.tun_local.remove(&abi::FibKey { addr: a.octets() }) {
+                Ok(()) => {}
+                Err(e) if is_enoent(&e) => {}
+                Err(e) => return Err(map_err(map::TUN_LOCAL, e)),
+            }
+        }
+        for a in addrs.difference(&have) {
+            self.tun_local
+                .insert(abi::FibKey { addr: a.octets() }, 1, 0)
+                .map_err(|e| map_err(map::TUN_LOCAL, e))?;
+        }
+        Ok(())
+    }
+
+    /// The tunnel end points in `a6_tun_local`.
+    pub fn tunnel_endpoints(&self) -> Result<std::collections::BTreeSet<Ipv6Addr>, DataplaneError> {
+        let mut out = std::collections::BTreeSet::new();
+        for k in self.tun_local.keys() {
+            out.insert(Ipv6Addr::from(
+                k.map_err(|e| map_err(map::TUN_LOCAL, e))?.addr,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Decapsulations at the tunnel end points: (name, packets, bytes) for
+    /// every `abi::tun_reason`, in order, summed over CPUs. Bytes are the
+    /// frames as they arrived (outer header included).
+    pub fn tunnel_counters(&self) -> Result<Vec<(&'static str, u64, u64)>, DataplaneError> {
+        let mut out = Vec::with_capacity(abi::tun_reason::NAMES.len());
+        for (i, name) in abi::tun_reason::NAMES.iter().enumerate() {
+            let v = self
+                .tun_stats
+                .get(&(i as u32), 0)
+                .map_err(|e| map_err(map::TUN_STATS, e))?;
+            let (p, b) = v.iter().fold((0u64, 0u64), |(p, b), c| {
+                (p.wrapping_add(c.packets), b.wrapping_add(c.bytes))
+            });
+            out.push((*name, p, b));
+        }
+        Ok(out)
     }
 
     /// Counters summed over CPUs: every reason in ABI order; groups and

@@ -367,3 +367,43 @@ fn forwarding_program_runs() {
     assert_eq!(other.installed().unwrap(), dp.fib().installed().unwrap());
     assert_eq!(other.counters().unwrap(), c);
 }
+
+#[test]
+fn tunnel_endpoints_are_set_exactly_and_survive_a_reopen() {
+    if !root_or_skip("tunnel_endpoints_are_set_exactly_and_survive_a_reopen") {
+        return;
+    }
+    let pins = PinDir::new("tun-local");
+    let opts = pins.opts();
+    let a = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+    let first: std::collections::BTreeSet<Ipv6Addr> =
+        [a("2001:db8:0:ff::1"), a("2001:db8:0:ff::2")].into();
+    let second: std::collections::BTreeSet<Ipv6Addr> =
+        [a("2001:db8:0:ff::2"), a("2001:db8:0:ff::3")].into();
+    {
+        let mut dp = Dataplane::open(&opts).expect("open");
+        assert!(dp.fib().tunnel_endpoints().unwrap().is_empty());
+        dp.fib().set_tunnel_endpoints(&first).unwrap();
+        assert_eq!(dp.fib().tunnel_endpoints().unwrap(), first);
+        // Insert the missing one, delete the extra one.
+        dp.fib().set_tunnel_endpoints(&second).unwrap();
+        assert_eq!(dp.fib().tunnel_endpoints().unwrap(), second);
+        let c = dp.fib().tunnel_counters().unwrap();
+        assert_eq!(
+            c.iter().map(|x| x.0).collect::<Vec<_>>(),
+            abi::tun_reason::NAMES
+        );
+        assert!(c.iter().all(|x| x.1 == 0 && x.2 == 0));
+    }
+    let mut dp = Dataplane::open(&opts).expect("reopen");
+    assert_eq!(dp.fib().tunnel_endpoints().unwrap(), second, "pinned");
+    dp.fib()
+        .set_tunnel_endpoints(&std::collections::BTreeSet::new())
+        .unwrap();
+    assert!(dp.fib().tunnel_endpoints().unwrap().is_empty());
+    assert!(dp
+        .map_ids()
+        .unwrap()
+        .iter()
+        .any(|(n, _)| n == abi::map::TUN_LOCAL));
+}

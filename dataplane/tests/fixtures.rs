@@ -2,7 +2,8 @@
 //! file matches the generator, and every case, run in order through the
 //! kernel (BPF_PROG_TEST_RUN) with the FIB writer applying its setup, gives
 //! the expected verdict, increments exactly its reason counter and leaves
-//! the expected frame.
+//! the expected frame; a tunnelled case bumps its tunnel end point counter
+//! (a6_tun_stats) too, and no other case bumps any.
 
 mod common;
 
@@ -57,9 +58,17 @@ fn fixtures_through_bpf_prog_test_run() {
                 .unwrap_or_else(|e| panic!("{}: setup {op:?}: {e}", case.name));
         }
         let before = dp.fib().counters().expect("counters");
+        let tun_before = dp.fib().tunnel_counters().expect("tunnel counters");
         let input = hex(&case.input);
         let res = dp.test_run(&input).expect("test run");
         let after = dp.fib().counters().expect("counters");
+        let tun_after = dp.fib().tunnel_counters().expect("tunnel counters");
+        let tun_bumped: Vec<&str> = tun_after
+            .iter()
+            .zip(&tun_before)
+            .filter(|(a, b)| a.1 != b.1)
+            .map(|(a, _)| a.0)
+            .collect();
         let bumped: Vec<Reason> = after
             .reasons
             .iter()
@@ -76,6 +85,12 @@ fn fixtures_through_bpf_prog_test_run() {
         if bumped != [want_reason] {
             problems.push(format!(
                 "counters bumped {bumped:?}, want [{want_reason:?}]"
+            ));
+        }
+        let want_tun: Vec<&str> = case.tunnel.iter().map(String::as_str).collect();
+        if tun_bumped != want_tun {
+            problems.push(format!(
+                "tunnel counters bumped {tun_bumped:?}, want {want_tun:?}"
             ));
         }
         if let Some(out) = &case.output {

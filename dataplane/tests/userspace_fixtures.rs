@@ -5,7 +5,7 @@
 //! BPF_PROG_TEST_RUN (fixtures.rs). No root needed.
 
 use anycast6_dataplane::{
-    abi::{Reason, Verdict},
+    abi::{tun_reason, Reason, Verdict},
     fixtures::{self, frames, FixtureFile},
     testrun::OUTPUT_SLACK,
     userspace::{process, EngineConfig, FibOp, FlowState, Frame, SnapshotBuilder},
@@ -46,6 +46,7 @@ fn fixtures_through_the_userspace_engine() {
         buf.resize(input.len() + OUTPUT_SLACK, 0);
         let mut frame = Frame::new(&mut buf, input.len());
         let before = state.counters.reasons;
+        let tun_before = state.counters.tunnel;
         // The clock of the groups' change deadlines, as in a worker.
         let out = process(
             &mut frame,
@@ -73,6 +74,16 @@ fn fixtures_through_the_userspace_engine() {
             .collect();
         if bumped != [out.reason] {
             problems.push(format!("counters bumped {bumped:?}"));
+        }
+        let tun_bumped: Vec<&str> = (0..tun_before.len())
+            .filter(|i| state.counters.tunnel[*i] != tun_before[*i])
+            .map(|i| tun_reason::NAMES[i])
+            .collect();
+        let want_tun: Vec<&str> = case.tunnel.iter().map(String::as_str).collect();
+        if tun_bumped != want_tun {
+            problems.push(format!(
+                "tunnel counters bumped {tun_bumped:?}, want {want_tun:?}"
+            ));
         }
         if out.verdict == Verdict::Redirect {
             let want = if out.reason == Reason::TxPtb {

@@ -82,6 +82,7 @@ fn xdp_and_userspace_choose_the_same_member_for_100k_flows() {
             FibOp::DeleteTxPort(i) => fib.delete_tx_port(*i),
             FibOp::SetIface { ifindex, mac } => fib.set_iface(*ifindex, *mac),
             FibOp::DeleteIface(i) => fib.delete_iface(*i),
+            FibOp::SetTunnelEndpoints(a) => fib.set_tunnel_endpoints(a),
             FibOp::SetWindows(w) => {
                 fib.set_windows(*w);
                 Ok(())

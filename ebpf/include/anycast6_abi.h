@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define A6_ABI_VERSION 4
+#define A6_ABI_VERSION 5
 
 /* ---- names (maps are pinned by these names) ---------------------------- */
 /* Map names are at most 15 characters (BPF_OBJ_NAME_LEN - 1). */
@@ -36,6 +36,8 @@
 #define A6_MAP_XSKS         a6_xsks         /* XSKMAP rx queue -> AF_XDP socket (afxdp mode, not pinned) */
 #define A6_MAP_AARP         a6_aarp         /* ARRAY 0 -> __u32: 1 = AARP queries to owned addresses go to the kernel */
 #define A6_MAP_IFACES       a6_ifaces       /* HASH  __u32 ifindex -> a6_iface (ingress: the interface's own MAC) */
+#define A6_MAP_TUN_LOCAL    a6_tun_local    /* HASH  a6_fib_key -> __u32: this router's tunnel end points (ABI 5) */
+#define A6_MAP_TUN_STATS    a6_tun_stats    /* PERCPU_ARRAY A6_T_* -> a6_counter (ABI 5) */
 
 #define A6_PROG_XDP         anycast6_xdp
 #define A6_PROG_DECAP       anycast6_decap
@@ -60,6 +62,7 @@
 #define A6_DEF_MEMBER_IDS       65536
 #define A6_DEF_DECAP_ADDRS      1024
 #define A6_DEF_IFACES           256     /* interfaces with the program attached */
+#define A6_DEF_TUN_LOCAL        64      /* tunnel end point addresses of this router */
 #define A6_XSK_MAX_QUEUES       64      /* rx queues an afxdp interface can steer */
 
 /* ---- member actions (a6_member.action) --------------------------------- */
@@ -154,6 +157,13 @@ _Static_assert(A6_R_MAX <= 64, "verdict masks hold 64 reasons");
 #define A6_D_DROP_TRUNC     3 /* outer or inner header cut short           */
 #define A6_D_DROP_ADJUST    4 /* bpf_xdp_adjust_head failed                */
 #define A6_D_MAX            5
+
+/* ---- tunnel end point (router side, ABI 5): index into a6_tun_stats ----- */
+/* Counted besides the inner packet's A6_R_* reason in a6_stats (which still
+ * counts every packet once): how many packets this router decapsulated. */
+#define A6_T_DECAP          0 /* outer header removed, inner packet went on through the pipeline */
+#define A6_T_DROP_TRUNC     1 /* tunnelled to an end point, inner header cut short (a6_stats: drop_trunc_ipv6) */
+#define A6_T_MAX            2
 
 /* ---- shared structs ------------------------------------------------------ */
 

@@ -96,6 +96,58 @@ static __always_inline int a6_check_src(struct ipv6hdr *ip6)
 	return -1;
 }
 
+/* What a6_tun_match found. */
+#define A6_TUN_NONE  0 /* not tunnelled to this router: the normal pipeline */
+#define A6_TUN_DECAP 1 /* RFC 2473 packet to one of this router's end points */
+#define A6_TUN_TRUNC 2 /* to an end point, but the inner header is cut short */
+
+/*
+ * A tunnel end point of this router (PIA-SM, docs/architecture.md "Tunnel
+ * end point"): Ethernet [+ one tag], an outer IPv6 header whose next header
+ * is 41 itself (no extension headers: anything else is not decapsulated),
+ * an outer destination in a6_tun_local, and a whole inner header of version
+ * 6. The outer hop limit is not looked at (RFC 2473 pipe model). Reads
+ * only; *l2 is set to the L2 header's length.
+ */
+static __always_inline int a6_tun_match(void *data, void *data_end, __u32 *l2)
+{
+	struct ethhdr *eth = data;
+	__u32 l2_len = A6_ETH_HLEN;
+
+	if ((void *)(eth + 1) > data_end)
+		return A6_TUN_NONE;
+	__u16 proto = eth->h_proto;
+
+	if (proto == bpf_htons(A6_ETH_P_8021Q) || proto == bpf_htons(A6_ETH_P_8021AD)) {
+		__be16 *inner_proto = data + A6_ETH_HLEN + 2;
+
+		if ((void *)(inner_proto + 1) > data_end)
+			return A6_TUN_NONE;
+		proto = *inner_proto;
+		l2_len = A6_ETH_HLEN + A6_VLAN_HLEN;
+	}
+	if (proto != bpf_htons(ETH_P_IPV6))
+		return A6_TUN_NONE;
+
+	struct ipv6hdr *outer = data + l2_len;
+
+	if ((void *)(outer + 1) > data_end)
+		return A6_TUN_NONE;
+	if (outer->version != 6 || outer->nexthdr != A6_NH_IPV6)
+		return A6_TUN_NONE;
+	if (!bpf_map_lookup_elem(&a6_tun_local, &outer->daddr))
+		return A6_TUN_NONE;
+
+	struct ipv6hdr *inner = (void *)(outer + 1);
+
+	if ((void *)(inner + 1) > data_end)
+		return A6_TUN_TRUNC;
+	if (inner->version != 6)
+		return A6_TUN_NONE;
+	*l2 = l2_len;
+	return A6_TUN_DECAP;
+}
+
 static __always_inline int a6_classify(void *data, void *data_end, __u32 ingress_ifindex,
 				       struct a6_pkt *pkt, struct ipv6hdr **ip6_out,
 				       struct a6_group **group, __u32 *group_id)

@@ -121,4 +121,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } a6_ifaces SEC(".maps");
 
+/* This router's IPv6-in-IPv6 tunnel end points (PIA-SM, docs/piasm.md 7):
+ * a frame whose outer destination is one of them is decapsulated and its
+ * inner packet forwarded (docs/architecture.md). The value is reserved
+ * (userspace writes 1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct a6_fib_key);
+	__type(value, __u32);
+	__uint(max_entries, A6_DEF_TUN_LOCAL);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} a6_tun_local SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct a6_counter);
+	__uint(max_entries, A6_T_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} a6_tun_stats SEC(".maps");
+
 #endif /* ANYCAST6_MAPS_H */

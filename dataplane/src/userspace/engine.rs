@@ -54,6 +54,8 @@ pub struct EngineCounters {
     pub reasons: [Counter; abi::REASON_MAX as usize],
     pub groups: HashMap<u32, Counter>,
     pub members: HashMap<u32, Counter>,
+    /// Tunnel end point decapsulations by `abi::tun_reason` (`a6_tun_stats`).
+    pub tunnel: [Counter; abi::tun_reason::MAX as usize],
 }
 
 // By hand: arrays implement Default only up to 32 elements.
@@ -63,6 +65,7 @@ impl Default for EngineCounters {
             reasons: [Counter::default(); abi::REASON_MAX as usize],
             groups: HashMap::new(),
             members: HashMap::new(),
+            tunnel: [Counter::default(); abi::tun_reason::MAX as usize],
         }
     }
 }
@@ -75,7 +78,12 @@ fn bump(c: &mut Counter, bytes: u64) {
 impl EngineCounters {
     /// Adds `other` into `self` (summing workers).
     pub fn merge(&mut self, other: &EngineCounters) {
-        for (a, b) in self.reasons.iter_mut().zip(&other.reasons) {
+        for (a, b) in self
+            .reasons
+            .iter_mut()
+            .zip(&other.reasons)
+            .chain(self.tunnel.iter_mut().zip(&other.tunnel))
+        {
             a.packets = a.packets.wrapping_add(b.packets);
             a.bytes = a.bytes.wrapping_add(b.bytes);
         }
@@ -275,6 +283,83 @@ pub fn process(
     }
 }
 
+/// What `tun_match` found (`A6_TUN_*` in classify.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tunnel {
+    None,
+    /// To an end point; the L2 header's length.
+    Decap(usize),
+    /// To an end point, the inner header cut short.
+    Trunc,
+}
+
+/// `a6_tun_match`: Ethernet [+ one tag], outer IPv6 with next header 41
+/// itself, outer destination a tunnel end point of this router, a whole
+/// inner header of version 6. The outer hop limit is not looked at.
+fn tun_match(frame: &[u8], snap: &FibSnapshot) -> Tunnel {
+    let Some(eth) = EthernetFrame::new_checked(frame) else {
+        return Tunnel::None;
+    };
+    let mut l2 = wire::ETH_HLEN;
+    let mut proto = eth.ethertype();
+    if proto == wire::ETH_P_8021Q || proto == wire::ETH_P_8021AD {
+        let Some(p) = frame.get(wire::ETH_HLEN + 2..wire::ETH_HLEN + 4) else {
+            return Tunnel::None;
+        };
+        proto = u16::from_be_bytes([p[0], p[1]]);
+        l2 += wire::VLAN_HLEN;
+    }
+    if proto != wire::ETH_P_IPV6 {
+        return Tunnel::None;
+    }
+    let Some(outer) = frame.get(l2..).and_then(Ipv6Header::new_checked) else {
+        return Tunnel::None;
+    };
+    if outer.version() != 6
+        || outer.next_header() != wire::NH_IPV6
+        || !snap.is_tunnel_endpoint(&outer.dst())
+    {
+        return Tunnel::None;
+    }
+    match frame
+        .get(l2 + wire::IP6_HLEN..)
+        .and_then(Ipv6Header::new_checked)
+    {
+        None => Tunnel::Trunc,
+        Some(inner) if inner.version() != 6 => Tunnel::None,
+        Some(_) => Tunnel::Decap(l2),
+    }
+}
+
+/// `a6_tun_decap`: the outer header of a packet tunnelled to this router
+/// removed, the L2 header moved forward; `Err` with the reason when the
+/// frame goes no further. Counted in `counters.tunnel`.
+fn tun_decap(
+    frame: &mut Frame<'_>,
+    snap: &FibSnapshot,
+    counters: &mut EngineCounters,
+) -> Result<(), Reason> {
+    let bytes = frame.len() as u64;
+    match tun_match(frame.data(), snap) {
+        Tunnel::None => Ok(()),
+        Tunnel::Trunc => {
+            bump(
+                &mut counters.tunnel[abi::tun_reason::DROP_TRUNC as usize],
+                bytes,
+            );
+            Err(Reason::DropTruncIpv6)
+        }
+        Tunnel::Decap(l2) => {
+            frame.data_mut().copy_within(..l2, wire::IP6_HLEN);
+            if !frame.pop_front(wire::IP6_HLEN) {
+                return Err(Reason::DropAdjust);
+            }
+            bump(&mut counters.tunnel[abi::tun_reason::DECAP as usize], bytes);
+            Ok(())
+        }
+    }
+}
+
 /// `a6_process`.
 fn process_inner(
     frame: &mut Frame<'_>,
@@ -284,6 +369,9 @@ fn process_inner(
     cfg: &EngineConfig,
     now_ns: u64,
 ) -> (Reason, u32) {
+    if let Err(r) = tun_decap(frame, snap, &mut state.counters) {
+        return (r, 0);
+    }
     let l = match wire::parse_l2_l3(frame.data()) {
         Ok(l) => l,
         Err(r) => return (r, 0),

@@ -48,6 +48,8 @@ pub enum FibOp {
         mac: [u8; 6],
     },
     DeleteIface(u32),
+    /// `a6_tun_local`: exactly these tunnel end points of this router.
+    SetTunnelEndpoints(std::collections::BTreeSet<std::net::Ipv6Addr>),
     /// The windows of the change rule for later publishes.
     SetWindows(changes::Windows),
 }
@@ -76,6 +78,9 @@ impl FibOp {
                 mac: *mac,
             },
             fixtures::Op::DeleteIface { ifindex } => FibOp::DeleteIface(*ifindex),
+            fixtures::Op::SetTunnelEndpoints { addrs } => {
+                FibOp::SetTunnelEndpoints(addrs.iter().copied().collect())
+            }
             fixtures::Op::SetFlowWindows { grace_ms, hold_ms } => {
                 FibOp::SetWindows(fixtures::windows_of(*grace_ms, *hold_ms))
             }
@@ -137,6 +142,8 @@ pub struct FibSnapshot {
     aarp_answer: bool,
     /// Ingress interfaces and their own MACs (`a6_ifaces`).
     ifaces: HashMap<u32, [u8; 6]>,
+    /// This router's tunnel end points (`a6_tun_local`).
+    tun_local: HashSet<[u8; 16]>,
 }
 
 fn mask(addr: &[u8; 16], len: u8) -> [u8; 16] {
@@ -176,6 +183,11 @@ impl FibSnapshot {
     /// The own MAC of interface `ifindex`, if the fast path runs there.
     pub fn iface_mac(&self, ifindex: u32) -> Option<[u8; 6]> {
         self.ifaces.get(&ifindex).copied()
+    }
+
+    /// Whether `addr` is one of this router's tunnel end points.
+    pub fn is_tunnel_endpoint(&self, addr: &[u8; 16]) -> bool {
+        self.tun_local.contains(addr)
     }
 
     /// Routes, groups and tx ports (for `show` and tests).
@@ -292,6 +304,10 @@ impl SnapshotBuilder {
                 self.next.ifaces.remove(i);
                 Ok(())
             }
+            FibOp::SetTunnelEndpoints(addrs) => {
+                self.sync_tunnel_endpoints(addrs);
+                Ok(())
+            }
         }
     }
 
@@ -377,6 +393,14 @@ impl SnapshotBuilder {
     /// interface is attached, and follow its MAC, outside FIB operations).
     pub fn sync_ifaces<'a>(&mut self, ifaces: impl IntoIterator<Item = &'a (u32, [u8; 6])>) {
         self.next.ifaces = ifaces.into_iter().copied().collect();
+    }
+
+    /// Makes the tunnel end points exactly `addrs` (`FibWriter::set_tunnel_endpoints`).
+    pub fn sync_tunnel_endpoints<'a>(
+        &mut self,
+        addrs: impl IntoIterator<Item = &'a std::net::Ipv6Addr>,
+    ) {
+        self.next.tun_local = addrs.into_iter().map(|a| a.octets()).collect();
     }
 
     /// The snapshot as it stands (a copy; groups are shared).
