@@ -109,7 +109,7 @@
 /* Dropped (XDP_DROP): malformed or unforwardable; never reaches a member */
 #define A6_R_DROP_TRUNC_ETH     12 /* shorter than an Ethernet header         */
 #define A6_R_DROP_TRUNC_VLAN    13 /* 802.1Q tag cut short                    */
-#define A6_R_DROP_TRUNC_IPV6    14 /* shorter than an IPv6 header             */
+#define A6_R_DROP_TRUNC_IPV6    14 /* shorter than an IPv6 header (outer, or a tunnelled inner one) */
 #define A6_R_DROP_BAD_IPV6      15 /* version != 6 or payload length > frame  */
 #define A6_R_DROP_TRUNC_EXT     16 /* extension header (or an option in it) cut short */
 /* ABI 3: a longer chain is valid IPv6, the kernel's (was drop_ext_chain) */

@@ -259,7 +259,8 @@ fn choose_marked(
 /// (a Packet Too Big goes back there); `now_ns` is CLOCK_MONOTONIC in ns
 /// ([`crate::changes::monotonic_ns`], the clock of the group deadlines and
 /// of `bpf_ktime_get_ns`), also for the Packet Too Big budget. The frame is rewritten in place for
-/// redirects and left as it came for passes.
+/// redirects and left as it came for passes, less the outer header when it
+/// was tunnelled to one of this router's end points (`tun_decap`).
 pub fn process(
     frame: &mut Frame<'_>,
     ingress_ifindex: u32,

@@ -6,7 +6,8 @@
 //!  FibOp ──► SnapshotBuilder ──publish──► SharedFib (ArcSwap<FibSnapshot>)
 //!                                              │ load() once per batch
 //!  frame ──► process(frame, ingress, snapshot, FlowState, EngineConfig, now)
-//!              parse (wire) → FIB → group → flow key → choose (affinity,
+//!              [tunnelled to this router? strip the outer header]
+//!              → parse (wire) → FIB → group → flow key → choose (affinity,
 //!              Maglev) → local | hop limit | tx port → rewrite | encap |
 //!              Packet Too Big (emit) ──► Outcome { verdict, reason, egress }
 //! ```
