@@ -28,6 +28,14 @@ pub struct Windows {
     pub hold: Duration,
 }
 
+impl Windows {
+    /// No change periods: every packet goes straight from the table.
+    pub const NONE: Windows = Windows {
+        grace: Duration::ZERO,
+        hold: Duration::ZERO,
+    };
+}
+
 impl Default for Windows {
     fn default() -> Self {
         Windows {
@@ -102,8 +110,20 @@ pub fn plan(
     now_ns: u64,
     w: Windows,
 ) -> GroupState {
+    plan_with_len(old, members, gen, now_ns, w, None)
+}
+
+/// [`plan`] with a table length asked for (`maglev::group_table_with`).
+pub fn plan_with_len(
+    old: Option<&GroupState>,
+    members: &[MemberSpec],
+    gen: u32,
+    now_ns: u64,
+    w: Windows,
+    want_len: Option<u32>,
+) -> GroupState {
     let prev_len = old.map(|o| o.table.len() as u32).unwrap_or(0);
-    let (_, table) = maglev::group_table(members, prev_len);
+    let (_, table) = maglev::group_table_with(members, prev_len, want_len);
     let len = table.len();
 
     // since_gen: kept while the member stays usable, else this generation.

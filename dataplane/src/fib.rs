@@ -8,6 +8,7 @@
 //! XDP program therefore sees the old group with the old table or the new
 //! group with the new table, never a mix.
 
+use std::collections::BTreeMap;
 use std::{
     collections::HashMap as StdHashMap,
     net::Ipv6Addr,
@@ -94,6 +95,8 @@ pub struct FibWriter {
     /// (docs/flow-hash.md section 3); not in the maps.
     states: StdHashMap<u32, changes::GroupState>,
     windows: changes::Windows,
+    /// Table lengths asked for, by group id ([`FibWriter::set_table_lens`]).
+    table_lens: BTreeMap<u32, u32>,
 }
 
 macro_rules! typed {
@@ -142,6 +145,7 @@ impl FibWriter {
             last_gen: StdHashMap::new(),
             states: StdHashMap::new(),
             windows: changes::Windows::default(),
+            table_lens: BTreeMap::new(),
         };
         w.resync()?;
         Ok(w)
@@ -372,12 +376,19 @@ impl FibWriter {
             .max()
             .unwrap_or(0);
         let gen = prev_gen.wrapping_add(1);
-        let st = changes::plan(
+        // A length asked for (a PIA-SM shortcut's copy of the core's table):
+        // no change periods either, the core's affinity decides (§8).
+        let (windows, want_len) = match self.table_lens.get(&group_id) {
+            Some(l) => (changes::Windows::NONE, Some(*l)),
+            None => (self.windows, None),
+        };
+        let st = changes::plan_with_len(
             old_state.as_ref(),
             members,
             gen,
             changes::monotonic_ns(),
-            self.windows,
+            windows,
+            want_len,
         );
         let len = st.table.len() as u32;
         let active = members
@@ -450,6 +461,13 @@ impl FibWriter {
         );
         self.states.insert(group_id, st);
         Ok(())
+    }
+
+    /// Table lengths by group id for the next publishes (the others get
+    /// [`crate::maglev::next_table_len`]); such a group has no change
+    /// periods. An unusable length is ignored (`maglev::usable_len`).
+    pub fn set_table_lens(&mut self, lens: BTreeMap<u32, u32>) {
+        self.table_lens = lens;
     }
 
     /// Sets the windows of the change rule for the next publishes

@@ -58,6 +58,11 @@ pub fn next_table_len(prev_len: u32, n_active: usize) -> u32 {
     }
 }
 
+/// A length a table of `n_active` members may be given.
+pub fn usable_len(len: u32, n_active: usize) -> bool {
+    len as usize >= n_active.max(1) && len <= abi::MAGLEV_MAX_LEN && is_prime(len)
+}
+
 fn is_prime(n: u32) -> bool {
     if n < 2 {
         return false;
@@ -196,6 +201,19 @@ pub fn build(members: &[(Ipv6Addr, u16)], len: u32) -> Vec<u8> {
 /// One function for the FIB writer (BPF maps) and the userspace snapshot,
 /// so both paths hold the same table for the same publish sequence.
 pub fn group_table(members: &[crate::types::MemberSpec], prev_len: u32) -> (u32, Vec<u8>) {
+    group_table_with(members, prev_len, None)
+}
+
+/// [`group_table`] of length `want` when it is a usable one (prime, at
+/// least the number of active members, at most [`abi::MAGLEV_MAX_LEN`]):
+/// a PIA-SM shortcut copies the core's table, which must have the core's
+/// length to give each flow the core's entry (docs/piasm.md §8). Any other
+/// `want` is ignored.
+pub fn group_table_with(
+    members: &[crate::types::MemberSpec],
+    prev_len: u32,
+    want: Option<u32>,
+) -> (u32, Vec<u8>) {
     let active: Vec<usize> = (0..members.len())
         .filter(|&i| members[i].state == crate::types::MemberState::Active && members[i].weight > 0)
         .collect();
@@ -206,7 +224,10 @@ pub fn group_table(members: &[crate::types::MemberSpec], prev_len: u32) -> (u32,
         .iter()
         .map(|&i| (members[i].unicast, members[i].weight))
         .collect();
-    let len = next_table_len(prev_len, active.len());
+    let len = match want {
+        Some(l) if usable_len(l, active.len()) => l,
+        _ => next_table_len(prev_len, active.len()),
+    };
     let t = build(&keys, len);
     // Table entries index the active list; the program indexes members[].
     (
@@ -221,6 +242,34 @@ mod tests {
 
     fn addr(i: usize) -> Ipv6Addr {
         Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, (i >> 16) as u16, i as u16)
+    }
+
+    #[test]
+    fn a_usable_length_asked_for_is_taken() {
+        let ms: Vec<crate::types::MemberSpec> = (0..3)
+            .map(|i| crate::types::MemberSpec {
+                member_id: i as u32,
+                unicast: addr(i),
+                encap_src: Ipv6Addr::UNSPECIFIED,
+                ifindex: 1,
+                dmac: [0; 6],
+                smac: [0; 6],
+                mtu: 1500,
+                action: crate::types::Action::Rewrite,
+                state: crate::types::MemberState::Active,
+                weight: 1,
+            })
+            .collect();
+        // Another table's length (of a core with history): the same entries
+        // as a table built at that length from scratch.
+        let (len, t) = group_table_with(&ms, 0, Some(1009));
+        assert_eq!(len, 1009);
+        let keys: Vec<(Ipv6Addr, u16)> = ms.iter().map(|m| (m.unicast, 1)).collect();
+        assert_eq!(t, build(&keys, 1009));
+        // Unusable lengths are ignored: not prime, too short, too long.
+        for bad in [1000, 2, abi::MAGLEV_MAX_LEN + 2] {
+            assert_eq!(group_table_with(&ms, 0, Some(bad)).0, table_len(3), "{bad}");
+        }
     }
 
     #[test]

@@ -206,6 +206,22 @@ pub fn counters(v: &CountersView) -> String {
         out.push('\n');
         out.push_str(&t.render());
     }
+    if !v.tunnel.is_empty() {
+        let mut t = Table::new(&[
+            ("TUNNEL END POINT", Left),
+            ("PACKETS", Right),
+            ("BYTES", Right),
+        ]);
+        for d in &v.tunnel {
+            t.row(vec![
+                d.reason.clone(),
+                d.packets.to_string(),
+                d.bytes.to_string(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
     if let Some(a) = &v.afxdp {
         let mut t = Table::new(&[("AF_XDP", Left), ("COUNT", Right)]);
         let io = &a.io;
@@ -751,6 +767,7 @@ mod tests {
                 bytes: 2_100_000,
             }],
             decap: vec![],
+            tunnel: vec![],
             afxdp: None,
         };
         assert_eq!(

@@ -98,6 +98,9 @@ pub struct Daemon {
     afxdp_key: Vec<(String, bool)>,
     /// Members and next hops the protocols taught (merged before planning).
     learned: crate::rib::learned::Learned,
+    /// Maglev table lengths a protocol asks for (a PIA-SM shortcut: the
+    /// core's), by anycast address.
+    table_lens: BTreeMap<std::net::Ipv6Addr, u32>,
     proto_tx: mpsc::UnboundedSender<speaker::ProtoEvent>,
     proto_rx: mpsc::UnboundedReceiver<speaker::ProtoEvent>,
     /// `[ard]`, with the config it runs.
@@ -302,6 +305,34 @@ impl Daemon {
             &retired,
         )
         .map_err(|e| ControlError::RibInvalid(e.to_string()))?;
+        // This router's tunnel end points (PIA-SM: its router address, and
+        // the core addresses it is core for): the fast path decapsulates
+        // what is tunnelled to them and forwards the inner packet.
+        let endpoints: BTreeSet<std::net::Ipv6Addr> = cfg
+            .piasm
+            .iter()
+            .flat_map(|p| {
+                std::iter::once(p.router_address)
+                    .chain(p.anycast.iter().filter(|a| a.core_here).map(|a| a.core))
+            })
+            .collect();
+        self.dp.fib().set_tunnel_endpoints(&endpoints)?;
+        if let Some(snap) = &mut self.snap {
+            snap.sync_tunnel_endpoints(&endpoints);
+        }
+        // Table lengths asked for, by the group id each address has now.
+        let lens: BTreeMap<u32, u32> = self
+            .table_lens
+            .iter()
+            .filter_map(|(a, l)| {
+                let gid = plan
+                    .target
+                    .routes
+                    .get(&anycast6_dataplane::Route::Host(*a))?;
+                Some((*gid, *l))
+            })
+            .collect();
+        self.dp.fib().set_table_lens(lens.clone());
         let applied = match &mut self.snap {
             Some(snap) => {
                 // Attach and detach write tx ports and interfaces straight
@@ -325,6 +356,17 @@ impl Daemon {
         drop(current);
         drop(installed);
         applied.map_err(|e| ControlError::FibApply(e.to_string()))?;
+        // A length asked for when the members stayed: published again.
+        for (gid, len) in &lens {
+            let fib = self.dp.fib();
+            if let Ok(Some(g)) = fib.group(*gid) {
+                if g.maglev_len != *len && !g.members.is_empty() {
+                    if let Err(e) = fib.publish_group(*gid, &g.members) {
+                        tracing::warn!(group_id = gid, error = %e, "group not published with its table length");
+                    }
+                }
+            }
+        }
         if !plan.ops.is_empty() {
             tracing::info!(operations = plan.ops.len(), "FIB updated");
             for op in &plan.ops {
@@ -398,8 +440,16 @@ impl Daemon {
                 Err(e) => tracing::warn!(route = ?k, error = %e, "kernel route not applied"),
             }
         }
-        for (anycast, source, members) in ev.whole {
+        for (anycast, source, members, table_len) in ev.whole {
             let n = members.len();
+            let len_changed = match table_len.filter(|_| n > 0) {
+                Some(l) => self.table_lens.insert(anycast, l) != Some(l),
+                None => self.table_lens.remove(&anycast).is_some(),
+            };
+            if len_changed {
+                tracing::info!(%anycast, table_len = ?table_len, "Maglev table length set by the protocol");
+                changed = true;
+            }
             if self.learned.set_whole(anycast, source, members) {
                 tracing::info!(%anycast, source = source.as_str(), members = n, "learned");
                 changed = true;

@@ -106,7 +106,8 @@ impl Speaker for PiasmSpeaker {
                 }),
                 Output::Group(g) => {
                     let members = self.members(&g);
-                    out.whole.push((g.anycast, Source::PiaSm, members));
+                    out.whole
+                        .push((g.anycast, Source::PiaSm, members, g.table_len));
                 }
             }
         }

@@ -148,6 +148,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         afxdp: None,
         afxdp_key: Vec::new(),
         learned: Default::default(),
+        table_lens: Default::default(),
         proto_tx,
         proto_rx,
         ard_router: None,

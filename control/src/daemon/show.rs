@@ -259,8 +259,23 @@ impl Daemon {
                 });
             }
         }
+        let mut tunnel: Vec<DecapCount> = self
+            .dp
+            .fib()
+            .tunnel_counters()?
+            .into_iter()
+            .map(|(reason, packets, bytes)| DecapCount {
+                reason: reason.to_string(),
+                packets,
+                bytes,
+            })
+            .collect();
         let mut c = c;
         let afxdp = self.afxdp_counters().map(|(engine, view)| {
+            for (t, u) in tunnel.iter_mut().zip(engine.tunnel.iter()) {
+                t.packets = t.packets.wrapping_add(u.packets);
+                t.bytes = t.bytes.wrapping_add(u.bytes);
+            }
             for (r, p, b) in c.reasons.iter_mut() {
                 let u = engine.reasons[*r as usize];
                 *p = p.wrapping_add(u.packets);
@@ -283,8 +298,12 @@ impl Daemon {
             }
             view
         });
+        if tunnel.iter().all(|t| t.packets == 0) {
+            tunnel.clear();
+        }
         Ok(CountersView {
             afxdp,
+            tunnel,
             reasons: c
                 .reasons
                 .iter()

@@ -53,8 +53,15 @@ pub struct Outputs {
     pub restarted: Option<Source>,
 }
 
-/// Every member a source gives one anycast address (none: it gives none).
-pub type Whole = (Ipv6Addr, Source, Vec<crate::config::MemberConfig>);
+/// Every member a source gives one anycast address (none: it gives none),
+/// and the Maglev table length its group must have (a PIA-SM shortcut
+/// copies the core's table, docs/piasm.md §8).
+pub type Whole = (
+    Ipv6Addr,
+    Source,
+    Vec<crate::config::MemberConfig>,
+    Option<u32>,
+);
 
 /// What reaches the daemon loop.
 #[derive(Debug)]

@@ -146,6 +146,12 @@ pub struct CountersView {
     pub members: Vec<MemberCount>,
     /// Member role: the decapsulation program's reasons.
     pub decap: Vec<DecapCount>,
+    /// The forwarding program's tunnel end point (`a6_tun_stats`, with the
+    /// AF_XDP workers' counts added): packets decapsulated and forwarded
+    /// as their inner packet (PIA-SM branches), by reason. Empty when
+    /// nothing was ever counted.
+    #[serde(default)]
+    pub tunnel: Vec<DecapCount>,
     /// The AF_XDP workers' own counters and their sockets' XDP_STATISTICS
     /// (None: no interface in afxdp mode). Their reason, group and member
     /// counts are already added into the tables above.

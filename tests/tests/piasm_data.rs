@@ -1,0 +1,462 @@
+//! Data down a PIA-SM tree (docs/piasm.md §7): senders' packets reach the
+//! core by plain unicast routing, the core sends each flow down ONE branch
+//! in an IPv6-in-IPv6 tunnel through plain routers, and the first-hop
+//! router strips the tunnel in its fast path and hands the packet to one of
+//! its ARD members.
+//!
+//! ```text
+//!                                                        ┌─ p2-f1 ─ FHR1 (ARD, PIA-SM) ─ f1-m ─ M1
+//!  S ─ s-p ─ P1 (plain) ─ p1-c ─ CORE (PIA-SM core) ─ c-p2 ─ P2 (plain)
+//!                                                        └─ p2-f2 ─ FHR2 (ARD, PIA-SM) ─ f2-m ─ M2
+//! ```
+//!
+//! P1 and P2 are kernel routers with static routes and know nothing of
+//! anycast: P1 routes A and C to the core (the core's host routes), P2
+//! carries only unicast between the core and the first-hop routers. No
+//! router but the core has a route for A toward the members: a packet for
+//! A reaches a member only through the core's tunnel and the first-hop
+//! router's decapsulation.
+//!
+//! - `flows_go_down_one_branch_each`: 1000 UDP flows spread over both
+//!   members, each flow answered by one member, the same one when asked
+//!   again; a real TCP transfer byte-exact; the first-hop routers count
+//!   decapsulations.
+//! - `member_and_first_hop_router_failures_move_traffic`: a UDP stream on
+//!   a flow of M1; M1 dies (its anycast6d is killed, its server stops):
+//!   FHR1's ARD expiry prunes the branch, the core sends the flow to M2;
+//!   the gap is measured. Then FHR2's links
+//!   go down and its daemon is killed: the core's branch to it expires
+//!   with the join holdtime and its flows come back to M1; gap measured.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
+use std::time::{Duration, Instant};
+
+use anycast6_tests::proto::{ard_member_host, ard_router, link, longest_gap};
+use anycast6_tests::traffic::udp_ask;
+use anycast6_tests::{
+    require_root, wait_for, Daemon, DaemonCfg, Netns, Server, TcpTransfer, TempDir, UdpStream,
+};
+use serde_json::Value;
+
+const A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xac, 0, 0, 0, 0, 0x6f);
+const C: &str = "2001:db8:c0::1";
+const R_CORE: &str = "2001:db8:ff::1";
+const R_F1: &str = "2001:db8:ff::3";
+const R_F2: &str = "2001:db8:ff::4";
+const S_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 2);
+const UDP_PORT: u16 = 7000;
+const TCP_PORT: u16 = 7001;
+
+/// `[piasm]` with 1 s Hellos and 1 s joins (holdtime 3 s).
+fn piasm(router: &str, ifs: &[&str], core_here: bool) -> String {
+    let mut s = format!(
+        "[piasm]\nrouter_address = \"{router}\"\nhello_interval_s = 1\njoin_interval_s = 1\n"
+    );
+    for i in ifs {
+        s.push_str(&format!("[[piasm.interface]]\nname = \"{i}\"\n"));
+    }
+    s.push_str(&format!(
+        "[[piasm.anycast]]\naddress = \"{A}\"\ncore = \"{C}\"\ncore_here = {core_here}\n"
+    ));
+    s
+}
+
+/// The whole topology, its daemons and the members' servers (dropped in
+/// this order: processes first, then the namespaces, then the files).
+struct Tree {
+    core: Daemon,
+    fhr: [Daemon; 2],
+    members: [Daemon; 2],
+    /// Each member's UDP server (None: stopped, as the member died).
+    udp: [Option<Server>; 2],
+    _tcp: Vec<Server>,
+    s: Netns,
+    m1: Netns,
+    fhr2: Netns,
+    _others: Vec<Netns>,
+    _tmp: TempDir,
+    tries: std::sync::atomic::AtomicU32,
+}
+
+impl Tree {
+    fn build(short: &str) -> Tree {
+        let tmp = TempDir::new(short).expect("tmp");
+        let ns = |n: &str| Netns::new(&format!("{short}{n}")).expect("netns");
+        let (s, p1, core, p2) = (ns("s"), ns("p1"), ns("c"), ns("p2"));
+        let (fhr1, fhr2, m1, m2) = (ns("f1"), ns("f2"), ns("m1"), ns("m2"));
+        let links: [(&Netns, &str, &str, &Netns, &str, &str); 7] = [
+            (
+                &s,
+                "s-p",
+                "2001:db8:10::2/64",
+                &p1,
+                "p-s",
+                "2001:db8:10::1/64",
+            ),
+            (
+                &p1,
+                "p1-c",
+                "2001:db8:11::1/64",
+                &core,
+                "c-p1",
+                "2001:db8:11::2/64",
+            ),
+            (
+                &core,
+                "c-p2",
+                "2001:db8:12::1/64",
+                &p2,
+                "p2-c",
+                "2001:db8:12::2/64",
+            ),
+            (
+                &p2,
+                "p2-f1",
+                "2001:db8:13::2/64",
+                &fhr1,
+                "f1-p2",
+                "2001:db8:13::1/64",
+            ),
+            (
+                &p2,
+                "p2-f2",
+                "2001:db8:14::2/64",
+                &fhr2,
+                "f2-p2",
+                "2001:db8:14::1/64",
+            ),
+            (
+                &fhr1,
+                "f1-m",
+                "2001:db8:15::1/64",
+                &m1,
+                "m-f1",
+                "2001:db8:15::2/64",
+            ),
+            (
+                &fhr2,
+                "f2-m",
+                "2001:db8:16::1/64",
+                &m2,
+                "m-f2",
+                "2001:db8:16::2/64",
+            ),
+        ];
+        for (a, ai, aa, b, bi, ba) in links {
+            link(a, ai, aa, b, bi, ba).unwrap();
+        }
+        for (n, addrs) in [
+            (&core, &[R_CORE, C][..]),
+            (&fhr1, &[R_F1][..]),
+            (&fhr2, &[R_F2][..]),
+        ] {
+            for a in addrs {
+                n.add_addr("lo", &format!("{a}/128")).unwrap();
+            }
+        }
+        for n in [&p1, &core, &p2, &fhr1, &fhr2] {
+            n.enable_forwarding().unwrap();
+        }
+        // Unicast routing, as a plain network would have it: P1 sends A
+        // and C (the core's host routes) and everything not local to the
+        // core; P2 knows the first-hop routers and their member links.
+        s.add_route("default", "2001:db8:10::1").unwrap();
+        p1.add_route("default", "2001:db8:11::2").unwrap();
+        core.add_route("2001:db8:10::/64", "2001:db8:11::1")
+            .unwrap();
+        core.add_route("default", "2001:db8:12::2").unwrap();
+        p2.add_route("default", "2001:db8:12::1").unwrap();
+        for (r, lan, via) in [
+            (R_F1, "2001:db8:15::/64", "2001:db8:13::1"),
+            (R_F2, "2001:db8:16::/64", "2001:db8:14::1"),
+        ] {
+            p2.add_route(&format!("{r}/128"), via).unwrap();
+            p2.add_route(lan, via).unwrap();
+        }
+        fhr1.add_route("default", "2001:db8:13::2").unwrap();
+        fhr2.add_route("default", "2001:db8:14::2").unwrap();
+        m1.add_route("default", "2001:db8:15::1").unwrap();
+        m2.add_route("default", "2001:db8:16::1").unwrap();
+
+        let mut tcp = Vec::new();
+        for (name, m) in [("m1", &m1), ("m2", &m2)] {
+            m.add_addr("lo", &format!("{A}/128")).unwrap();
+            tcp.push(Server::tcp(m, name, SocketAddrV6::new(A, TCP_PORT, 0, 0)).unwrap());
+        }
+        let udp = [Some(udp_server(&m1, "m1")), Some(udp_server(&m2, "m2"))];
+
+        let core_cfg = DaemonCfg {
+            extra: piasm(R_CORE, &["c-p2"], true),
+            ..DaemonCfg::default()
+        }
+        .interface("c-p1", "native")
+        .interface("c-p2", "native");
+        let core_d = Daemon::start(&core, &tmp, &format!("{short}c"), &core_cfg).expect("core");
+        let fhr_cfg = |r: &str, up: &str, down: &str| {
+            DaemonCfg {
+                extra: format!("{}\n{}", ard_router(&[down], None), piasm(r, &[up], false)),
+                ..DaemonCfg::default()
+            }
+            .interface(up, "native")
+            .interface(down, "native")
+        };
+        let f1 = Daemon::start(
+            &fhr1,
+            &tmp,
+            &format!("{short}f1"),
+            &fhr_cfg(R_F1, "f1-p2", "f1-m"),
+        )
+        .expect("fhr1");
+        let f2 = Daemon::start(
+            &fhr2,
+            &tmp,
+            &format!("{short}f2"),
+            &fhr_cfg(R_F2, "f2-p2", "f2-m"),
+        )
+        .expect("fhr2");
+        let d1 = Daemon::start(
+            &m1,
+            &tmp,
+            &format!("{short}m1"),
+            &ard_member_host(A, "2001:db8:15::2", "m-f1"),
+        )
+        .expect("m1");
+        let d2 = Daemon::start(
+            &m2,
+            &tmp,
+            &format!("{short}m2"),
+            &ard_member_host(A, "2001:db8:16::2", "m-f2"),
+        )
+        .expect("m2");
+        let t = Tree {
+            core: core_d,
+            fhr: [f1, f2],
+            members: [d1, d2],
+            udp,
+            _tcp: tcp,
+            s,
+            m1,
+            fhr2,
+            _others: vec![p1, core, p2, fhr1, m2],
+            _tmp: tmp,
+            tries: Default::default(),
+        };
+        wait_for("two branches at the core", Duration::from_secs(30), || {
+            branches(&t.core).len() == 2
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{:#}\n{}", tree(&t.core), t.core.log()));
+        t
+    }
+
+    /// Which member answers each of `n` UDP flows from the sender (source
+    /// ports `base..`); None: no answer after three tries.
+    fn flows(&self, base: u16, n: u16) -> Vec<Option<String>> {
+        let dst = SocketAddrV6::new(A, UDP_PORT, 0, 0);
+        self.s
+            .run_in(move || {
+                (0..n)
+                    .map(|i| {
+                        let sock = UdpSocket::bind(SocketAddrV6::new(S_ADDR, base + i, 0, 0))?;
+                        sock.connect(dst)?;
+                        udp_ask(&sock, b"which", 3, Duration::from_millis(300))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .expect("udp flows")
+    }
+
+    /// Whether fresh flows reach both members. A new UDP flow in a Maglev
+    /// entry that changed counts as old for the fast path's grace window
+    /// (10 s, docs/flow-hash.md §3) and keeps the entry's previous member:
+    /// after the second branch arrives every flow stays at the first one
+    /// that long, so each try takes new source ports.
+    fn both_answer(&self) -> bool {
+        let k = self
+            .tries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 500;
+        std::thread::sleep(Duration::from_millis(200));
+        census(&self.flows(40000 + 20 * k as u16, 20)).len() == 2
+    }
+
+    /// The member answering one flow, once both branches carry traffic.
+    fn answering(&self, sport: u16) -> Option<String> {
+        self.flows(sport, 1).pop().flatten()
+    }
+}
+
+fn udp_server(m: &Netns, name: &str) -> Server {
+    Server::udp(m, name, SocketAddrV6::new(A, UDP_PORT, 0, 0)).unwrap()
+}
+
+fn tree(d: &Daemon) -> Value {
+    d.ctl_json(&["show", "piasm", "trees"])
+        .ok()
+        .and_then(|v| v.as_array().and_then(|t| t.first().cloned()))
+        .unwrap_or(Value::Null)
+}
+
+fn branches(d: &Daemon) -> Vec<Value> {
+    tree(d)["branches"].as_array().cloned().unwrap_or_default()
+}
+
+/// Flows per member.
+fn census(f: &[Option<String>]) -> BTreeMap<String, usize> {
+    let mut c = BTreeMap::new();
+    for m in f {
+        *c.entry(m.clone().unwrap_or_else(|| "none".into()))
+            .or_insert(0) += 1;
+    }
+    c
+}
+
+/// The fast path's decapsulation count at a router (`show counters`).
+fn decapsulated(d: &Daemon) -> u64 {
+    let v = d.ctl_json(&["show", "counters"]).unwrap_or_default();
+    v["tunnel"]
+        .as_array()
+        .and_then(|t| t.iter().find(|r| r["reason"] == "decap"))
+        .and_then(|r| r["packets"].as_u64())
+        .unwrap_or(0)
+}
+
+/// A source port whose flow `member` serves now.
+fn port_of(t: &Tree, member: &str, from: u16) -> u16 {
+    (from..from + 200)
+        .find(|p| t.answering(*p).as_deref() == Some(member))
+        .unwrap_or_else(|| panic!("no flow of {member} in {from}..{}", from + 200))
+}
+
+#[test]
+fn flows_go_down_one_branch_each() {
+    if !require_root("flows_go_down_one_branch_each") {
+        return;
+    }
+    let t = Tree::build("pid1");
+    wait_for("both members answer", Duration::from_secs(40), || {
+        t.both_answer()
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{:?}\ncore: {:#}\nrib: {}\nfib: {}\n{}",
+            census(&t.flows(29000, 20)),
+            tree(&t.core),
+            t.core.ctl(&["show", "rib"]).unwrap_or_default(),
+            t.core.ctl(&["show", "fib"]).unwrap_or_default(),
+            t.core.log()
+        )
+    });
+
+    // 1000 flows: both members, none lost, each flow on one member (the
+    // same answer when asked again).
+    let first = t.flows(31000, 1000);
+    let c = census(&first);
+    eprintln!("1000 flows: {c:?}");
+    assert_eq!(c.get("none"), None, "{c:?}");
+    for m in ["m1", "m2"] {
+        let n = c.get(m).copied().unwrap_or(0);
+        assert!((300..=700).contains(&n), "{m}: {n} of 1000: {c:?}");
+    }
+    let again = t.flows(31000, 1000);
+    let moved = first.iter().zip(&again).filter(|(a, b)| a != b).count();
+    assert_eq!(moved, 0, "flows answered by another member the second time");
+
+    // A real TCP transfer, byte-exact (full-size segments do not fit the
+    // tunnel on these 1500-octet links: the core answers Packet Too Big
+    // and the sender's path MTU discovery adapts).
+    let tr = TcpTransfer::start(&t.s, SocketAddrV6::new(A, TCP_PORT, 0, 0), 4 << 20, None);
+    let rep = tr.join().expect("TCP transfer");
+    eprintln!(
+        "TCP: {} bytes to {} in {:?}, {} verified",
+        rep.sent, rep.member, rep.elapsed, rep.verified
+    );
+    assert_eq!(rep.verified, 4 << 20);
+    assert!(["m1", "m2"].contains(&rep.member.as_str()));
+
+    // The first-hop routers decapsulated what they delivered.
+    for f in &t.fhr {
+        assert!(
+            decapsulated(f) > 0,
+            "{}",
+            f.ctl(&["show", "counters"]).unwrap_or_default()
+        );
+    }
+}
+
+#[test]
+fn member_and_first_hop_router_failures_move_traffic() {
+    if !require_root("member_and_first_hop_router_failures_move_traffic") {
+        return;
+    }
+    let mut t = Tree::build("pid2");
+    wait_for("both members answer", Duration::from_secs(40), || {
+        t.both_answer()
+    })
+    .unwrap_or_else(|e| panic!("{e}\ncore: {:#}\n{}", tree(&t.core), t.core.log()));
+    let dst = SocketAddrV6::new(A, UDP_PORT, 0, 0);
+    let interval = Duration::from_millis(1);
+
+    // A member dies: its daemon is killed (no ARD leave) and its server
+    // stops. The flow moves after FHR1's ARD hold (300 ms) and the prune
+    // up to the core.
+    let p = port_of(&t, "m1", 32000);
+    let stream = UdpStream::start(&t.s, SocketAddrV6::new(S_ADDR, p, 0, 0), dst, interval);
+    std::thread::sleep(Duration::from_millis(500));
+    let k = Instant::now();
+    t.members[0].kill9();
+    t.udp[0] = None;
+    wait_for("FHR1's branch pruned", Duration::from_secs(10), || {
+        branches(&t.core).len() == 1
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:#}", tree(&t.core)));
+    eprintln!(
+        "member killed: FHR1's branch gone at the core {:?} later",
+        k.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let rep = stream.stop().expect("stream");
+    let gap = interval * longest_gap(&rep.lost) as u32;
+    eprintln!(
+        "member failure: {} sent, {} lost, longest gap {gap:?}, members {:?}",
+        rep.sent,
+        rep.lost.len(),
+        rep.members
+    );
+    assert!(rep.members.contains_key("m2"), "{:?}", rep.members);
+    assert_eq!(branches(&t.core).len(), 1, "{:#}", tree(&t.core));
+
+    // M1 comes back; then a first-hop router dies: FHR2's links go down
+    // and its daemon is killed. The core's branch to it expires with the
+    // join holdtime; its flows go to M1.
+    t.udp[0] = Some(udp_server(&t.m1, "m1"));
+    t.members[0].spawn().expect("m1 again");
+    wait_for("two branches again", Duration::from_secs(20), || {
+        branches(&t.core).len() == 2
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:#}", tree(&t.core)));
+    let p = port_of(&t, "m2", 33000);
+    let stream = UdpStream::start(&t.s, SocketAddrV6::new(S_ADDR, p, 0, 0), dst, interval);
+    std::thread::sleep(Duration::from_millis(500));
+    let k = Instant::now();
+    t.fhr[1].kill9();
+    t.fhr2.ip(&["link", "set", "f2-p2", "down"]).unwrap();
+    wait_for("FHR2's branch expired", Duration::from_secs(15), || {
+        branches(&t.core).len() == 1
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:#}\n{}", tree(&t.core), t.core.log()));
+    eprintln!(
+        "first-hop router down: its branch gone at the core {:?} later",
+        k.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let rep = stream.stop().expect("stream");
+    let gap = interval * longest_gap(&rep.lost) as u32;
+    eprintln!(
+        "first-hop router failure: {} sent, {} lost, longest gap {gap:?}, members {:?}",
+        rep.sent,
+        rep.lost.len(),
+        rep.members
+    );
+    assert!(rep.members.contains_key("m1"), "{:?}", rep.members);
+}
