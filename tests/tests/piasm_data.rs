@@ -21,6 +21,13 @@
 //!   members, each flow answered by one member, the same one when asked
 //!   again; a real TCP transfer byte-exact; the first-hop routers count
 //!   decapsulations.
+//! - `the_shortcut_skips_the_core_and_keeps_the_member`: the sender sits
+//!   behind an ingress PIA-SM router (`shortcut = true`) linked both
+//!   toward the core and toward the first-hop routers. A flow's first
+//!   packets go through the core (member sees hop limit 61); the ingress
+//!   asks the core for its branches and then tunnels the flow straight to
+//!   the first-hop router (hop limit 62, one PIA-SM hop less, two links
+//!   less), to the same member; the core sees none of it any more.
 //! - `member_and_first_hop_router_failures_move_traffic`: a UDP stream on
 //!   a flow of M1; M1 dies (its anycast6d is killed, its server stops):
 //!   FHR1's ARD expiry prunes the branch, the core sends the flow to M2;
@@ -35,7 +42,7 @@ use std::time::{Duration, Instant};
 use anycast6_tests::proto::{ard_member_host, ard_router, link, longest_gap};
 use anycast6_tests::traffic::udp_ask;
 use anycast6_tests::{
-    require_root, wait_for, Daemon, DaemonCfg, Netns, Server, TcpTransfer, TempDir, UdpStream,
+    require_root, wait_for, Daemon, DaemonCfg, Netns, Proc, Server, TcpTransfer, TempDir, UdpStream,
 };
 use serde_json::Value;
 
@@ -44,12 +51,17 @@ const C: &str = "2001:db8:c0::1";
 const R_CORE: &str = "2001:db8:ff::1";
 const R_F1: &str = "2001:db8:ff::3";
 const R_F2: &str = "2001:db8:ff::4";
+const R_I: &str = "2001:db8:ff::5";
 const S_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 2);
 const UDP_PORT: u16 = 7000;
 const TCP_PORT: u16 = 7001;
 
 /// `[piasm]` with 1 s Hellos and 1 s joins (holdtime 3 s).
 fn piasm(router: &str, ifs: &[&str], core_here: bool) -> String {
+    piasm_with(router, ifs, core_here, false)
+}
+
+fn piasm_with(router: &str, ifs: &[&str], core_here: bool, shortcut: bool) -> String {
     let mut s = format!(
         "[piasm]\nrouter_address = \"{router}\"\nhello_interval_s = 1\njoin_interval_s = 1\n"
     );
@@ -57,7 +69,7 @@ fn piasm(router: &str, ifs: &[&str], core_here: bool) -> String {
         s.push_str(&format!("[[piasm.interface]]\nname = \"{i}\"\n"));
     }
     s.push_str(&format!(
-        "[[piasm.anycast]]\naddress = \"{A}\"\ncore = \"{C}\"\ncore_here = {core_here}\n"
+        "[[piasm.anycast]]\naddress = \"{A}\"\ncore = \"{C}\"\ncore_here = {core_here}\nshortcut = {shortcut}\n"
     ));
     s
 }
@@ -65,6 +77,7 @@ fn piasm(router: &str, ifs: &[&str], core_here: bool) -> String {
 /// The whole topology, its daemons and the members' servers (dropped in
 /// this order: processes first, then the namespaces, then the files).
 struct Tree {
+    ingress: Option<Daemon>,
     core: Daemon,
     fhr: [Daemon; 2],
     members: [Daemon; 2],
@@ -73,27 +86,65 @@ struct Tree {
     _tcp: Vec<Server>,
     s: Netns,
     m1: Netns,
+    m2: Netns,
     fhr2: Netns,
     _others: Vec<Netns>,
-    _tmp: TempDir,
+    tmp: TempDir,
     tries: std::sync::atomic::AtomicU32,
 }
 
 impl Tree {
     fn build(short: &str) -> Tree {
+        Tree::build_with(short, false)
+    }
+
+    /// With `ingress`, the sender sits behind I, a PIA-SM ingress router
+    /// with `shortcut = true` linked to P1 (toward the core) and to P2
+    /// (toward the first-hop routers): the shortcut path skips the core.
+    fn build_with(short: &str, ingress: bool) -> Tree {
         let tmp = TempDir::new(short).expect("tmp");
         let ns = |n: &str| Netns::new(&format!("{short}{n}")).expect("netns");
         let (s, p1, core, p2) = (ns("s"), ns("p1"), ns("c"), ns("p2"));
         let (fhr1, fhr2, m1, m2) = (ns("f1"), ns("f2"), ns("m1"), ns("m2"));
-        let links: [(&Netns, &str, &str, &Netns, &str, &str); 7] = [
-            (
+        let ing = ns("i");
+        let mut links: Vec<(&Netns, &str, &str, &Netns, &str, &str)> = if ingress {
+            vec![
+                (
+                    &s,
+                    "s-i",
+                    "2001:db8:10::2/64",
+                    &ing,
+                    "i-s",
+                    "2001:db8:10::1/64",
+                ),
+                (
+                    &ing,
+                    "i-p1",
+                    "2001:db8:17::1/64",
+                    &p1,
+                    "p1-i",
+                    "2001:db8:17::2/64",
+                ),
+                (
+                    &ing,
+                    "i-p2",
+                    "2001:db8:18::1/64",
+                    &p2,
+                    "p2-i",
+                    "2001:db8:18::2/64",
+                ),
+            ]
+        } else {
+            vec![(
                 &s,
                 "s-p",
                 "2001:db8:10::2/64",
                 &p1,
                 "p-s",
                 "2001:db8:10::1/64",
-            ),
+            )]
+        };
+        links.extend([
             (
                 &p1,
                 "p1-c",
@@ -142,7 +193,7 @@ impl Tree {
                 "m-f2",
                 "2001:db8:16::2/64",
             ),
-        ];
+        ]);
         for (a, ai, aa, b, bi, ba) in links {
             link(a, ai, aa, b, bi, ba).unwrap();
         }
@@ -178,6 +229,23 @@ impl Tree {
         fhr2.add_route("default", "2001:db8:14::2").unwrap();
         m1.add_route("default", "2001:db8:15::1").unwrap();
         m2.add_route("default", "2001:db8:16::1").unwrap();
+        if ingress {
+            ing.add_addr("lo", &format!("{R_I}/128")).unwrap();
+            ing.enable_forwarding().unwrap();
+            ing.add_route("default", "2001:db8:17::2").unwrap();
+            for dst in [
+                &format!("{R_F1}/128"),
+                &format!("{R_F2}/128"),
+                "2001:db8:15::/64",
+                "2001:db8:16::/64",
+            ] {
+                ing.add_route(dst, "2001:db8:18::2").unwrap();
+            }
+            for (n, via) in [(&p1, "2001:db8:17::1"), (&p2, "2001:db8:18::1")] {
+                n.add_route("2001:db8:10::/64", via).unwrap();
+                n.add_route(&format!("{R_I}/128"), via).unwrap();
+            }
+        }
 
         let mut tcp = Vec::new();
         for (name, m) in [("m1", &m1), ("m2", &m2)] {
@@ -229,7 +297,18 @@ impl Tree {
             &ard_member_host(A, "2001:db8:16::2", "m-f2"),
         )
         .expect("m2");
+        let ingress_d = ingress.then(|| {
+            let cfg = DaemonCfg {
+                extra: piasm_with(R_I, &["i-p1"], false, true),
+                ..DaemonCfg::default()
+            }
+            .interface("i-s", "native")
+            .interface("i-p1", "native")
+            .interface("i-p2", "native");
+            Daemon::start(&ing, &tmp, &format!("{short}i"), &cfg).expect("ingress")
+        });
         let t = Tree {
+            ingress: ingress_d,
             core: core_d,
             fhr: [f1, f2],
             members: [d1, d2],
@@ -238,8 +317,9 @@ impl Tree {
             s,
             m1,
             fhr2,
-            _others: vec![p1, core, p2, fhr1, m2],
-            _tmp: tmp,
+            m2,
+            _others: vec![ing, p1, core, p2, fhr1],
+            tmp,
             tries: Default::default(),
         };
         wait_for("two branches at the core", Duration::from_secs(30), || {
@@ -459,4 +539,174 @@ fn member_and_first_hop_router_failures_move_traffic() {
         rep.members
     );
     assert!(rep.members.contains_key("m1"), "{:?}", rep.members);
+}
+
+/// tshark on `dev` of `ns`, UDP to the service port; waits until it captures.
+fn capture(ns: &Netns, tmp: &TempDir, label: &str, dev: &str) -> (Proc, std::path::PathBuf) {
+    let file = tmp.join(format!("{label}.pcap"));
+    let log = tmp.join(format!("{label}.log"));
+    let mut cmd = ns.command("tshark");
+    cmd.args([
+        "-n",
+        "-q",
+        "-i",
+        dev,
+        "-f",
+        &format!("udp dst port {UDP_PORT}"),
+        "-w",
+    ])
+    .arg(&file);
+    let p = Proc::spawn(label, cmd, log.clone()).expect("tshark");
+    wait_for("tshark captures", Duration::from_secs(90), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Capturing on"))
+    })
+    .expect("tshark did not start");
+    (p, file)
+}
+
+/// The hop limits of the datagrams from source port `sport` in `file`, in
+/// order.
+fn hop_limits(file: &std::path::Path, sport: u16) -> Vec<u8> {
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(file)
+        .args([
+            "-Y",
+            &format!("udp.srcport == {sport}"),
+            "-T",
+            "fields",
+            "-e",
+            "ipv6.hlim",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// A's Maglev table at `d` as the pinned maps hold it, each entry the
+/// unicast address of its member (the members' identities, equal on every
+/// router that has them), and the table's length.
+fn table(d: &Daemon) -> Vec<Ipv6Addr> {
+    let fib = anycast6_dataplane::FibWriter::from_pins(d.pin_dir()).expect("pins");
+    let Some(gid) = fib.route_group(A).expect("route") else {
+        return Vec::new();
+    };
+    let g = fib.group(gid).expect("group").expect("group present");
+    let t = fib.maglev_table(gid).expect("table").unwrap_or_default();
+    t.iter().map(|i| g.members[*i as usize].unicast).collect()
+}
+
+/// Packets the fast path counted for A's group at `d`.
+fn group_packets(d: &Daemon) -> u64 {
+    let v = d.ctl_json(&["show", "counters"]).unwrap_or_default();
+    v["groups"]
+        .as_array()
+        .and_then(|g| {
+            g.iter()
+                .find(|x| x["group"] == A.to_string() || x["group"] == format!("{A}/128"))
+        })
+        .and_then(|x| x["packets"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_shortcut_skips_the_core_and_keeps_the_member() {
+    if !require_root("the_shortcut_skips_the_core_and_keeps_the_member") {
+        return;
+    }
+    let t = Tree::build_with("pid3", true);
+    let ing = t.ingress.as_ref().expect("ingress");
+    let (cap1, f1) = capture(&t.m1, &t.tmp, "cap-m1", "m-f1");
+    let (cap2, f2) = capture(&t.m2, &t.tmp, "cap-m2", "m-f2");
+    let dst = SocketAddrV6::new(A, UDP_PORT, 0, 0);
+    let sport = 34567;
+    let core_before = group_packets(&t.core);
+    let stream = UdpStream::start(
+        &t.s,
+        SocketAddrV6::new(S_ADDR, sport, 0, 0),
+        dst,
+        Duration::from_millis(2),
+    );
+    wait_for(
+        "the ingress takes the shortcut",
+        Duration::from_secs(10),
+        || tree(ing)["shortcut_version"].is_u64(),
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\ningress: {:#}\ncore: {:#}\n{}",
+            tree(ing),
+            tree(&t.core),
+            ing.log()
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // From now on nothing of the flow passes the core.
+    let core_mid = group_packets(&t.core);
+    std::thread::sleep(Duration::from_secs(1));
+    let core_after = group_packets(&t.core);
+    let rep = stream.stop().expect("stream");
+    drop(cap1);
+    drop(cap2);
+    eprintln!(
+        "shortcut: {} sent, {} lost, members {:?}; core counted {} before the shortcut, {} after",
+        rep.sent,
+        rep.lost.len(),
+        rep.members,
+        core_mid - core_before,
+        core_after - core_mid
+    );
+    assert_eq!(
+        rep.members.len(),
+        1,
+        "the flow changed members: {:?}",
+        rep.members
+    );
+    assert!(
+        core_mid > core_before,
+        "the first packets did not go through the core"
+    );
+    assert_eq!(
+        core_after, core_mid,
+        "packets still through the core after the shortcut"
+    );
+
+    // The ingress's table is the core's, entry for entry: every flow goes
+    // where the core would send it.
+    let (ti, tc) = (table(ing), table(&t.core));
+    assert_eq!(ti.len(), tc.len(), "table lengths");
+    let differ = ti.iter().zip(&tc).filter(|(a, b)| a != b).count();
+    assert_eq!(differ, 0, "{differ} of {} entries differ", tc.len());
+    eprintln!(
+        "the ingress's Maglev table equals the core's ({} entries)",
+        tc.len()
+    );
+
+    let member = rep.members.keys().next().unwrap().clone();
+    let file = if member == "m1" { &f1 } else { &f2 };
+    let mut hl = Vec::new();
+    wait_for("the capture written out", Duration::from_secs(15), || {
+        hl = hop_limits(file, sport);
+        hl.len() as u64 + 5 >= rep.answered
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}: {} of {} in {}",
+            hl.len(),
+            rep.answered,
+            file.display()
+        )
+    });
+    let via_core = hl.iter().take_while(|h| **h == 61).count();
+    let direct = hl.iter().skip(via_core).filter(|h| **h == 62).count();
+    eprintln!(
+        "hop limit at {member}: {via_core} packets at 61 (through the core), then {direct} at 62 (shortcut), {} others",
+        hl.len() - via_core - direct
+    );
+    assert!(via_core > 0, "{hl:?}");
+    assert!(direct > 0, "{hl:?}");
+    assert_eq!(via_core + direct, hl.len(), "{hl:?}");
 }
