@@ -710,3 +710,346 @@ fn the_shortcut_skips_the_core_and_keeps_the_member() {
     assert!(direct > 0, "{hl:?}");
     assert_eq!(via_core + direct, hl.len(), "{hl:?}");
 }
+
+/// Two cores of A sharing C, FRR ospf6d as the unicast routing of the
+/// plain routers and of the cores (each core redistributes its `lo`: its
+/// router address, C and A, as RFC 2328 connected /128s a plain routing
+/// daemon carries; core 1 at metric 20, core 2 at 100, so core 1 is
+/// nearest for everyone):
+///
+/// ```text
+///        ┌─ CORE1 ─┐
+///  S ─ P1          P2 ─┬─ FHR1 ─ M1
+///        └─ CORE2 ─┘   └─ FHR2 ─ M2
+/// ```
+///
+/// Core 1 dies (its links go down, its processes are killed): OSPF moves A
+/// and C to core 2, which has every branch already (relayed, §6); the
+/// stream's gap is the unicast convergence. Then the first-hop routers'
+/// own joins reach core 2 directly.
+#[test]
+fn the_second_core_takes_over_when_the_first_dies() {
+    use anycast6_tests::frr::Frr;
+    use anycast6_tests::ospf::{OspfIf, OspfNetwork};
+    if !require_root("the_second_core_takes_over_when_the_first_dies") {
+        return;
+    }
+    let short = "pid4";
+    let tmp = TempDir::new(short).expect("tmp");
+    let ns = |n: &str| Netns::new(&format!("{short}{n}")).expect("netns");
+    let (s, p1, c1, c2, p2) = (ns("s"), ns("p1"), ns("c1"), ns("c2"), ns("p2"));
+    let (fhr1, fhr2, m1, m2) = (ns("f1"), ns("f2"), ns("m1"), ns("m2"));
+    for (a, ai, aa, b, bi, ba) in [
+        (
+            &s,
+            "s-p",
+            "2001:db8:10::2/64",
+            &p1,
+            "p-s",
+            "2001:db8:10::1/64",
+        ),
+        (
+            &p1,
+            "p1-c1",
+            "2001:db8:21::1/64",
+            &c1,
+            "c1-p1",
+            "2001:db8:21::2/64",
+        ),
+        (
+            &p1,
+            "p1-c2",
+            "2001:db8:22::1/64",
+            &c2,
+            "c2-p1",
+            "2001:db8:22::2/64",
+        ),
+        (
+            &c1,
+            "c1-p2",
+            "2001:db8:23::1/64",
+            &p2,
+            "p2-c1",
+            "2001:db8:23::2/64",
+        ),
+        (
+            &c2,
+            "c2-p2",
+            "2001:db8:24::1/64",
+            &p2,
+            "p2-c2",
+            "2001:db8:24::2/64",
+        ),
+        (
+            &p2,
+            "p2-f1",
+            "2001:db8:13::2/64",
+            &fhr1,
+            "f1-p2",
+            "2001:db8:13::1/64",
+        ),
+        (
+            &p2,
+            "p2-f2",
+            "2001:db8:14::2/64",
+            &fhr2,
+            "f2-p2",
+            "2001:db8:14::1/64",
+        ),
+        (
+            &fhr1,
+            "f1-m",
+            "2001:db8:15::1/64",
+            &m1,
+            "m-f1",
+            "2001:db8:15::2/64",
+        ),
+        (
+            &fhr2,
+            "f2-m",
+            "2001:db8:16::1/64",
+            &m2,
+            "m-f2",
+            "2001:db8:16::2/64",
+        ),
+    ] {
+        link(a, ai, aa, b, bi, ba).unwrap();
+    }
+    const R_C2: &str = "2001:db8:ff::2";
+    for (n, addrs) in [
+        (&c1, vec![R_CORE, C, &*A.to_string()]),
+        (&c2, vec![R_C2, C, &*A.to_string()]),
+        (&fhr1, vec![R_F1]),
+        (&fhr2, vec![R_F2]),
+    ] {
+        for a in addrs {
+            n.add_addr("lo", &format!("{a}/128")).unwrap();
+        }
+    }
+    for n in [&p1, &c1, &c2, &p2, &fhr1, &fhr2] {
+        n.enable_forwarding().unwrap();
+    }
+    s.add_route("default", "2001:db8:10::1").unwrap();
+    for (r, lan, via) in [
+        (R_F1, "2001:db8:15::/64", "2001:db8:13::1"),
+        (R_F2, "2001:db8:16::/64", "2001:db8:14::1"),
+    ] {
+        p2.add_route(&format!("{r}/128"), via).unwrap();
+        p2.add_route(lan, via).unwrap();
+    }
+    fhr1.add_route("default", "2001:db8:13::2").unwrap();
+    fhr2.add_route("default", "2001:db8:14::2").unwrap();
+    m1.add_route("default", "2001:db8:15::1").unwrap();
+    m2.add_route("default", "2001:db8:16::1").unwrap();
+
+    // OSPF: point-to-point links, 1 s hellos; the cores' lo addresses and
+    // P2's static routes (kernel) as externals.
+    let ptp = OspfIf {
+        network: OspfNetwork::PointToPoint,
+        ..OspfIf::default()
+    };
+    let ospf = |id: &str, ifs: &[&str], extra: &str| {
+        let list: Vec<(&str, OspfIf)> = ifs.iter().map(|i| (*i, ptp.clone())).collect();
+        Frr::ospf6_config(id, &list, false).replace(
+            &format!(" ospf6 router-id {id}\n"),
+            &format!(" ospf6 router-id {id}\n{extra}"),
+        )
+    };
+    let frr_p1 = Frr::start_ospf6d(
+        &p1,
+        &tmp,
+        "p1",
+        &ospf("10.0.0.1", &["p1-c1", "p1-c2"], " redistribute connected\n"),
+    )
+    .expect("FRR p1");
+    let frr_c1 = Frr::start_ospf6d(
+        &c1,
+        &tmp,
+        "c1",
+        &ospf(
+            "10.0.0.11",
+            &["c1-p1", "c1-p2"],
+            " redistribute connected metric 20\n",
+        ),
+    )
+    .expect("FRR c1");
+    let frr_c2 = Frr::start_ospf6d(
+        &c2,
+        &tmp,
+        "c2",
+        &ospf(
+            "10.0.0.12",
+            &["c2-p1", "c2-p2"],
+            " redistribute connected metric 100\n",
+        ),
+    )
+    .expect("FRR c2");
+    let frr_p2 = Frr::start_ospf6d(
+        &p2,
+        &tmp,
+        "p2",
+        &ospf(
+            "10.0.0.2",
+            &["p2-c1", "p2-c2"],
+            " redistribute connected\n redistribute kernel\n",
+        ),
+    )
+    .expect("FRR p2");
+    let routes_to = |n: &Netns, dst: &str| n.ip(&["-6", "route", "get", dst]).unwrap_or_default();
+    wait_for(
+        "OSPF carries A and C to core 1",
+        Duration::from_secs(60),
+        || {
+            routes_to(&p1, C).contains("p1-c1")
+                && routes_to(&p2, C).contains("p2-c1")
+                && routes_to(&p1, &A.to_string()).contains("p1-c1")
+                && routes_to(&c1, R_F1).contains("c1-p2")
+                && routes_to(&c2, R_F2).contains("c2-p2")
+                && routes_to(&c1, R_C2).contains("dev")
+                && routes_to(&p2, "2001:db8:10::2").contains("dev p2-c")
+        },
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\np1: {}\np2: {}\nc1: {}",
+            p1.ip(&["-6", "route"]).unwrap_or_default(),
+            p2.ip(&["-6", "route"]).unwrap_or_default(),
+            c1.ip(&["-6", "route"]).unwrap_or_default()
+        )
+    });
+
+    let mut tcp = Vec::new();
+    let mut udp = Vec::new();
+    for (name, m) in [("m1", &m1), ("m2", &m2)] {
+        m.add_addr("lo", &format!("{A}/128")).unwrap();
+        tcp.push(Server::tcp(m, name, SocketAddrV6::new(A, TCP_PORT, 0, 0)).unwrap());
+        udp.push(udp_server(m, name));
+    }
+    let core_cfg = |me: &str, peer: &str, pim_if: &str| DaemonCfg {
+        extra: format!("{}peers = [\"{peer}\"]\n", piasm(me, &[pim_if], true)),
+        ..DaemonCfg::default()
+    };
+    let mut d1 = Daemon::start(
+        &c1,
+        &tmp,
+        "pid4c1",
+        &core_cfg(R_CORE, R_C2, "c1-p2")
+            .interface("c1-p1", "native")
+            .interface("c1-p2", "native"),
+    )
+    .expect("core 1");
+    let d2 = Daemon::start(
+        &c2,
+        &tmp,
+        "pid4c2",
+        &core_cfg(R_C2, R_CORE, "c2-p2")
+            .interface("c2-p1", "native")
+            .interface("c2-p2", "native"),
+    )
+    .expect("core 2");
+    let fhr_cfg = |r: &str, up: &str, down: &str| {
+        DaemonCfg {
+            extra: format!("{}\n{}", ard_router(&[down], None), piasm(r, &[up], false)),
+            ..DaemonCfg::default()
+        }
+        .interface(up, "native")
+        .interface(down, "native")
+    };
+    let _f1 = Daemon::start(&fhr1, &tmp, "pid4f1", &fhr_cfg(R_F1, "f1-p2", "f1-m")).expect("fhr1");
+    let _f2 = Daemon::start(&fhr2, &tmp, "pid4f2", &fhr_cfg(R_F2, "f2-p2", "f2-m")).expect("fhr2");
+    let _dm1 = Daemon::start(
+        &m1,
+        &tmp,
+        "pid4m1",
+        &ard_member_host(A, "2001:db8:15::2", "m-f1"),
+    )
+    .expect("m1");
+    let _dm2 = Daemon::start(
+        &m2,
+        &tmp,
+        "pid4m2",
+        &ard_member_host(A, "2001:db8:16::2", "m-f2"),
+    )
+    .expect("m2");
+    for d in [&d1, &d2] {
+        wait_for("two branches at each core", Duration::from_secs(30), || {
+            branches(d).len() == 2
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{:#}\n{}", tree(d), d.log()));
+    }
+    // Core 2 has them relayed.
+    assert!(
+        branches(&d2).iter().all(|b| b["relayed"] == true),
+        "{:#}",
+        tree(&d2)
+    );
+
+    let dst = SocketAddrV6::new(A, UDP_PORT, 0, 0);
+    let ask = |sport: u16| {
+        s.run_in(move || {
+            let sock = UdpSocket::bind(SocketAddrV6::new(S_ADDR, sport, 0, 0))?;
+            sock.connect(dst)?;
+            udp_ask(&sock, b"which", 3, Duration::from_millis(300))
+        })
+        .expect("udp")
+    };
+    wait_for("A answers through core 1", Duration::from_secs(20), || {
+        ask(35000).is_some()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d1.log()));
+    // The cores' tables agree entry for entry (same branches, weights and
+    // length), so a flow without affinity state goes to the same branch
+    // at either.
+    let (t1, t2) = (table(&d1), table(&d2));
+    assert_eq!(t1, t2, "the cores' Maglev tables differ");
+    let interval = Duration::from_millis(1);
+    let stream = UdpStream::start(&s, SocketAddrV6::new(S_ADDR, 35001, 0, 0), dst, interval);
+    std::thread::sleep(Duration::from_millis(1500));
+    let before2 = group_packets(&d2);
+
+    // Core 1 dies.
+    let k = Instant::now();
+    for i in ["c1-p1", "c1-p2"] {
+        c1.ip(&["link", "set", i, "down"]).unwrap();
+    }
+    d1.kill9();
+    drop(frr_c1);
+    wait_for("core 2 forwards A", Duration::from_secs(20), || {
+        group_packets(&d2) > before2 + 100
+    })
+    .unwrap_or_else(|e| panic!("{e}\np1: {}\n{}", routes_to(&p1, &A.to_string()), d2.log()));
+    eprintln!("core 1 down: core 2 forwarding {:?} later", k.elapsed());
+    std::thread::sleep(Duration::from_millis(1000));
+    let rep = stream.stop().expect("stream");
+    let gap = interval * longest_gap(&rep.lost) as u32;
+    eprintln!(
+        "core failure: {} sent, {} lost, longest gap {gap:?}, members {:?}",
+        rep.sent,
+        rep.lost.len(),
+        rep.members
+    );
+    let last = rep.sent_at.len().saturating_sub(200) as u64;
+    assert!(
+        rep.lost.iter().filter(|l| **l >= last).count() < 10,
+        "the stream did not recover: {} of the last 200 lost",
+        rep.lost.iter().filter(|l| **l >= last).count()
+    );
+    // New TCP connections go through core 2, byte-exact. (An established
+    // connection is not guaranteed to survive: docs/piasm.md §6.)
+    let t = TcpTransfer::start(&s, SocketAddrV6::new(A, TCP_PORT, 0, 0), 4 << 20, None)
+        .join()
+        .expect("TCP transfer through core 2");
+    eprintln!(
+        "TCP through core 2: {} bytes verified to {}",
+        t.verified, t.member
+    );
+    assert_eq!(t.verified, 4 << 20);
+
+    // The first-hop routers' next joins reach core 2 directly.
+    wait_for("direct branches at core 2", Duration::from_secs(15), || {
+        let b = branches(&d2);
+        b.len() == 2 && b.iter().all(|x| x["relayed"] == false)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:#}", tree(&d2)));
+    drop((frr_p1, frr_c2, frr_p2));
+}
