@@ -97,6 +97,8 @@ pub struct FibWriter {
     windows: changes::Windows,
     /// Table lengths asked for, by group id ([`FibWriter::set_table_lens`]).
     table_lens: BTreeMap<u32, u32>,
+    /// Groups published without change periods ([`FibWriter::set_quiet_groups`]).
+    quiet: std::collections::BTreeSet<u32>,
 }
 
 macro_rules! typed {
@@ -146,6 +148,7 @@ impl FibWriter {
             states: StdHashMap::new(),
             windows: changes::Windows::default(),
             table_lens: BTreeMap::new(),
+            quiet: Default::default(),
         };
         w.resync()?;
         Ok(w)
@@ -380,6 +383,7 @@ impl FibWriter {
         // no change periods either, the core's affinity decides (§8).
         let (windows, want_len) = match self.table_lens.get(&group_id) {
             Some(l) => (changes::Windows::NONE, Some(*l)),
+            None if self.quiet.contains(&group_id) => (changes::Windows::NONE, None),
             None => (self.windows, None),
         };
         let st = changes::plan_with_len(
@@ -468,6 +472,12 @@ impl FibWriter {
     /// periods. An unusable length is ignored (`maglev::usable_len`).
     pub fn set_table_lens(&mut self, lens: BTreeMap<u32, u32>) {
         self.table_lens = lens;
+    }
+
+    /// Groups the next publishes give no change period (the control plane
+    /// knows they carry no flows to keep: a standby PIA-SM core).
+    pub fn set_quiet_groups(&mut self, quiet: std::collections::BTreeSet<u32>) {
+        self.quiet = quiet;
     }
 
     /// Sets the windows of the change rule for the next publishes

@@ -30,8 +30,8 @@
 //!   `max_branches = 64`: one tree, 64 branches, each refusal counted;
 //!   `anycast6d --check` describes the section.
 //!
-//! Not yet here (docs/piasm.md §13): data down the tree (the router-side
-//! decapsulation of the fast path), the shortcut, failover with traffic.
+//! Data down the tree, the shortcut and failover with traffic:
+//! tests/tests/piasm_data.rs.
 
 use std::time::Duration;
 

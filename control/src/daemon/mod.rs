@@ -101,6 +101,9 @@ pub struct Daemon {
     /// Maglev table lengths a protocol asks for (a PIA-SM shortcut: the
     /// core's), by anycast address.
     table_lens: BTreeMap<std::net::Ipv6Addr, u32>,
+    /// PIA-SM core-set groups: the packets each had carried when last
+    /// published (fn standby_core_groups).
+    core_seen: BTreeMap<u32, u64>,
     proto_tx: mpsc::UnboundedSender<speaker::ProtoEvent>,
     proto_rx: mpsc::UnboundedReceiver<speaker::ProtoEvent>,
     /// `[ard]`, with the config it runs.
@@ -333,6 +336,14 @@ impl Daemon {
             })
             .collect();
         self.dp.fib().set_table_lens(lens.clone());
+        let standby = self.standby_core_groups(cfg, &plan.target.routes);
+        self.dp.fib().set_quiet_groups(
+            standby
+                .iter()
+                .filter(|(_, q)| q.1)
+                .map(|(g, _)| *g)
+                .collect(),
+        );
         let applied = match &mut self.snap {
             Some(snap) => {
                 // Attach and detach write tx ports and interfaces straight
@@ -356,6 +367,14 @@ impl Daemon {
         drop(current);
         drop(installed);
         applied.map_err(|e| ControlError::FibApply(e.to_string()))?;
+        // What a core-set group had carried when it was published.
+        for op in &plan.ops {
+            if let rib::FibOp::PublishGroup { group_id, .. } = op {
+                if let Some((packets, _)) = standby.get(group_id) {
+                    self.core_seen.insert(*group_id, *packets);
+                }
+            }
+        }
         // A length asked for when the members stayed: published again.
         for (gid, len) in &lens {
             let fib = self.dp.fib();
@@ -400,6 +419,44 @@ impl Daemon {
             anycast6_dataplane::release_free_memory();
         }
         Ok(n)
+    }
+
+    /// The groups of anycast addresses this router is one of several cores
+    /// of (PIA-SM `core_here` with `peers`), by group id: (packets carried
+    /// so far, quiet). Quiet: no packet since the group was last published
+    /// — a standby core. It is published without a change period
+    /// (docs/flow-hash.md §3): the previous member of an entry means
+    /// nothing for flows this core never carried, and at a failover the
+    /// flows it takes over must find the branch the other core's table
+    /// gives them (docs/piasm.md §6).
+    fn standby_core_groups(
+        &mut self,
+        cfg: &Config,
+        routes: &BTreeMap<anycast6_dataplane::Route, u32>,
+    ) -> BTreeMap<u32, (u64, bool)> {
+        let mut out = BTreeMap::new();
+        let Some(p) = &cfg.piasm else {
+            return out;
+        };
+        let engine = self.afxdp_counters().map(|(e, _)| e);
+        for a in p
+            .anycast
+            .iter()
+            .filter(|a| a.core_here && !a.peers.is_empty())
+        {
+            let Some(gid) = routes.get(&anycast6_dataplane::Route::Host(a.address)) else {
+                continue;
+            };
+            let Ok((mut packets, _)) = self.dp.fib().group_counter(*gid) else {
+                continue;
+            };
+            if let Some(c) = engine.as_ref().and_then(|e| e.groups.get(gid)) {
+                packets = packets.wrapping_add(c.packets);
+            }
+            let quiet = self.core_seen.get(gid).copied().unwrap_or(0) == packets;
+            out.insert(*gid, (packets, quiet));
+        }
+        out
     }
 
     /// Takes what the protocols learned; true if the RIB changed.

@@ -149,6 +149,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         afxdp_key: Vec::new(),
         learned: Default::default(),
         table_lens: Default::default(),
+        core_seen: Default::default(),
         proto_tx,
         proto_rx,
         ard_router: None,
