@@ -369,6 +369,11 @@ impl Daemon {
                 if self.learned.forget(Source::PiaSm) {
                     self.dirty = true;
                 }
+                // Only PIA-SM sets table lengths (its shortcut copies).
+                if !self.table_lens.is_empty() {
+                    self.table_lens.clear();
+                    self.dirty = true;
+                }
             }
             if let Some(pc) = cfg.piasm.clone() {
                 match PiasmTask::start(
