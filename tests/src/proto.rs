@@ -167,6 +167,22 @@ fn quoted(ifs: &[&str]) -> String {
         .join(", ")
 }
 
+/// The first tree of `show piasm trees` at `d` (Null when there is none).
+pub fn piasm_tree(d: &crate::Daemon) -> serde_json::Value {
+    d.ctl_json(&["show", "piasm", "trees"])
+        .ok()
+        .and_then(|v| v.as_array().and_then(|t| t.first().cloned()))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// The branches of that tree.
+pub fn piasm_branches(d: &crate::Daemon) -> Vec<serde_json::Value> {
+    piasm_tree(d)["branches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -35,7 +35,9 @@
 
 use std::time::Duration;
 
-use anycast6_tests::proto::{ard_member_host, ard_router, link};
+use anycast6_tests::proto::{
+    ard_member_host, ard_router, link, piasm_branches as branches, piasm_tree as tree,
+};
 use anycast6_tests::{require_root, wait_for, Daemon, DaemonCfg, Netns, Proc, TempDir};
 use serde_json::Value;
 
@@ -104,18 +106,6 @@ fn link_local(ns: &Netns, dev: &str) -> String {
         )
     });
     found.unwrap()
-}
-
-/// The tree of A in `show piasm trees`.
-fn tree(d: &Daemon) -> Value {
-    d.ctl_json(&["show", "piasm", "trees"])
-        .ok()
-        .and_then(|v| v.as_array().and_then(|t| t.first().cloned()))
-        .unwrap_or(Value::Null)
-}
-
-fn branches(d: &Daemon) -> Vec<Value> {
-    tree(d)["branches"].as_array().cloned().unwrap_or_default()
 }
 
 /// A's RIB candidates from PIA-SM.

@@ -39,12 +39,13 @@ use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
 use std::time::{Duration, Instant};
 
-use anycast6_tests::proto::{ard_member_host, ard_router, link, longest_gap};
+use anycast6_tests::proto::{
+    ard_member_host, ard_router, link, longest_gap, piasm_branches as branches, piasm_tree as tree,
+};
 use anycast6_tests::traffic::udp_ask;
 use anycast6_tests::{
     require_root, wait_for, Daemon, DaemonCfg, Netns, Proc, Server, TcpTransfer, TempDir, UdpStream,
 };
-use serde_json::Value;
 
 const A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xac, 0, 0, 0, 0, 0x6f);
 const C: &str = "2001:db8:c0::1";
@@ -91,6 +92,122 @@ struct Tree {
     _others: Vec<Netns>,
     tmp: TempDir,
     tries: std::sync::atomic::AtomicU32,
+}
+
+/// The member side both topologies share: P2 — {FHR1 — M1, FHR2 — M2}.
+/// Links, addresses and static routes ([`MemberSide::wire`]; P2's way
+/// toward the core is the caller's), the members' servers, and the
+/// first-hop routers' and members' daemons ([`MemberSide::start`]).
+struct MemberSide;
+
+impl MemberSide {
+    fn wire(p2: &Netns, fhr1: &Netns, fhr2: &Netns, m1: &Netns, m2: &Netns) {
+        for (a, ai, aa, b, bi, ba) in [
+            (
+                p2,
+                "p2-f1",
+                "2001:db8:13::2/64",
+                fhr1,
+                "f1-p2",
+                "2001:db8:13::1/64",
+            ),
+            (
+                p2,
+                "p2-f2",
+                "2001:db8:14::2/64",
+                fhr2,
+                "f2-p2",
+                "2001:db8:14::1/64",
+            ),
+            (
+                fhr1,
+                "f1-m",
+                "2001:db8:15::1/64",
+                m1,
+                "m-f1",
+                "2001:db8:15::2/64",
+            ),
+            (
+                fhr2,
+                "f2-m",
+                "2001:db8:16::1/64",
+                m2,
+                "m-f2",
+                "2001:db8:16::2/64",
+            ),
+        ] {
+            link(a, ai, aa, b, bi, ba).unwrap();
+        }
+        for (n, r) in [(fhr1, R_F1), (fhr2, R_F2)] {
+            n.add_addr("lo", &format!("{r}/128")).unwrap();
+        }
+        for n in [p2, fhr1, fhr2] {
+            n.enable_forwarding().unwrap();
+        }
+        for (r, lan, via) in [
+            (R_F1, "2001:db8:15::/64", "2001:db8:13::1"),
+            (R_F2, "2001:db8:16::/64", "2001:db8:14::1"),
+        ] {
+            p2.add_route(&format!("{r}/128"), via).unwrap();
+            p2.add_route(lan, via).unwrap();
+        }
+        fhr1.add_route("default", "2001:db8:13::2").unwrap();
+        fhr2.add_route("default", "2001:db8:14::2").unwrap();
+        m1.add_route("default", "2001:db8:15::1").unwrap();
+        m2.add_route("default", "2001:db8:16::1").unwrap();
+    }
+
+    /// A on the members' `lo` and their servers: (UDP, TCP).
+    fn servers(m1: &Netns, m2: &Netns) -> ([Option<Server>; 2], Vec<Server>) {
+        let mut tcp = Vec::new();
+        for (name, m) in [("m1", m1), ("m2", m2)] {
+            m.add_addr("lo", &format!("{A}/128")).unwrap();
+            tcp.push(Server::tcp(m, name, SocketAddrV6::new(A, TCP_PORT, 0, 0)).unwrap());
+        }
+        (
+            [Some(udp_server(m1, "m1")), Some(udp_server(m2, "m2"))],
+            tcp,
+        )
+    }
+
+    /// The first-hop routers (ARD on the member link, PIA-SM upstream)
+    /// and the members' anycast6d (ARD member role): ([FHR1, FHR2], [M1, M2]).
+    fn start(
+        tmp: &TempDir,
+        short: &str,
+        fhr: [&Netns; 2],
+        m: [&Netns; 2],
+    ) -> ([Daemon; 2], [Daemon; 2]) {
+        let fhr_cfg = |r: &str, up: &str, down: &str| {
+            DaemonCfg {
+                extra: format!("{}\n{}", ard_router(&[down], None), piasm(r, &[up], false)),
+                ..DaemonCfg::default()
+            }
+            .interface(up, "native")
+            .interface(down, "native")
+        };
+        let f = |i: usize, r: &str| {
+            let n = i + 1;
+            Daemon::start(
+                fhr[i],
+                tmp,
+                &format!("{short}f{n}"),
+                &fhr_cfg(r, &format!("f{n}-p2"), &format!("f{n}-m")),
+            )
+            .expect("first-hop router")
+        };
+        let d = |i: usize| {
+            let n = i + 1;
+            Daemon::start(
+                m[i],
+                tmp,
+                &format!("{short}m{n}"),
+                &ard_member_host(A, &format!("2001:db8:1{}::2", 4 + n), &format!("m-f{n}")),
+            )
+            .expect("member")
+        };
+        ([f(0, R_F1), f(1, R_F2)], [d(0), d(1)])
+    }
 }
 
 impl Tree {
@@ -161,52 +278,15 @@ impl Tree {
                 "p2-c",
                 "2001:db8:12::2/64",
             ),
-            (
-                &p2,
-                "p2-f1",
-                "2001:db8:13::2/64",
-                &fhr1,
-                "f1-p2",
-                "2001:db8:13::1/64",
-            ),
-            (
-                &p2,
-                "p2-f2",
-                "2001:db8:14::2/64",
-                &fhr2,
-                "f2-p2",
-                "2001:db8:14::1/64",
-            ),
-            (
-                &fhr1,
-                "f1-m",
-                "2001:db8:15::1/64",
-                &m1,
-                "m-f1",
-                "2001:db8:15::2/64",
-            ),
-            (
-                &fhr2,
-                "f2-m",
-                "2001:db8:16::1/64",
-                &m2,
-                "m-f2",
-                "2001:db8:16::2/64",
-            ),
         ]);
         for (a, ai, aa, b, bi, ba) in links {
             link(a, ai, aa, b, bi, ba).unwrap();
         }
-        for (n, addrs) in [
-            (&core, &[R_CORE, C][..]),
-            (&fhr1, &[R_F1][..]),
-            (&fhr2, &[R_F2][..]),
-        ] {
-            for a in addrs {
-                n.add_addr("lo", &format!("{a}/128")).unwrap();
-            }
+        MemberSide::wire(&p2, &fhr1, &fhr2, &m1, &m2);
+        for a in [R_CORE, C] {
+            core.add_addr("lo", &format!("{a}/128")).unwrap();
         }
-        for n in [&p1, &core, &p2, &fhr1, &fhr2] {
+        for n in [&p1, &core] {
             n.enable_forwarding().unwrap();
         }
         // Unicast routing, as a plain network would have it: P1 sends A
@@ -218,17 +298,6 @@ impl Tree {
             .unwrap();
         core.add_route("default", "2001:db8:12::2").unwrap();
         p2.add_route("default", "2001:db8:12::1").unwrap();
-        for (r, lan, via) in [
-            (R_F1, "2001:db8:15::/64", "2001:db8:13::1"),
-            (R_F2, "2001:db8:16::/64", "2001:db8:14::1"),
-        ] {
-            p2.add_route(&format!("{r}/128"), via).unwrap();
-            p2.add_route(lan, via).unwrap();
-        }
-        fhr1.add_route("default", "2001:db8:13::2").unwrap();
-        fhr2.add_route("default", "2001:db8:14::2").unwrap();
-        m1.add_route("default", "2001:db8:15::1").unwrap();
-        m2.add_route("default", "2001:db8:16::1").unwrap();
         if ingress {
             ing.add_addr("lo", &format!("{R_I}/128")).unwrap();
             ing.enable_forwarding().unwrap();
@@ -247,12 +316,7 @@ impl Tree {
             }
         }
 
-        let mut tcp = Vec::new();
-        for (name, m) in [("m1", &m1), ("m2", &m2)] {
-            m.add_addr("lo", &format!("{A}/128")).unwrap();
-            tcp.push(Server::tcp(m, name, SocketAddrV6::new(A, TCP_PORT, 0, 0)).unwrap());
-        }
-        let udp = [Some(udp_server(&m1, "m1")), Some(udp_server(&m2, "m2"))];
+        let (udp, tcp) = MemberSide::servers(&m1, &m2);
 
         let core_cfg = DaemonCfg {
             extra: piasm(R_CORE, &["c-p2"], true),
@@ -261,42 +325,7 @@ impl Tree {
         .interface("c-p1", "native")
         .interface("c-p2", "native");
         let core_d = Daemon::start(&core, &tmp, &format!("{short}c"), &core_cfg).expect("core");
-        let fhr_cfg = |r: &str, up: &str, down: &str| {
-            DaemonCfg {
-                extra: format!("{}\n{}", ard_router(&[down], None), piasm(r, &[up], false)),
-                ..DaemonCfg::default()
-            }
-            .interface(up, "native")
-            .interface(down, "native")
-        };
-        let f1 = Daemon::start(
-            &fhr1,
-            &tmp,
-            &format!("{short}f1"),
-            &fhr_cfg(R_F1, "f1-p2", "f1-m"),
-        )
-        .expect("fhr1");
-        let f2 = Daemon::start(
-            &fhr2,
-            &tmp,
-            &format!("{short}f2"),
-            &fhr_cfg(R_F2, "f2-p2", "f2-m"),
-        )
-        .expect("fhr2");
-        let d1 = Daemon::start(
-            &m1,
-            &tmp,
-            &format!("{short}m1"),
-            &ard_member_host(A, "2001:db8:15::2", "m-f1"),
-        )
-        .expect("m1");
-        let d2 = Daemon::start(
-            &m2,
-            &tmp,
-            &format!("{short}m2"),
-            &ard_member_host(A, "2001:db8:16::2", "m-f2"),
-        )
-        .expect("m2");
+        let ([f1, f2], [d1, d2]) = MemberSide::start(&tmp, short, [&fhr1, &fhr2], [&m1, &m2]);
         let ingress_d = ingress.then(|| {
             let cfg = DaemonCfg {
                 extra: piasm_with(R_I, &["i-p1"], false, true),
@@ -368,17 +397,6 @@ impl Tree {
 
 fn udp_server(m: &Netns, name: &str) -> Server {
     Server::udp(m, name, SocketAddrV6::new(A, UDP_PORT, 0, 0)).unwrap()
-}
-
-fn tree(d: &Daemon) -> Value {
-    d.ctl_json(&["show", "piasm", "trees"])
-        .ok()
-        .and_then(|v| v.as_array().and_then(|t| t.first().cloned()))
-        .unwrap_or(Value::Null)
-}
-
-fn branches(d: &Daemon) -> Vec<Value> {
-    tree(d)["branches"].as_array().cloned().unwrap_or_default()
 }
 
 /// Flows per member.
@@ -780,67 +798,23 @@ fn the_second_core_takes_over_when_the_first_dies() {
             "p2-c2",
             "2001:db8:24::2/64",
         ),
-        (
-            &p2,
-            "p2-f1",
-            "2001:db8:13::2/64",
-            &fhr1,
-            "f1-p2",
-            "2001:db8:13::1/64",
-        ),
-        (
-            &p2,
-            "p2-f2",
-            "2001:db8:14::2/64",
-            &fhr2,
-            "f2-p2",
-            "2001:db8:14::1/64",
-        ),
-        (
-            &fhr1,
-            "f1-m",
-            "2001:db8:15::1/64",
-            &m1,
-            "m-f1",
-            "2001:db8:15::2/64",
-        ),
-        (
-            &fhr2,
-            "f2-m",
-            "2001:db8:16::1/64",
-            &m2,
-            "m-f2",
-            "2001:db8:16::2/64",
-        ),
     ] {
         link(a, ai, aa, b, bi, ba).unwrap();
     }
     const R_C2: &str = "2001:db8:ff::2";
+    MemberSide::wire(&p2, &fhr1, &fhr2, &m1, &m2);
     for (n, addrs) in [
-        (&c1, vec![R_CORE, C, &*A.to_string()]),
-        (&c2, vec![R_C2, C, &*A.to_string()]),
-        (&fhr1, vec![R_F1]),
-        (&fhr2, vec![R_F2]),
+        (&c1, [R_CORE, C, &*A.to_string()]),
+        (&c2, [R_C2, C, &*A.to_string()]),
     ] {
         for a in addrs {
             n.add_addr("lo", &format!("{a}/128")).unwrap();
         }
     }
-    for n in [&p1, &c1, &c2, &p2, &fhr1, &fhr2] {
+    for n in [&p1, &c1, &c2] {
         n.enable_forwarding().unwrap();
     }
     s.add_route("default", "2001:db8:10::1").unwrap();
-    for (r, lan, via) in [
-        (R_F1, "2001:db8:15::/64", "2001:db8:13::1"),
-        (R_F2, "2001:db8:16::/64", "2001:db8:14::1"),
-    ] {
-        p2.add_route(&format!("{r}/128"), via).unwrap();
-        p2.add_route(lan, via).unwrap();
-    }
-    fhr1.add_route("default", "2001:db8:13::2").unwrap();
-    fhr2.add_route("default", "2001:db8:14::2").unwrap();
-    m1.add_route("default", "2001:db8:15::1").unwrap();
-    m2.add_route("default", "2001:db8:16::1").unwrap();
 
     // OSPF: point-to-point links, 1 s hellos; the cores' lo addresses and
     // P2's static routes (kernel) as externals.
@@ -918,13 +892,7 @@ fn the_second_core_takes_over_when_the_first_dies() {
         )
     });
 
-    let mut tcp = Vec::new();
-    let mut udp = Vec::new();
-    for (name, m) in [("m1", &m1), ("m2", &m2)] {
-        m.add_addr("lo", &format!("{A}/128")).unwrap();
-        tcp.push(Server::tcp(m, name, SocketAddrV6::new(A, TCP_PORT, 0, 0)).unwrap());
-        udp.push(udp_server(m, name));
-    }
+    let (_udp, _tcp) = MemberSide::servers(&m1, &m2);
     let core_cfg = |me: &str, peer: &str, pim_if: &str| DaemonCfg {
         extra: format!("{}peers = [\"{peer}\"]\n", piasm(me, &[pim_if], true)),
         ..DaemonCfg::default()
@@ -947,30 +915,7 @@ fn the_second_core_takes_over_when_the_first_dies() {
             .interface("c2-p2", "native"),
     )
     .expect("core 2");
-    let fhr_cfg = |r: &str, up: &str, down: &str| {
-        DaemonCfg {
-            extra: format!("{}\n{}", ard_router(&[down], None), piasm(r, &[up], false)),
-            ..DaemonCfg::default()
-        }
-        .interface(up, "native")
-        .interface(down, "native")
-    };
-    let _f1 = Daemon::start(&fhr1, &tmp, "pid4f1", &fhr_cfg(R_F1, "f1-p2", "f1-m")).expect("fhr1");
-    let _f2 = Daemon::start(&fhr2, &tmp, "pid4f2", &fhr_cfg(R_F2, "f2-p2", "f2-m")).expect("fhr2");
-    let _dm1 = Daemon::start(
-        &m1,
-        &tmp,
-        "pid4m1",
-        &ard_member_host(A, "2001:db8:15::2", "m-f1"),
-    )
-    .expect("m1");
-    let _dm2 = Daemon::start(
-        &m2,
-        &tmp,
-        "pid4m2",
-        &ard_member_host(A, "2001:db8:16::2", "m-f2"),
-    )
-    .expect("m2");
+    let (_fhr, _members) = MemberSide::start(&tmp, short, [&fhr1, &fhr2], [&m1, &m2]);
     for d in [&d1, &d2] {
         wait_for("two branches at each core", Duration::from_secs(30), || {
             branches(d).len() == 2

@@ -194,25 +194,12 @@ pub fn counters(v: &CountersView) -> String {
         out.push('\n');
         out.push_str(&t.render());
     }
-    if !v.decap.is_empty() {
-        let mut t = Table::new(&[("DECAP REASON", Left), ("PACKETS", Right), ("BYTES", Right)]);
-        for d in &v.decap {
-            t.row(vec![
-                d.reason.clone(),
-                d.packets.to_string(),
-                d.bytes.to_string(),
-            ]);
+    for (title, rows) in [("DECAP REASON", &v.decap), ("TUNNEL END POINT", &v.tunnel)] {
+        if rows.is_empty() {
+            continue;
         }
-        out.push('\n');
-        out.push_str(&t.render());
-    }
-    if !v.tunnel.is_empty() {
-        let mut t = Table::new(&[
-            ("TUNNEL END POINT", Left),
-            ("PACKETS", Right),
-            ("BYTES", Right),
-        ]);
-        for d in &v.tunnel {
+        let mut t = Table::new(&[(title, Left), ("PACKETS", Right), ("BYTES", Right)]);
+        for d in rows {
             t.row(vec![
                 d.reason.clone(),
                 d.packets.to_string(),
