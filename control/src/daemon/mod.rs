@@ -335,15 +335,18 @@ impl Daemon {
                 Some((*gid, *l))
             })
             .collect();
-        self.dp.fib().set_table_lens(lens.clone());
         let standby = self.standby_core_groups(cfg, &plan.target.routes);
-        self.dp.fib().set_quiet_groups(
-            standby
-                .iter()
-                .filter(|(_, q)| q.1)
-                .map(|(g, _)| *g)
-                .collect(),
-        );
+        let quiet: BTreeSet<u32> = standby
+            .iter()
+            .filter(|(_, q)| q.1)
+            .map(|(g, _)| *g)
+            .collect();
+        self.dp.fib().set_table_lens(lens.clone());
+        self.dp.fib().set_quiet_groups(quiet.clone());
+        if let Some(snap) = &mut self.snap {
+            snap.set_table_lens(lens.clone());
+            snap.set_quiet_groups(quiet);
+        }
         let applied = match &mut self.snap {
             Some(snap) => {
                 // Attach and detach write tx ports and interfaces straight
@@ -378,12 +381,19 @@ impl Daemon {
         // A length asked for when the members stayed: published again.
         for (gid, len) in &lens {
             let fib = self.dp.fib();
-            if let Ok(Some(g)) = fib.group(*gid) {
-                if g.maglev_len != *len && !g.members.is_empty() {
-                    if let Err(e) = fib.publish_group(*gid, &g.members) {
-                        tracing::warn!(group_id = gid, error = %e, "group not published with its table length");
-                    }
+            let Ok(Some(g)) = fib.group(*gid) else {
+                continue;
+            };
+            if g.maglev_len == *len || g.members.is_empty() {
+                continue;
+            }
+            if let Err(e) = fib.publish_group(*gid, &g.members) {
+                tracing::warn!(group_id = gid, error = %e, "group not published with its table length");
+            } else if let Some(snap) = &mut self.snap {
+                if let Err(e) = snap.publish_group(*gid, &g.members) {
+                    tracing::error!(group_id = gid, error = %e, "userspace snapshot refused a group the maps took");
                 }
+                self.shared.publish(snap);
             }
         }
         if !plan.ops.is_empty() {

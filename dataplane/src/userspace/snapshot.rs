@@ -215,6 +215,9 @@ pub struct SnapshotBuilder {
     /// Each group's state with its open change period (the FIB writer's).
     states: HashMap<u32, changes::GroupState>,
     windows: changes::Windows,
+    /// As the FIB writer's (`FibWriter::set_table_lens`, `set_quiet_groups`).
+    table_lens: std::collections::BTreeMap<u32, u32>,
+    quiet: std::collections::BTreeSet<u32>,
 }
 
 impl SnapshotBuilder {
@@ -333,7 +336,19 @@ impl SnapshotBuilder {
             .max()
             .unwrap_or(0)
             .wrapping_add(1);
-        let st = changes::plan(old, members, gen, changes::monotonic_ns(), self.windows);
+        let (windows, want_len) = match self.table_lens.get(&group_id) {
+            Some(l) => (changes::Windows::NONE, Some(*l)),
+            None if self.quiet.contains(&group_id) => (changes::Windows::NONE, None),
+            None => (self.windows, None),
+        };
+        let st = changes::plan_with_len(
+            old,
+            members,
+            gen,
+            changes::monotonic_ns(),
+            windows,
+            want_len,
+        );
         self.next
             .groups
             .insert(group_id, Arc::new(SnapGroup::from_state(&st)));
@@ -381,6 +396,17 @@ impl SnapshotBuilder {
                 }
             }
         }
+    }
+
+    /// Table lengths by group id for the next publishes, as
+    /// `FibWriter::set_table_lens` (the same tables in both paths).
+    pub fn set_table_lens(&mut self, lens: std::collections::BTreeMap<u32, u32>) {
+        self.table_lens = lens;
+    }
+
+    /// As `FibWriter::set_quiet_groups`.
+    pub fn set_quiet_groups(&mut self, quiet: std::collections::BTreeSet<u32>) {
+        self.quiet = quiet;
     }
 
     /// Makes the tx ports exactly `ports` (ports are also set outside FIB
@@ -505,6 +531,36 @@ mod tests {
         let g = s.group(7).unwrap();
         assert_eq!(g.gen, 3, "a re-created group does not reuse a generation");
         assert!(g.table.is_empty(), "no active member, no table");
+    }
+
+    #[test]
+    fn table_lengths_and_quiet_groups_as_the_fib_writer() {
+        let mut b = SnapshotBuilder::new();
+        let two = [m(1, MemberState::Active), m(2, MemberState::Active)];
+        b.set_table_lens([(7u32, 1009u32)].into());
+        b.set_quiet_groups([8u32].into());
+        b.publish_group(7, &two[..1]).unwrap();
+        b.publish_group(7, &two).unwrap();
+        let g7 = b.snapshot().group(7).unwrap().clone();
+        assert_eq!(g7.table.len(), 1009);
+        assert!(
+            g7.hold_until_ns <= changes::monotonic_ns(),
+            "no change period"
+        );
+        // A quiet group gets no change period: its hold is over at once.
+        b.publish_group(8, &two[..1]).unwrap();
+        b.publish_group(8, &two).unwrap();
+        let g8 = b.snapshot().group(8).unwrap().clone();
+        assert!(
+            g8.hold_until_ns <= changes::monotonic_ns(),
+            "{}",
+            g8.hold_until_ns
+        );
+        // Any other group keeps the rule's windows.
+        b.publish_group(9, &two[..1]).unwrap();
+        b.publish_group(9, &two).unwrap();
+        let g9 = b.snapshot().group(9).unwrap().clone();
+        assert!(g9.hold_until_ns > changes::monotonic_ns());
     }
 
     #[test]
