@@ -9,6 +9,7 @@
 //!   daemon    anycast6d's resident memory and load time with big configs (daemon_mem)
 //!   failover  member failure → traffic moved, anycast6 vs FRR ripngd; ARIP convergence (failover)
 //!   aospf     AOSPF vs FRR ospf6d: adjacency, chain convergence, SPF at 1k routers, memory (aospf/)
+//!   piasm     PIA-SM: join latency, path stretch, failover gaps, state at 10k addresses (piasm/)
 //!  report: results/<date>-<sha>.json, PNG plots, REPORT.md (report, plots)
 //! ```
 //! Every scenario returns figures (figure.rs); a scenario that fails is
@@ -26,6 +27,7 @@ mod figure;
 mod latency;
 mod machine;
 mod maglev_bench;
+mod piasm;
 mod plots;
 mod progress;
 mod report;
@@ -44,8 +46,8 @@ use progress::Progress;
 use report::{Report, ScenarioError};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 7] = [
-    "traffic", "maglev", "scale", "latency", "daemon", "failover", "aospf",
+pub const SCENARIOS: [&str; 8] = [
+    "traffic", "maglev", "scale", "latency", "daemon", "failover", "aospf", "piasm",
 ];
 
 /// Runs the anycast6 benchmark suite and writes results/<date>-<sha>.json,
@@ -56,7 +58,7 @@ struct Args {
     /// CI smoke mode: fewer sizes, flows and repetitions; under 2 minutes.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated): traffic, maglev, scale, latency, daemon, failover, aospf.
+    /// Run only these scenarios (comma-separated): traffic, maglev, scale, latency, daemon, failover, aospf, piasm.
     #[arg(long, value_delimiter = ',', value_name = "SCENARIO,...")]
     only: Vec<String>,
     /// Directory of the results JSON and plots.
@@ -82,6 +84,7 @@ fn run_scenario(name: &str, opts: Opts, progress: &Progress) -> Result<Vec<Figur
         "daemon" => daemon_mem::run(opts, progress),
         "failover" => failover::run(opts, progress),
         "aospf" => aospf::run(opts, progress),
+        "piasm" => piasm::run(opts, progress),
         other => bail!("unknown scenario {other}"),
     }
 }
