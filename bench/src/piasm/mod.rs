@@ -345,7 +345,7 @@ fn state_figures(reps: usize, progress: &Progress) -> Result<Vec<Figure>> {
     let how = format!(
         "a core and two first-hop routers (the topology of tests/tests/piasm_data.rs) with \
          {n} [[piasm.anycast]] entries each (distinct addresses, one core address), each FHR \
-         with one ARD member serving all {n} (reports every second, hold 10 s: 209 reports of 48 \
+         with one ARD member serving all {n} (reports every second, hold 60 s: 209 reports of 48 \
          records each second; [ard] max_addresses_per_member raised to {n}); [capacities] maglev_blocks \
          sized for {n} groups; VmRSS from /proc/<pid>/status 3 s after the core has two \
          branches for every address, minus the same daemon's VmRSS in the same topology with \
@@ -375,7 +375,10 @@ fn state_figures(reps: usize, progress: &Progress) -> Result<Vec<Figure>> {
                 "{how}. Target ≤ 4 KiB: per address the core holds a tree (two branches, \
                  their timers), a RIB group of two tunnel members and its Maglev table of 211 \
                  entries mirrored in userspace — a few hundred bytes each, so more than 4 KiB \
-                 would mean state kept per address that the design has no use for"
+                 would mean state kept per address that the design has no use for. The \
+                 convergence poll renders `show piasm trees` (a JSON of every tree, some MB) \
+                 at the core every 200 ms and the allocator keeps what that peaked at, so \
+                 this figure is an upper bound of the core's state (not yet separated)"
             ),
         ),
         Figure::from_samples(
