@@ -88,7 +88,7 @@ pub fn piasm(n: usize, rep: usize, progress: &Progress) -> Result<PiasmRun> {
     let t0 = Instant::now();
     t.start_member(0)?;
     t.start_member(1)?;
-    let budget = Duration::from_secs(120);
+    let budget = Duration::from_secs(300);
     let mut seen = 0;
     let ok = wait_until(budget, || {
         if crate::cleanup::interrupted() {
@@ -168,7 +168,7 @@ pub fn ard(n: usize, rep: usize, progress: &Progress) -> Result<u64> {
         &tree::member(&addrs, "2001:db8:15::2", "m-r", &sh),
     )?;
     let mut have = 0;
-    let ok = wait_until(Duration::from_secs(120), || {
+    let ok = wait_until(Duration::from_secs(300), || {
         have = router
             .ctl_json(&["show", "groups"])
             .ok()
@@ -181,7 +181,7 @@ pub fn ard(n: usize, rep: usize, progress: &Progress) -> Result<u64> {
     });
     crate::cleanup::check()?;
     if !ok {
-        bail!("the ARD router has {have} of {n} groups after 120 s");
+        bail!("the ARD router has {have} of {n} groups after 300 s");
     }
     std::thread::sleep(Duration::from_secs(3));
     rss(&router)
