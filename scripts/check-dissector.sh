@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Checks a Wireshark Lua dissector against a capture:
-#   scripts/check-dissector.sh <dissector.lua> <capture.pcap> [udp-port | display-filter]
+#   scripts/check-dissector.sh <dissector.lua> <capture.pcap> [udp-port | display-filter] [field,...]
 # Fails when tshark is missing, when any packet is Malformed or carries an
 # expert error, or when a packet to/from the port (default 5359, ARD), or
 # matching the display filter (a post-dissector's, e.g. "pim" for PIA-SM),
-# is not claimed by the dissector. Prints how many packets it decoded.
+# is not claimed by the dissector, or lacks one of the fields named (e.g.
+# "mga.magic,mga.version" for MGA's Experimental option: the dissector
+# claiming a packet is not enough). Prints how many packets it decoded.
 set -euo pipefail
 lua="${1:?usage: $0 <dissector.lua> <capture.pcap> [udp-port | display-filter]}"
 pcap="${2:?usage: $0 <dissector.lua> <capture.pcap> [udp-port | display-filter]}"
 sel="${3:-5359}"
+need="${4:-}"
 if [[ "$sel" =~ ^[0-9]+$ ]]; then
     filter="udp.port == $sel"; what="on udp port $sel"
 else
@@ -50,6 +53,13 @@ if [ "$decoded" -ne "$on_port" ]; then
     echo "check-dissector: $on_port packets $what, $decoded decoded as $proto" >&2
     status=1
 fi
+for field in ${need//,/ }; do
+    with="$(ts -Y "($filter) && $field" -T fields -e frame.number | wc -l)"
+    if [ "$with" -ne "$on_port" ]; then
+        echo "check-dissector: $on_port packets $what, $with with $field" >&2
+        status=1
+    fi
+done
 if [ "$on_port" -eq 0 ]; then
     echo "check-dissector: no packet $what in $pcap" >&2
     status=1
