@@ -33,7 +33,13 @@ if grep -qi 'lua.*error\|error.*lua' /tmp/check-dissector.$$.err; then
     exit 1
 fi
 on_port="$(ts -Y "$filter" -T fields -e frame.number | wc -l)"
-decoded="$(ts -Y "$proto" -T fields -e frame.number | wc -l)"
+# With fields named, the packets selected are a part of what the dissector
+# claims (MGA's Experimental options among its Mobility Headers).
+if [ -n "$need" ]; then
+    decoded="$(ts -Y "($filter) && $proto" -T fields -e frame.number | wc -l)"
+else
+    decoded="$(ts -Y "$proto" -T fields -e frame.number | wc -l)"
+fi
 # "_ws.malformed" is what Wireshark adds when a dissector throws; expert
 # errors are what the dissector itself flags.
 malformed="$(ts -Y "_ws.malformed || _ws.expert.severity == error" -T fields -e frame.number | tr '\n' ' ')"

@@ -1,2 +1,3 @@
 mod auth;
 mod packet;
+mod tshark;
