@@ -9,19 +9,21 @@
 //!            shortest path (plain unicast to the member)                 stretch.rs
 //!  failover  1 ms stream: member dies (vs ARD hold), first-hop router
 //!            dies (vs the join holdtime)                                 failover.rs
+//!  core      the primary of two cores dies under FRR ospf6d routing: A's
+//!            stream vs a plain unicast service both cores hold          core_failover.rs
 //!  state     10 000 addresses: time to two branches each, VmRSS per
 //!            address of the core and an FHR, vs an ARD router            state.rs
 //! ```
 //! The topology is tests/tests/piasm_data.rs's (tree.rs):
 //! S ─ P1 ─ CORE ─ P2 ─ {FHR1 ─ M1, FHR2 ─ M2}, P1 and P2 plain kernel
-//! routers, optionally an ingress I with the shortcut. The core failover
-//! figure is not here yet: its topology (two cores sharing C under FRR
-//! ospf6d, tests/tests/piasm_data.rs `the_second_core_takes_over_when_the_first_dies`)
-//! arrived while this scenario was being written.
+//! routers, optionally an ingress I with the shortcut; the core failover
+//! has its own (two cores sharing C under FRR ospf6d, as
+//! tests/tests/piasm_data.rs `the_second_core_takes_over_when_the_first_dies`).
 //!
-//! `A6B_PIASM_PARTS=join,stretch,failover,state` (default: all) runs only
+//! `A6B_PIASM_PARTS=join,stretch,failover,core,state` (default: all) runs only
 //! some parts, for working on one of them.
 
+mod core_failover;
 mod failover;
 mod join;
 mod state;
@@ -78,6 +80,9 @@ pub fn run(opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
     if part("failover") {
         out.extend(failover_figures(if opts.quick { 2 } else { 5 }, progress)?);
     }
+    if part("core") {
+        out.extend(core_figures(if opts.quick { 2 } else { 5 }, progress)?);
+    }
     if part("state") {
         // The slowest and most load-sensitive part: its failure is one
         // figure's note, not the loss of the figures above.
@@ -97,6 +102,49 @@ pub fn run(opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
         }
     }
     Ok(out)
+}
+
+fn core_figures(reps: usize, progress: &Progress) -> Result<Vec<Figure>> {
+    let (a, x) = core_failover::run(reps, progress)?;
+    let how = "S ─ P1 ─ {CORE1, CORE2} ─ P2 ─ {FHR1 ─ M1, FHR2 ─ M2} in namespaces, FRR 8.4 \
+               ospf6d on P1, P2 and both cores (point-to-point links, hello 1 s, dead 4 s; the \
+               cores redistribute their lo: router address, C, A and X as connected /128s, \
+               core 1 at metric 20, core 2 at 100), anycast6d (release) PIA-SM cores of A \
+               relaying to each other; core 1 dies: its two links set down, its anycast6d \
+               SIGKILLed, its FRR stopped; two 1 ms UDP streams from S across the same failure, \
+               gap = longest run of unanswered datagrams × 1 ms; a fresh topology per \
+               repetition";
+    Ok(vec![
+        Figure::from_samples(
+            "piasm.failover_core_ms",
+            "PIA-SM: the primary core dies → its flow answered through the other core",
+            "ms",
+            a.clone(),
+            None,
+            &format!(
+                "{how}; the stream to A: core 2 holds every branch relayed, so A's packets are \
+                 steered as soon as OSPF routes A to it"
+            ),
+        ),
+        Figure::from_samples(
+            "piasm.failover_core_unicast_ms",
+            "baseline: the same failure, a plain unicast service on both cores (anycast by routing alone)",
+            "ms",
+            x.clone(),
+            None,
+            &format!("{how}; the stream to X, a UDP echo on both cores' lo: the unicast convergence alone"),
+        ),
+        Figure::ratio(
+            "ratio.piasm_failover_core_vs_unicast",
+            "primary core death gap: PIA-SM tree / unicast routing alone",
+            &a,
+            &x,
+            at_most(1.5),
+            "piasm.failover_core_ms / piasm.failover_core_unicast_ms, repetition by repetition \
+             (the same failure). Target ≤ 1.5: both wait for OSPF to move the route; the tree \
+             should add nothing, the second core having the branches already",
+        ),
+    ])
 }
 
 fn join_figures(reps: usize, progress: &Progress) -> Result<Vec<Figure>> {
@@ -201,10 +249,7 @@ fn failover_figures(reps: usize, progress: &Progress) -> Result<Vec<Figure>> {
         &format!(
             "piasm.failover_fhr_ms / the join holdtime ({JOIN_HOLDTIME_MS} ms). Target ≤ 1.2: \
              nothing tells the core sooner than the holdtime (no BFD), and the expiry should \
-             not wait much longer than it. The core-failover figure (issue 14: \"failover gaps \
-             (member, branch router, core)\") is not measured yet: the test it would copy \
-             (tests/tests/piasm_data.rs the_second_core_takes_over_when_the_first_dies, two \
-             cores sharing C under FRR ospf6d) landed while this scenario was written"
+             not wait much longer than it"
         ),
     ));
 
