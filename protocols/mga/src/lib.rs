@@ -10,13 +10,15 @@
 //! decoded messages and a clock: the home agent's binding cache
 //! ([`cache`], §5.1), the member's registrations ([`member`], §6.2), the
 //! correspondent's flow bindings ([`correspondent`], §7) and the member's
-//! side of route optimisation ([`ro`], §7.1, §7.3). Not yet: the instance
-//! tying them to the wire (decode, authenticate, answer) and the daemon.
+//! side of route optimisation ([`ro`], §7.1, §7.3), and the
+//! [`instance`] tying them to the wire (decode, authenticate, answer,
+//! discovery) for anycast6d.
 //! Pure: no sockets, no clock of its own.
 
 pub mod auth;
 pub mod cache;
 pub mod correspondent;
+pub mod instance;
 pub mod member;
 pub mod packet;
 pub mod ro;

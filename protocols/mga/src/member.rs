@@ -170,6 +170,37 @@ impl Member {
         }
     }
 
+    /// A Binding Refresh Request from `home_agent` (docs/mga.md §4.4):
+    /// its registrations go out again now.
+    pub fn refresh_now(&mut self, now: Instant, home_agent: Ipv6Addr) -> bool {
+        let mut any = false;
+        for r in self
+            .regs
+            .values_mut()
+            .filter(|r| r.home_agent == home_agent)
+        {
+            if self.healthy {
+                r.next = Some(now);
+                r.in_flight = None;
+                any = true;
+            }
+        }
+        if any {
+            self.handle_timeout(now);
+        }
+        any
+    }
+
+    /// The home agents whose registration for `home` is live now, in the
+    /// order they were given.
+    pub fn live_home_agents(&self, now: Instant, home: Ipv6Addr) -> Vec<Ipv6Addr> {
+        self.regs
+            .values()
+            .filter(|r| r.home == home && r.live(now))
+            .map(|r| r.home_agent)
+            .collect()
+    }
+
     /// Clean exit: one deregistration to every home agent where a binding
     /// may live (not waited for).
     pub fn shutdown(&mut self, now: Instant) {

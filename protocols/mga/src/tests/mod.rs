@@ -1,3 +1,4 @@
 mod auth;
+mod instance;
 mod packet;
 mod tshark;
