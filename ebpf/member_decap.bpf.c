@@ -10,8 +10,18 @@
  *   -> Ethernet [+ tag] | inner IPv6 ...      when the inner destination is served
  *
  * The outer header must not carry extension headers (the encapsulator never
- * adds any). Everything else goes to the kernel untouched (XDP_PASS). Every
- * verdict is counted in a6_decap_stats under an A6_D_* reason.
+ * adds any).
+ *
+ * MGA route optimisation (docs/mga.md 8.1, ABI 6): a packet (to any
+ * destination) whose IPv6 header is directly followed by a type 2 routing
+ * header (RFC 6275 6.4) carrying a served Home Address A gets destination
+ * := A and loses the routing header; the stack then delivers it to the
+ * socket bound to A. A type 2 header with Hdr Ext Len != 2 or Segments
+ * Left != 1 is dropped (this kernel has no Mobile IPv6 and would answer a
+ * Parameter Problem); one whose address is not served goes to the kernel.
+ *
+ * Everything else goes to the kernel untouched (XDP_PASS). Every verdict is
+ * counted in a6_decap_stats under an A6_D_* reason.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -20,6 +30,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "anycast6_abi.h"
+#include "mga.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -30,6 +41,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define A6D_ETH_P_8021Q  0x8100
 #define A6D_ETH_P_8021AD 0x88A8
 #define A6D_NH_IPV6      41
+#define A6D_NH_ROUTING   43
 
 /* Anycast addresses this member serves: inner destinations to decapsulate.
  * The value is reserved (userspace writes 1). */
@@ -58,6 +70,39 @@ static __always_inline int a6d_count(__u32 reason, __u64 bytes, int verdict)
 		c->bytes += bytes;
 	}
 	return verdict;
+}
+
+/* A routing header directly after the IPv6 header at `l2`. */
+static __always_inline int a6d_rh2(struct xdp_md *ctx, __u32 l2, __u64 bytes)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ipv6hdr *ip6 = data + (l2 & 0x1f);
+	__u8 *rh = (void *)(ip6 + 1);
+
+	if ((void *)(ip6 + 1) > data_end || (void *)(rh + 4) > data_end)
+		return a6d_count(A6_D_DROP_TRUNC, bytes, XDP_DROP);
+	if (rh[2] != A6_MGA_RH_TYPE2)
+		return a6d_count(A6_D_PASS_OTHER, bytes, XDP_PASS);
+	if (rh[1] != 2 || rh[3] != 1)
+		return a6d_count(A6_D_DROP_RH2_BAD, bytes, XDP_DROP);
+	if ((void *)(rh + A6_MGA_EXT_LEN) > data_end ||
+	    bpf_ntohs(ip6->payload_len) < A6_MGA_EXT_LEN)
+		return a6d_count(A6_D_DROP_TRUNC, bytes, XDP_DROP);
+
+	struct a6_fib_key key;
+	__u8 nh = rh[0];
+
+	__builtin_memcpy(key.addr, rh + 8, sizeof(key.addr));
+	if (!bpf_map_lookup_elem(&a6_decap_addrs, &key))
+		return a6d_count(A6_D_PASS_RH2_NOT_OURS, bytes, XDP_PASS);
+	int r = l2 == A6D_ETH_HLEN
+			? mga_xdp_strip(ctx, A6D_ETH_HLEN, A6_MGA_EXT_LEN, nh, key.addr, 1)
+			: mga_xdp_strip(ctx, A6D_ETH_HLEN + A6D_VLAN_HLEN, A6_MGA_EXT_LEN, nh,
+					key.addr, 1);
+	if (r)
+		return a6d_count(A6_D_DROP_ADJUST, bytes, XDP_DROP);
+	return a6d_count(A6_D_RH2, bytes, XDP_PASS);
 }
 
 SEC("xdp")
@@ -89,6 +134,8 @@ int anycast6_decap(struct xdp_md *ctx)
 
 	if ((void *)(outer + 1) > data_end)
 		return a6d_count(A6_D_DROP_TRUNC, bytes, XDP_DROP);
+	if (outer->version == 6 && outer->nexthdr == A6D_NH_ROUTING)
+		return a6d_rh2(ctx, l2, bytes);
 	if (outer->version != 6 || outer->nexthdr != A6D_NH_IPV6)
 		return a6d_count(A6_D_PASS_OTHER, bytes, XDP_PASS);
 

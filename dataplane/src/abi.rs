@@ -4,7 +4,7 @@
 
 use std::mem::{offset_of, size_of};
 
-pub const ABI_VERSION: u32 = 5;
+pub const ABI_VERSION: u32 = 6;
 
 /// UDP destination port of AARP queries (docs/aarp.md).
 pub const AARP_PORT: u16 = 5360;
@@ -36,6 +36,22 @@ pub mod map {
     pub const TUN_LOCAL: &str = "a6_tun_local";
     /// Decapsulations at the end points (`super::tun_reason`), ABI 5.
     pub const TUN_STATS: &str = "a6_tun_stats";
+    /// MGA member: anycast address -> `MgaHome` (ABI 6).
+    pub const MGA_HOMES: &str = "a6_mga_homes";
+    /// MGA member: route-optimised flows, `MgaFlow` -> `MgaRo`.
+    pub const MGA_RO: &str = "a6_mga_ro";
+    /// MGA member: per-flow traffic from A (LRU), `MgaFlow` -> `MgaFlowCount`.
+    pub const MGA_FLOWS: &str = "a6_mga_flows";
+    /// MGA member egress counters (`super::mga_member_reason`).
+    pub const MGA_M_STATS: &str = "a6_mga_m_stats";
+    /// MGA correspondent: flow bindings, `MgaFlow` -> `MgaCnFlow`.
+    pub const MGA_CN_FLOWS: &str = "a6_mga_cn_flows";
+    /// MGA correspondent counters (`super::mga_cn_reason`).
+    pub const MGA_C_STATS: &str = "a6_mga_c_stats";
+    /// Maps of the MGA member program, in pin order.
+    pub const MGA_MEMBER_ALL: [&str; 4] = [MGA_HOMES, MGA_RO, MGA_FLOWS, MGA_M_STATS];
+    /// Maps of the MGA correspondent programs, in pin order.
+    pub const MGA_CN_ALL: [&str; 2] = [MGA_CN_FLOWS, MGA_C_STATS];
     /// Maps of the forwarding program, in pin order.
     pub const XDP_ALL: [&str; 14] = [
         FIB,
@@ -61,6 +77,12 @@ pub mod prog {
     pub const DECAP: &str = "anycast6_decap";
     pub const HASH_PROBE: &str = "anycast6_hash_probe";
     pub const XSK: &str = "anycast6_xsk";
+    /// MGA member egress (tc), `ebpf/mga_member.bpf.c`.
+    pub const MGA_MEMBER: &str = "anycast6_mga_member";
+    /// MGA correspondent egress (tc), `ebpf/mga_cn.bpf.c`.
+    pub const MGA_CN_EGRESS: &str = "anycast6_mga_cn_egress";
+    /// MGA correspondent ingress (XDP), `ebpf/mga_cn.bpf.c`.
+    pub const MGA_CN_INGRESS: &str = "anycast6_mga_cn_ingress";
 }
 
 /// Name of the `volatile const struct a6_config` global.
@@ -82,6 +104,10 @@ pub const DEF_MEMBER_IDS: u32 = 65536;
 pub const DEF_DECAP_ADDRS: u32 = 1024;
 pub const DEF_IFACES: u32 = 256;
 pub const DEF_TUN_LOCAL: u32 = 64;
+pub const DEF_MGA_HOMES: u32 = 1024;
+pub const DEF_MGA_RO: u32 = 16384;
+pub const DEF_MGA_FLOWS: u32 = 65536;
+pub const DEF_MGA_CN_FLOWS: u32 = 16384;
 /// Rx queues an `afxdp` interface can steer to sockets (`a6_xsks` size).
 pub const XSK_MAX_QUEUES: u32 = 64;
 
@@ -257,13 +283,82 @@ pub mod decap_reason {
     pub const PASS_NOT_OURS: u32 = 2;
     pub const DROP_TRUNC: u32 = 3;
     pub const DROP_ADJUST: u32 = 4;
-    pub const MAX: u32 = 5;
+    /// ABI 6: type 2 routing header with a served Home Address removed.
+    pub const RH2: u32 = 5;
+    /// ABI 6: type 2 routing header with Hdr Ext Len != 2 or Segments Left != 1.
+    pub const DROP_RH2_BAD: u32 = 6;
+    /// ABI 6: type 2 routing header whose Home Address is not served.
+    pub const PASS_RH2_NOT_OURS: u32 = 7;
+    pub const MAX: u32 = 8;
     pub const NAMES: [&str; MAX as usize] = [
         "decap",
         "pass_not_tunnel",
         "pass_not_served",
         "drop_trunc",
         "drop_adjust",
+        "rh2",
+        "drop_rh2_bad",
+        "pass_rh2_not_served",
+    ];
+}
+
+/// MGA (docs/mga.md section 8, ABI 6): flags, option types, sizes.
+pub mod mga {
+    /// `MgaHome::flags`: tunnel packets from A to the home agent.
+    pub const F_REVERSE_TUNNEL: u32 = 1;
+    /// `MgaRo::flags`: insert the Home Address option.
+    pub const F_HAO_ON: u32 = 1;
+    pub const OPT_HAO: u8 = 201;
+    pub const RH_TYPE2: u8 = 2;
+    /// Octets of the type 2 routing header and of the Destination Options
+    /// header with the Home Address option, as MGA builds them.
+    pub const EXT_LEN: usize = 24;
+    pub const TUN_HOP_LIMIT: u8 = 64;
+}
+
+/// MGA member egress reasons (`a6_mga_m_stats`, `A6_MM_*`).
+pub mod mga_member_reason {
+    pub const HAO: u32 = 0;
+    pub const TUNNEL: u32 = 1;
+    pub const DIRECT: u32 = 2;
+    pub const PASS_OTHER: u32 = 3;
+    pub const DROP_ADJUST: u32 = 4;
+    pub const DROP_TOO_BIG: u32 = 5;
+    pub const MAX: u32 = 6;
+    pub const NAMES: [&str; MAX as usize] = [
+        "hao",
+        "reverse_tunnel",
+        "direct",
+        "pass_other",
+        "drop_adjust",
+        "drop_too_big",
+    ];
+}
+
+/// MGA correspondent reasons (`a6_mga_c_stats`, `A6_MC_*`): egress, then ingress.
+pub mod mga_cn_reason {
+    pub const RH2: u32 = 0;
+    pub const PASS_UNBOUND: u32 = 1;
+    pub const PASS_OTHER: u32 = 2;
+    pub const DROP_ADJUST: u32 = 3;
+    pub const DROP_TOO_BIG: u32 = 4;
+    pub const HAO: u32 = 5;
+    pub const DROP_HAO_UNKNOWN: u32 = 6;
+    pub const DROP_HAO_BAD: u32 = 7;
+    pub const PASS_NO_HAO: u32 = 8;
+    pub const DROP_XDP_ADJUST: u32 = 9;
+    pub const MAX: u32 = 10;
+    pub const NAMES: [&str; MAX as usize] = [
+        "rh2",
+        "pass_unbound",
+        "pass_other",
+        "drop_adjust",
+        "drop_too_big",
+        "hao",
+        "hao_unknown",
+        "drop_hao_bad",
+        "pass_no_hao",
+        "drop_xdp_adjust",
     ];
 }
 
@@ -462,6 +557,77 @@ pub struct Config {
     pub flags: u32,
 }
 
+/// `a6_mga_flow`: an MGA flow as the correspondent sends it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(C)]
+pub struct MgaFlowKey {
+    pub cn: [u8; 16],
+    pub anycast: [u8; 16],
+    pub cn_port_be: u16,
+    pub service_port_be: u16,
+    pub proto: u8,
+    pub _pad: [u8; 3],
+}
+
+/// `a6_mga_home`: an anycast address a member serves by MGA.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MgaHome {
+    pub home_agent: [u8; 16],
+    pub coa: [u8; 16],
+    /// `mga::F_REVERSE_TUNNEL`.
+    pub flags: u32,
+    pub _pad: u32,
+}
+
+/// `a6_mga_ro`: a member's route-optimised flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MgaRo {
+    pub coa: [u8; 16],
+    /// `mga::F_HAO_ON`.
+    pub flags: u32,
+    pub _pad: u32,
+}
+
+/// `a6_mga_flow_count`: a member's traffic of one flow (CLOCK_MONOTONIC ns).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MgaFlowCount {
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+/// `a6_mga_cn_flow`: a correspondent's flow binding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MgaCnFlow {
+    pub coa: [u8; 16],
+    /// Reserved, 0.
+    pub flags: u32,
+    pub _pad: u32,
+}
+
+const _: () = {
+    assert!(size_of::<MgaFlowKey>() == 40);
+    assert!(offset_of!(MgaFlowKey, anycast) == 16);
+    assert!(offset_of!(MgaFlowKey, cn_port_be) == 32);
+    assert!(offset_of!(MgaFlowKey, service_port_be) == 34);
+    assert!(offset_of!(MgaFlowKey, proto) == 36);
+    assert!(size_of::<MgaHome>() == 40);
+    assert!(offset_of!(MgaHome, coa) == 16);
+    assert!(offset_of!(MgaHome, flags) == 32);
+    assert!(size_of::<MgaRo>() == 24);
+    assert!(offset_of!(MgaRo, flags) == 16);
+    assert!(size_of::<MgaFlowCount>() == 32);
+    assert!(offset_of!(MgaFlowCount, first_ns) == 16);
+    assert!(offset_of!(MgaFlowCount, last_ns) == 24);
+    assert!(size_of::<MgaCnFlow>() == 24);
+    assert!(offset_of!(MgaCnFlow, flags) == 16);
+};
+
 const _: () = {
     assert!(size_of::<Iface>() == 8);
     assert!(offset_of!(Iface, mac) == 0);
@@ -531,7 +697,12 @@ pod!(
     Affinity,
     Counter,
     RateLimit,
-    Config
+    Config,
+    MgaFlowKey,
+    MgaHome,
+    MgaRo,
+    MgaFlowCount,
+    MgaCnFlow
 );
 
 /// Reasons serialise as their stable name (`"fwd_rewrite"`), the same
@@ -646,6 +817,82 @@ mod tests {
             ("A6_MAP_TUN_STATS", map::TUN_STATS),
         ] {
             assert_eq!(defines(c), [(String::new(), rust.to_string())], "{c}");
+        }
+    }
+
+    /// Every `A6_<prefix><NAME> <n>` of the header is `names[n]`, lower case
+    /// (`rename` maps a header name to a printed name where they differ).
+    fn reasons_named(prefix: &str, names: &[&str], max: u32, rename: &[(&str, &str)]) {
+        let mut seen = 0;
+        for (name, value) in defines(prefix) {
+            let Ok(n) = value.parse::<u32>() else {
+                continue;
+            };
+            if name == "MAX" {
+                assert_eq!(n, max, "{prefix}MAX");
+                continue;
+            }
+            let lower = name.to_ascii_lowercase();
+            let want = rename
+                .iter()
+                .find(|(h, _)| *h == lower)
+                .map_or(lower.as_str(), |(_, r)| *r);
+            assert_eq!(names[n as usize], want, "{prefix}{name} = {n}");
+            seen += 1;
+        }
+        assert_eq!(seen, max, "every {prefix} reason named");
+    }
+
+    #[test]
+    fn mga_constants_match_the_c_header() {
+        reasons_named(
+            "A6_MM_",
+            &mga_member_reason::NAMES,
+            mga_member_reason::MAX,
+            &[("tunnel", "reverse_tunnel")],
+        );
+        reasons_named(
+            "A6_MC_",
+            &mga_cn_reason::NAMES,
+            mga_cn_reason::MAX,
+            &[("drop_hao_unknown", "hao_unknown")],
+        );
+        reasons_named(
+            "A6_D_",
+            &decap_reason::NAMES,
+            decap_reason::MAX,
+            &[
+                ("pass_other", "pass_not_tunnel"),
+                ("pass_not_ours", "pass_not_served"),
+                ("pass_rh2_not_ours", "pass_rh2_not_served"),
+            ],
+        );
+        for (c, rust) in [
+            ("A6_MAP_MGA_HOMES", map::MGA_HOMES),
+            ("A6_MAP_MGA_RO", map::MGA_RO),
+            ("A6_MAP_MGA_FLOWS", map::MGA_FLOWS),
+            ("A6_MAP_MGA_M_STATS", map::MGA_M_STATS),
+            ("A6_MAP_MGA_CN_FLOWS", map::MGA_CN_FLOWS),
+            ("A6_MAP_MGA_C_STATS", map::MGA_C_STATS),
+            ("A6_PROG_MGA_MEMBER", prog::MGA_MEMBER),
+            ("A6_PROG_MGA_CN_EGRESS", prog::MGA_CN_EGRESS),
+            ("A6_PROG_MGA_CN_INGRESS", prog::MGA_CN_INGRESS),
+        ] {
+            assert_eq!(defines(c), [(String::new(), rust.to_string())], "{c}");
+        }
+        for (c, v) in [
+            ("A6_MGA_F_REVERSE_TUNNEL", mga::F_REVERSE_TUNNEL.to_string()),
+            ("A6_MGA_F_HAO_ON", mga::F_HAO_ON.to_string()),
+            ("A6_MGA_OPT_HAO", mga::OPT_HAO.to_string()),
+            ("A6_MGA_RH_TYPE2", mga::RH_TYPE2.to_string()),
+            ("A6_MGA_EXT_LEN", mga::EXT_LEN.to_string()),
+            ("A6_MGA_TUN_HOP_LIMIT", mga::TUN_HOP_LIMIT.to_string()),
+            ("A6_DEF_MGA_HOMES", DEF_MGA_HOMES.to_string()),
+            ("A6_DEF_MGA_RO", DEF_MGA_RO.to_string()),
+            ("A6_DEF_MGA_FLOWS", DEF_MGA_FLOWS.to_string()),
+            ("A6_DEF_MGA_CN_FLOWS", DEF_MGA_CN_FLOWS.to_string()),
+        ] {
+            assert_eq!(defines(c), [(String::new(), v)], "{c}");
         }
     }
 

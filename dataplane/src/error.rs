@@ -63,6 +63,14 @@ pub enum DataplaneError {
         ifname: String,
         source: std::io::Error,
     },
+    #[error("attaching tc {direction} program to {ifname}: {reason}")]
+    TcAttachFailed {
+        ifname: String,
+        direction: &'static str,
+        reason: String,
+    },
+    #[error("MGA flow {flow}: {reason}")]
+    MgaFlowInvalid { flow: String, reason: &'static str },
     #[error("test run frame: {0}")]
     TestRunFrameInvalid(String),
     #[error("fixture route {0:?} is not an IPv6 address or prefix")]

@@ -11,6 +11,7 @@
 //! - [`types`]: the userspace view of groups, members and routes.
 //! - [`userspace`]: the AF_XDP path's forwarding engine (pure, same rules).
 //! - [`xsk`]: the AF_XDP steering program on an `afxdp` interface (XSKMAP).
+//! - [`mga`]: the MGA member and correspondent programs (tc egress, XDP ingress).
 
 pub mod abi;
 pub mod blocks;
@@ -21,6 +22,7 @@ pub mod fixtures;
 pub mod flowhash;
 pub mod loader;
 pub mod maglev;
+pub mod mga;
 pub mod objects;
 pub mod pins;
 mod sys;

@@ -259,6 +259,14 @@ pub(crate) fn iface_mac(ifname: &str, ifindex: u32) -> Option<[u8; 6]> {
     }
 }
 
+/// Ids of the maps `names` pinned under `pin_dir` (name, id).
+pub(crate) fn pinned_map_ids(
+    pin_dir: &Path,
+    names: &[&'static str],
+) -> Result<Vec<(String, u32)>, DataplaneError> {
+    map_ids(pin_dir, names)
+}
+
 fn map_ids(pin_dir: &Path, names: &[&'static str]) -> Result<Vec<(String, u32)>, DataplaneError> {
     let mut out = Vec::with_capacity(names.len());
     for &name in names {

@@ -14,3 +14,9 @@ pub static HASH_PROBE_OBJ: &[u8] =
 /// queue's socket, everything else as the forwarding program would.
 pub static XSK_OBJ: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/anycast6_xsk.bpf.o"));
+/// MGA member egress (`anycast6_mga_member`, tc).
+pub static MGA_MEMBER_OBJ: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/mga_member.bpf.o"));
+/// MGA correspondent egress (tc) and ingress (XDP).
+pub static MGA_CN_OBJ: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/mga_cn.bpf.o"));

@@ -24,6 +24,12 @@ use crate::{
 pub const LINK_PREFIX: &str = "link_";
 /// Pin name prefix of the member-side decap program's links.
 pub const DECAP_PREFIX: &str = "decap_";
+/// Pin name prefix of the MGA member's tc egress links (`crate::mga`).
+pub const MGA_MEMBER_PREFIX: &str = "mgam_";
+/// Pin name prefix of the MGA correspondent's tc egress links.
+pub const MGA_CN_EGRESS_PREFIX: &str = "mgace_";
+/// Pin name prefix of the MGA correspondent's XDP ingress links.
+pub const MGA_CN_INGRESS_PREFIX: &str = "mgaci_";
 
 /// Checks bpffs and creates the pin directory.
 pub(crate) fn prepare_dir(pin_dir: &Path) -> Result<(), DataplaneError> {
@@ -244,7 +250,15 @@ pub(crate) fn destroy(pin_dir: &Path) -> Result<(), DataplaneError> {
     // lose their names.
     let is_link = |e: &std::fs::DirEntry| {
         let n = e.file_name().to_string_lossy().into_owned();
-        n.starts_with(LINK_PREFIX) || n.starts_with(DECAP_PREFIX)
+        [
+            LINK_PREFIX,
+            DECAP_PREFIX,
+            MGA_MEMBER_PREFIX,
+            MGA_CN_EGRESS_PREFIX,
+            MGA_CN_INGRESS_PREFIX,
+        ]
+        .iter()
+        .any(|p| n.starts_with(p))
     };
     let (links, others): (Vec<_>, Vec<_>) = entries.into_iter().partition(is_link);
     for e in links.iter().chain(others.iter()) {

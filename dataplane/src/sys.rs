@@ -60,12 +60,15 @@ pub(crate) struct LinkInfo {
     pub link_type: u32,
     pub id: u32,
     pub prog_id: u32,
-    /// For XDP links: the interface (0 once the interface is gone).
+    /// For XDP and TCX links: the interface (0 once the interface is gone).
     pub xdp_ifindex: u32,
 }
 
 /// BPF_LINK_TYPE_XDP.
 pub(crate) const LINK_TYPE_XDP: u32 = 6;
+/// BPF_LINK_TYPE_TCX (its `bpf_link_info.tcx.ifindex` lies where the XDP
+/// link's ifindex does).
+pub(crate) const LINK_TYPE_TCX: u32 = 11;
 
 pub(crate) fn link_info(fd: &OwnedFd) -> io::Result<LinkInfo> {
     // struct bpf_link_info: type, id, prog_id, (pad), union at offset 16

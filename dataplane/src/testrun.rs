@@ -51,3 +51,40 @@ pub fn run_xdp(
         duration_ns: r.duration.as_nanos() as u64,
     })
 }
+
+/// tc verdicts (`TC_ACT_*`) as a test run of a tc program returns them.
+pub const TC_ACT_OK: u32 = 0;
+pub const TC_ACT_SHOT: u32 = 2;
+
+/// One BPF_PROG_TEST_RUN of the tc (SchedClassifier) program `prog` on the
+/// Ethernet frame `frame`: the kernel builds an skb from it (protocol from
+/// the ethertype, no GSO, no checksum offload state) and returns the frame
+/// as the program left it; `action` is the `TC_ACT_*` verdict.
+pub fn run_tc(
+    prog: &aya::programs::SchedClassifier,
+    frame: &[u8],
+) -> Result<RunResult, crate::DataplaneError> {
+    use aya::{TestRun, TestRunOptions};
+    if frame.len() < 14 {
+        return Err(crate::DataplaneError::TestRunFrameInvalid(format!(
+            "{} bytes: tc test runs need at least an Ethernet header (14)",
+            frame.len()
+        )));
+    }
+    let mut out = vec![0u8; frame.len() + OUTPUT_SLACK];
+    let opts = TestRunOptions {
+        data_in: Some(frame),
+        data_out: Some(&mut out),
+        repeat: 1,
+        ..TestRunOptions::default()
+    };
+    let r = prog
+        .test_run(opts)
+        .map_err(crate::DataplaneError::TestRun)?;
+    out.truncate((r.data_size_out as usize).min(frame.len() + OUTPUT_SLACK));
+    Ok(RunResult {
+        action: r.return_value,
+        frame: out,
+        duration_ns: r.duration.as_nanos() as u64,
+    })
+}

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define A6_ABI_VERSION 5
+#define A6_ABI_VERSION 6
 
 /* ---- names (maps are pinned by these names) ---------------------------- */
 /* Map names are at most 15 characters (BPF_OBJ_NAME_LEN - 1). */
@@ -38,11 +38,21 @@
 #define A6_MAP_IFACES       a6_ifaces       /* HASH  __u32 ifindex -> a6_iface (ingress: the interface's own MAC) */
 #define A6_MAP_TUN_LOCAL    a6_tun_local    /* HASH  a6_fib_key -> __u32: this router's tunnel end points (ABI 5) */
 #define A6_MAP_TUN_STATS    a6_tun_stats    /* PERCPU_ARRAY A6_T_* -> a6_counter (ABI 5) */
+/* MGA (docs/mga.md section 8), ABI 6: member egress (tc), correspondent egress (tc) + ingress (XDP) */
+#define A6_MAP_MGA_HOMES    a6_mga_homes    /* HASH a6_fib_key (A) -> a6_mga_home (member) */
+#define A6_MAP_MGA_RO       a6_mga_ro       /* HASH a6_mga_flow -> a6_mga_ro (member's route-optimised flows) */
+#define A6_MAP_MGA_FLOWS    a6_mga_flows    /* LRU  a6_mga_flow -> a6_mga_flow_count (member, every packet from A) */
+#define A6_MAP_MGA_M_STATS  a6_mga_m_stats  /* PERCPU_ARRAY A6_MM_* -> a6_counter (member egress) */
+#define A6_MAP_MGA_CN_FLOWS a6_mga_cn_flows /* HASH a6_mga_flow -> a6_mga_cn_flow (correspondent's flow bindings) */
+#define A6_MAP_MGA_C_STATS  a6_mga_c_stats  /* PERCPU_ARRAY A6_MC_* -> a6_counter (correspondent) */
 
 #define A6_PROG_XDP         anycast6_xdp
 #define A6_PROG_DECAP       anycast6_decap
 #define A6_PROG_HASH_PROBE  anycast6_hash_probe
 #define A6_PROG_XSK         anycast6_xsk
+#define A6_PROG_MGA_MEMBER  anycast6_mga_member    /* tc egress, ebpf/mga_member.bpf.c */
+#define A6_PROG_MGA_CN_EGRESS anycast6_mga_cn_egress  /* tc egress, ebpf/mga_cn.bpf.c */
+#define A6_PROG_MGA_CN_INGRESS anycast6_mga_cn_ingress /* XDP, ebpf/mga_cn.bpf.c */
 #define A6_CONFIG_GLOBAL    a6_cfg
 
 /* ---- capacities --------------------------------------------------------- */
@@ -63,6 +73,10 @@
 #define A6_DEF_DECAP_ADDRS      1024
 #define A6_DEF_IFACES           256     /* interfaces with the program attached */
 #define A6_DEF_TUN_LOCAL        64      /* tunnel end point addresses of this router */
+#define A6_DEF_MGA_HOMES        1024    /* anycast addresses a member serves by MGA */
+#define A6_DEF_MGA_RO           16384   /* a member's route-optimised flows */
+#define A6_DEF_MGA_FLOWS        65536   /* flows a member counts (LRU) */
+#define A6_DEF_MGA_CN_FLOWS     16384   /* a correspondent's flow bindings */
 #define A6_XSK_MAX_QUEUES       64      /* rx queues an afxdp interface can steer */
 
 /* ---- member actions (a6_member.action) --------------------------------- */
@@ -156,7 +170,12 @@ _Static_assert(A6_R_MAX <= 64, "verdict masks hold 64 reasons");
 #define A6_D_PASS_NOT_OURS  2 /* inner destination not a served anycast addr */
 #define A6_D_DROP_TRUNC     3 /* outer or inner header cut short           */
 #define A6_D_DROP_ADJUST    4 /* bpf_xdp_adjust_head failed                */
-#define A6_D_MAX            5
+/* ABI 6, MGA route optimisation (docs/mga.md 8.1): a type 2 routing header
+ * directly after the IPv6 header */
+#define A6_D_RH2            5 /* Home Address served: destination := A, header removed, to the kernel */
+#define A6_D_DROP_RH2_BAD   6 /* type 2 with Hdr Ext Len != 2 or Segments Left != 1 (RFC 6275 6.4) */
+#define A6_D_PASS_RH2_NOT_OURS 7 /* Home Address not served: untouched, the kernel's */
+#define A6_D_MAX            8
 
 /* ---- tunnel end point (router side, ABI 5): index into a6_tun_stats ----- */
 /* Counted besides the inner packet's A6_R_* reason in a6_stats (which still
@@ -164,6 +183,39 @@ _Static_assert(A6_R_MAX <= 64, "verdict masks hold 64 reasons");
 #define A6_T_DECAP          0 /* outer header removed, inner packet went on through the pipeline */
 #define A6_T_DROP_TRUNC     1 /* tunnelled to an end point, inner header cut short (a6_stats: drop_trunc_ipv6) */
 #define A6_T_MAX            2
+
+/* ---- MGA (docs/mga.md section 8, ABI 6) ---------------------------------- */
+/* a6_mga_home.flags */
+#define A6_MGA_F_REVERSE_TUNNEL 1 /* packets from A not route-optimised: IPv6-in-IPv6 to the home agent */
+/* a6_mga_ro.flags */
+#define A6_MGA_F_HAO_ON         1 /* insert the Home Address option (set after the Binding Acknowledgement) */
+/* Option and header types of RFC 6275 */
+#define A6_MGA_OPT_HAO          201 /* Home Address option (Destination Options) */
+#define A6_MGA_RH_TYPE2         2   /* type 2 routing header */
+#define A6_MGA_EXT_LEN          24  /* both headers as MGA builds them */
+#define A6_MGA_TUN_HOP_LIMIT    64  /* outer hop limit of a reverse tunnel */
+
+/* Member egress reasons (tc, a6_mga_m_stats) */
+#define A6_MM_HAO           0 /* route-optimised: source := CoA, Home Address option inserted */
+#define A6_MM_TUNNEL        1 /* reverse tunnel: IPv6-in-IPv6 CoA -> home agent */
+#define A6_MM_DIRECT        2 /* source A, no reverse tunnel, not optimised: untouched */
+#define A6_MM_PASS_OTHER    3 /* not IPv6, or source not in a6_mga_homes: untouched */
+#define A6_MM_DROP_ADJUST   4 /* bpf_skb_adjust_room / store failed (e.g. UDP GSO) */
+#define A6_MM_DROP_TOO_BIG  5 /* the added header would exceed the MTU (non-GSO) */
+#define A6_MM_MAX           6
+
+/* Correspondent reasons (a6_mga_c_stats): egress (tc) then ingress (XDP) */
+#define A6_MC_RH2           0 /* bound flow: destination := CoA, type 2 routing header inserted */
+#define A6_MC_PASS_UNBOUND  1 /* IPv6, flow not bound: untouched */
+#define A6_MC_PASS_OTHER    2 /* not IPv6, cut short, or Hop-by-Hop first (no room before it): untouched */
+#define A6_MC_DROP_ADJUST   3 /* bpf_skb_adjust_room / store failed */
+#define A6_MC_DROP_TOO_BIG  4 /* the routing header would exceed the MTU (non-GSO) */
+#define A6_MC_HAO           5 /* ingress: Home Address of a bound flow from its CoA: source := A, header removed */
+#define A6_MC_DROP_HAO_UNKNOWN 6 /* ingress: Home Address option matching no flow binding (or another CoA) */
+#define A6_MC_DROP_HAO_BAD  7 /* ingress: Destination Options / Home Address option cut short or malformed */
+#define A6_MC_PASS_NO_HAO   8 /* ingress: no Home Address option: untouched */
+#define A6_MC_DROP_XDP_ADJUST 9 /* ingress: bpf_xdp_adjust_head failed */
+#define A6_MC_MAX           10
 
 /* ---- shared structs ------------------------------------------------------ */
 
@@ -297,5 +349,51 @@ struct a6_config {
 	__u32 ptb_per_sec;   /* per-CPU PTB budget per second (0 = 100)         */
 	__u32 flags;         /* reserved, 0                                     */
 }; /* 32 */
+
+/*
+ * MGA flow, always as the correspondent sends it (docs/mga.md 1.1): source
+ * the correspondent, destination A. TCP and UDP carry their ports, every
+ * other protocol (and any fragment) ports 0. The member's programs build it
+ * from the reverse of their packets' tuple.
+ */
+struct a6_mga_flow {
+	__u8 cn[16];            /* correspondent address */
+	__u8 anycast[16];       /* A */
+	__u16 cn_port_be;
+	__u16 service_port_be;
+	__u8 proto;             /* upper-layer protocol */
+	__u8 _pad[3];
+}; /* 40 */
+
+/* Member: one anycast address it serves by MGA (key: A). */
+struct a6_mga_home {
+	__u8 home_agent[16];    /* outer destination of the reverse tunnel */
+	__u8 coa[16];           /* this member's care-of address: outer source */
+	__u32 flags;            /* A6_MGA_F_REVERSE_TUNNEL */
+	__u32 _pad;
+}; /* 40 */
+
+/* Member: a route-optimised flow (written after the binding is sent). */
+struct a6_mga_ro {
+	__u8 coa[16];           /* source of the flow's packets */
+	__u32 flags;            /* A6_MGA_F_HAO_ON */
+	__u32 _pad;
+}; /* 24 */
+
+/* Member: traffic of one flow from A, for the daemon's route optimisation
+ * decision. Times are bpf_ktime_get_ns (CLOCK_MONOTONIC). */
+struct a6_mga_flow_count {
+	__u64 packets;
+	__u64 bytes;
+	__u64 first_ns;
+	__u64 last_ns;
+}; /* 32 */
+
+/* Correspondent: a flow binding. */
+struct a6_mga_cn_flow {
+	__u8 coa[16];           /* the member: destination of the flow's packets */
+	__u32 flags;            /* reserved, 0 */
+	__u32 _pad;
+}; /* 24 */
 
 #endif /* ANYCAST6_ABI_H */
