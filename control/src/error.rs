@@ -43,6 +43,8 @@ pub enum ControlError {
     AospfSetup(String),
     #[error("PIA-SM: {0}")]
     PiasmSetup(String),
+    #[error("MGA: {0}")]
+    MgaSetup(String),
     #[error("state file {path}: {reason}")]
     StateFile { path: PathBuf, reason: String },
 }

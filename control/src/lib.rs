@@ -25,6 +25,7 @@ pub use anycast6_aospf as aospf;
 pub use anycast6_ard as ard;
 pub use anycast6_arip as arip;
 pub use anycast6_core as proto;
+pub use anycast6_mga as mga;
 pub use anycast6_piasm as piasm;
 
 pub use error::ControlError;

@@ -8,6 +8,7 @@
 mod aospf;
 mod error;
 mod member;
+mod mga;
 mod originate;
 mod piasm;
 mod proto;
@@ -62,6 +63,9 @@ pub struct Config {
     pub aospf: Option<AospfConfig>,
     /// `[piasm]`: this router speaks PIA-SM (docs/piasm.md).
     pub piasm: Option<PiasmConfig>,
+    /// `[mga]`: this host is an MGA home agent, member or correspondent
+    /// (docs/mga.md).
+    pub mga: Option<MgaConfig>,
     /// `[rib.distance]`: administrative distance per source.
     pub distances: crate::proto::Distances,
 }
@@ -453,4 +457,54 @@ pub fn parse_route(s: &str) -> Result<Route, String> {
         let a: Ipv6Addr = s.parse().map_err(|_| format!("bad IPv6 address {s:?}"))?;
         Ok(Route::Host(a))
     }
+}
+
+/// `[mga]` (docs/mga.md §10): each role is present when its table is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MgaConfig {
+    /// `keys`: SPI = key id.
+    pub keys: Vec<crate::proto::auth::Key>,
+    pub home_agent: Option<MgaHomeAgent>,
+    pub member: Option<MgaMember>,
+    pub correspondent: Option<MgaCorrespondent>,
+}
+
+/// `[mga.home_agent]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MgaHomeAgent {
+    pub address: Ipv6Addr,
+    /// The home link: A and the Home-Agents anycast address are held
+    /// here.
+    pub interface: String,
+    pub anycast: Vec<Ipv6Addr>,
+    pub peers: Vec<Ipv6Addr>,
+    pub max_bindings: usize,
+    pub max_lifetime: std::time::Duration,
+}
+
+/// `[mga.member]`: the anycast addresses are `[member] addresses`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MgaMember {
+    pub care_of: Ipv6Addr,
+    /// Where the care-of address lives: the egress program goes here.
+    pub interface: String,
+    pub home_agents: Vec<Ipv6Addr>,
+    pub discover: bool,
+    pub lifetime: std::time::Duration,
+    pub metric: u32,
+    pub reverse_tunnel: bool,
+    pub route_optimisation: bool,
+    pub ro_after: std::time::Duration,
+    pub ro_min_packets: u64,
+    pub ro_lifetime: std::time::Duration,
+    pub ro_idle: std::time::Duration,
+}
+
+/// `[mga.correspondent]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MgaCorrespondent {
+    pub interface: String,
+    pub optimise: Vec<Ipv6Addr>,
+    pub max_flow_bindings: usize,
+    pub max_lifetime: std::time::Duration,
 }

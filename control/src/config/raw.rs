@@ -26,6 +26,8 @@ pub struct RawConfig {
     // table, which has no span (a spanned one fails with a message that
     // names no key).
     pub piasm: Option<RawPiasm>,
+    // Not spanned, as `piasm`: `[mga.member]` alone makes `mga` implicit.
+    pub mga: Option<RawMga>,
     // Not spanned: `[rib.distance]` alone makes `rib` an implicit table,
     // which has no span; the values inside keep theirs.
     pub rib: Option<RawRib>,
@@ -306,4 +308,57 @@ pub struct RawMemberRole {
     pub decap_interfaces: Vec<S<String>>,
     pub draining: Option<S<bool>>,
     pub ard: Option<S<RawArdMember>>,
+}
+
+/// `[mga]` (docs/mga.md §10): keys, and one table per role.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMga {
+    #[serde(default)]
+    pub keys: Vec<S<RawKey>>,
+    pub home_agent: Option<S<RawMgaHomeAgent>>,
+    pub member: Option<S<RawMgaMember>>,
+    pub correspondent: Option<S<RawMgaCorrespondent>>,
+}
+
+/// `[mga.home_agent]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMgaHomeAgent {
+    pub address: S<String>,
+    pub interface: S<String>,
+    pub anycast: S<Vec<S<String>>>,
+    #[serde(default)]
+    pub peers: Vec<S<String>>,
+    pub max_bindings: Option<S<i64>>,
+    pub max_lifetime_s: Option<S<i64>>,
+}
+
+/// `[mga.member]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMgaMember {
+    pub care_of: S<String>,
+    pub interface: S<String>,
+    #[serde(default)]
+    pub home_agents: Vec<S<String>>,
+    pub discover: Option<S<bool>>,
+    pub lifetime_s: Option<S<i64>>,
+    pub metric: Option<S<i64>>,
+    pub reverse_tunnel: Option<S<bool>>,
+    pub route_optimisation: Option<S<bool>>,
+    pub ro_after_ms: Option<S<i64>>,
+    pub ro_min_packets: Option<S<i64>>,
+    pub ro_lifetime_s: Option<S<i64>>,
+    pub ro_idle_ms: Option<S<i64>>,
+}
+
+/// `[mga.correspondent]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMgaCorrespondent {
+    pub interface: S<String>,
+    pub optimise: S<Vec<S<String>>>,
+    pub max_flow_bindings: Option<S<i64>>,
+    pub max_lifetime_s: Option<S<i64>>,
 }

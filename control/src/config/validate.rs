@@ -54,6 +54,7 @@ impl Validator<'_, '_> {
         let aarp = raw.aarp.map(|a| self.aarp(a.into_inner()));
         let aospf = raw.aospf.map(|a| self.aospf(a));
         let piasm = raw.piasm.map(|p| self.piasm(p));
+        let mga = raw.mga.map(|m| self.mga(m, member_role.as_ref()));
         let distances = raw
             .rib
             .and_then(|r| r.distance)
@@ -73,6 +74,7 @@ impl Validator<'_, '_> {
             aarp,
             aospf,
             piasm,
+            mga,
             distances,
         }
     }

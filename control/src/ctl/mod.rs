@@ -2,6 +2,7 @@
 //! are shown (tables for people, `--json` for programs).
 
 pub mod aospf;
+pub mod mga;
 pub mod piasm;
 pub mod render;
 pub mod table;

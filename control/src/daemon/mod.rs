@@ -30,6 +30,7 @@ mod handle;
 pub mod kernel_routes;
 pub mod link;
 mod links;
+pub mod mga;
 mod origin;
 pub mod piasm;
 pub mod protocol;
@@ -119,6 +120,8 @@ pub struct Daemon {
     aospf: Option<(aospf::AospfTask, crate::config::AospfConfig)>,
     /// `[piasm]`, with the config it runs.
     piasm: Option<(piasm::PiasmTask, crate::config::PiasmConfig)>,
+    /// `[mga]`, with the config it runs.
+    mga: Option<(mga::MgaTask, crate::config::MgaConfig)>,
     /// A graceful restart the previous process announced, until AOSPF
     /// has started with it (daemon/aospf.rs).
     gr_pending: Option<state_file::GracefulRestart>,
@@ -318,6 +321,12 @@ impl Daemon {
                 std::iter::once(p.router_address)
                     .chain(p.anycast.iter().filter(|a| a.core_here).map(|a| a.core))
             })
+            // MGA: a home agent's address ends its members' reverse tunnels.
+            .chain(
+                cfg.mga
+                    .iter()
+                    .filter_map(|m| m.home_agent.as_ref().map(|h| h.address)),
+            )
             .collect();
         self.dp.fib().set_tunnel_endpoints(&endpoints)?;
         if let Some(snap) = &mut self.snap {

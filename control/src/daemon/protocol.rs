@@ -137,6 +137,17 @@ pub static REGISTRY: &[Registration] = &[
         stop: |d| Box::pin(d.stop_piasm()),
         render: crate::ctl::piasm::render,
     },
+    Registration {
+        name: "mga",
+        about: "MGA: global anycast with no anycast router, from Mobile IPv6 (home agent, member, correspondent)",
+        views: &[],
+        sync: |d, cfg| Box::pin(d.sync_mga(cfg)),
+        view: |d, _| d.mga_view(),
+        links: |_| {},
+        address: |_, _| {},
+        stop: |d| Box::pin(d.stop_mga()),
+        render: |v, _| crate::ctl::mga::render(v),
+    },
 ];
 
 /// The registration called `name`.

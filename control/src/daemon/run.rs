@@ -157,6 +157,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         arip: None,
         aospf: None,
         piasm: None,
+        mga: None,
         gr_pending,
         aarp: None,
         aarp_lo: Vec::new(),

@@ -1,0 +1,420 @@
+//! MGA with no anycast router (docs/mga.md): members register the anycast
+//! address A with a home agent, an end host on A's home link; plain
+//! routers deliver packets for A to the home agent, whose fast path
+//! tunnels each flow to one member's care-of address; the member's decap
+//! program restores the packet for its socket bound to A.
+//!
+//! ```text
+//!   C ─ c-r1 ─ R1 (plain) ─ r1-r2 ─ R2 (plain) ─ r2-ha ─ HA (home agent, home link 2001:db8:1::/64)
+//!              │                    │
+//!            r1-m1                r2-m2
+//!              M1 (2001:db8:2::2)   M2 (2001:db8:3::2)
+//! ```
+//!
+//! R1 and R2 are kernel routers with static routes to prefixes only: the
+//! home prefix goes toward HA's link; nobody routes A anywhere else.
+//!
+//! - `flows_spread_over_members_through_the_home_agent`: both members
+//!   register (keyed), 1000 UDP flows spread over them, each flow on one
+//!   member and the same one when asked again; a TCP transfer byte-exact.
+//! - `member_death_and_home_agent_restart`: M1's daemon is SIGKILLed and
+//!   its servers stop: a stream on M2 is untouched, new flows all reach M2
+//!   once M1's binding lapses (lifetime 8 s, measured); the home agent is
+//!   SIGKILLed and restarted: it reads its bindings back, the pinned FIB
+//!   forwarded throughout, and `show mga` has them at once.
+//! - `forged_and_replayed_updates_are_refused`: a host on the path sends
+//!   Binding Updates for A with a wrong key, without a key, and replays a
+//!   keyed one: each refused and counted, the bindings unchanged.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
+use std::time::{Duration, Instant};
+
+use anycast6_mga::auth;
+use anycast6_mga::packet::option::AUTH_MN_HA;
+use anycast6_mga::packet::{BindingUpdate, Experimental, Message, Options};
+use anycast6_tests::proto::{link, longest_gap, member_role};
+use anycast6_tests::traffic::udp_ask;
+use anycast6_tests::{
+    require_root, wait_for, Daemon, DaemonCfg, Netns, Server, TcpTransfer, TempDir, UdpStream,
+};
+
+const A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xa);
+const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10);
+const C_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 2);
+const M1: &str = "2001:db8:2::2";
+const M2: &str = "2001:db8:3::2";
+const UDP_PORT: u16 = 7000;
+const TCP_PORT: u16 = 7001;
+const SECRET: &str = "mga topology test secret 32 byte";
+
+fn keys() -> String {
+    format!("[mga]\nkeys = [{{ id = 7, secret = \"{SECRET}\" }}]\n")
+}
+
+struct Net {
+    ha: Daemon,
+    members: [Daemon; 2],
+    servers: [Vec<Server>; 2],
+    c: Netns,
+    m: [Netns; 2],
+    ha_ns: Netns,
+    _routers: Vec<Netns>,
+    _tmp: TempDir,
+    tries: std::sync::atomic::AtomicU32,
+}
+
+impl Net {
+    fn build(short: &str, lifetime_s: u32) -> Net {
+        let tmp = TempDir::new(short).expect("tmp");
+        let ns = |n: &str| Netns::new(&format!("{short}{n}")).expect("netns");
+        let (c, r1, r2, ha, m1, m2) = (ns("c"), ns("r1"), ns("r2"), ns("ha"), ns("m1"), ns("m2"));
+        for (a, ai, aa, b, bi, ba) in [
+            (
+                &c,
+                "c-r1",
+                "2001:db8:10::2/64",
+                &r1,
+                "r1-c",
+                "2001:db8:10::1/64",
+            ),
+            (
+                &r1,
+                "r1-r2",
+                "2001:db8:11::1/64",
+                &r2,
+                "r2-r1",
+                "2001:db8:11::2/64",
+            ),
+            (
+                &r2,
+                "r2-ha",
+                "2001:db8:1::1/64",
+                &ha,
+                "ha-r2",
+                "2001:db8:1::10/64",
+            ),
+            (
+                &r1,
+                "r1-m1",
+                "2001:db8:2::1/64",
+                &m1,
+                "m1-r1",
+                "2001:db8:2::2/64",
+            ),
+            (
+                &r2,
+                "r2-m2",
+                "2001:db8:3::1/64",
+                &m2,
+                "m2-r2",
+                "2001:db8:3::2/64",
+            ),
+        ] {
+            link(a, ai, aa, b, bi, ba).unwrap();
+        }
+        for r in [&r1, &r2] {
+            r.enable_forwarding().unwrap();
+        }
+        c.add_route("default", "2001:db8:10::1").unwrap();
+        r1.add_route("2001:db8:1::/64", "2001:db8:11::2").unwrap();
+        r1.add_route("2001:db8:3::/64", "2001:db8:11::2").unwrap();
+        r2.add_route("2001:db8:10::/64", "2001:db8:11::1").unwrap();
+        r2.add_route("2001:db8:2::/64", "2001:db8:11::1").unwrap();
+        ha.add_route("default", "2001:db8:1::1").unwrap();
+        m1.add_route("default", "2001:db8:2::1").unwrap();
+        m2.add_route("default", "2001:db8:3::1").unwrap();
+
+        let ha_cfg = DaemonCfg {
+            extra: format!(
+                "{}[mga.home_agent]\naddress = \"{HA}\"\ninterface = \"ha-r2\"\nanycast = [\"{A}\"]\n",
+                keys()
+            ),
+            ..DaemonCfg::default()
+        }
+        .interface("ha-r2", "native");
+        let ha_d = Daemon::start(&ha, &tmp, &format!("{short}ha"), &ha_cfg).expect("home agent");
+
+        let mut servers: [Vec<Server>; 2] = [Vec::new(), Vec::new()];
+        let mut members = Vec::new();
+        for (i, (m, coa, iface)) in [(&m1, M1, "m1-r1"), (&m2, M2, "m2-r2")]
+            .into_iter()
+            .enumerate()
+        {
+            let name = format!("m{}", i + 1);
+            // A on lo comes from the member role; the servers bind to it
+            // once it is there.
+            let mut cfg = member_role(
+                A,
+                format!(
+                    "{}[mga.member]\ncare_of = \"{coa}\"\ninterface = \"{iface}\"\nhome_agents = [\"{HA}\"]\n\
+                     lifetime_s = {lifetime_s}\nreverse_tunnel = false\n",
+                    keys()
+                ),
+            );
+            if let Some(r) = cfg.member.as_mut() {
+                r.decap_interfaces = vec![iface.into()];
+            }
+            members.push(Daemon::start(m, &tmp, &format!("{short}{name}"), &cfg).expect("member"));
+            servers[i].push(Server::udp(m, &name, SocketAddrV6::new(A, UDP_PORT, 0, 0)).unwrap());
+            servers[i].push(Server::tcp(m, &name, SocketAddrV6::new(A, TCP_PORT, 0, 0)).unwrap());
+        }
+        let [d1, d2]: [Daemon; 2] = members.try_into().ok().unwrap();
+        let net = Net {
+            ha: ha_d,
+            members: [d1, d2],
+            servers,
+            c,
+            m: [m1, m2],
+            ha_ns: ha,
+            _routers: vec![r1, r2],
+            _tmp: tmp,
+            tries: Default::default(),
+        };
+        wait_for(
+            "both members bound at the home agent",
+            Duration::from_secs(20),
+            || bindings(&net.ha).len() == 2,
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\n{}\n{}\n{}",
+                net.ha.ctl(&["show", "mga"]).unwrap_or_default(),
+                net.ha.log(),
+                net.members[0].log()
+            )
+        });
+        net
+    }
+
+    /// Which member answers each of `n` UDP flows (source ports `base..`).
+    fn flows(&self, base: u16, n: u16) -> Vec<Option<String>> {
+        let dst = SocketAddrV6::new(A, UDP_PORT, 0, 0);
+        self.c
+            .run_in(move || {
+                (0..n)
+                    .map(|i| {
+                        let sock = UdpSocket::bind(SocketAddrV6::new(C_ADDR, base + i, 0, 0))?;
+                        sock.connect(dst)?;
+                        udp_ask(&sock, b"which", 3, Duration::from_millis(300))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .expect("udp flows")
+    }
+
+    /// Whether fresh flows reach both members (each try new ports: a
+    /// Maglev entry that changed keeps its previous member for the grace
+    /// window, docs/flow-hash.md §3).
+    fn both_answer(&self) -> bool {
+        let k = self
+            .tries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 500;
+        census(&self.flows(40000 + 20 * k as u16, 20)).len() == 2
+    }
+}
+
+/// The care-of addresses bound for A at a home agent (`show mga`).
+fn bindings(d: &Daemon) -> Vec<String> {
+    let v = d.ctl_json(&["show", "mga"]).unwrap_or_default();
+    v["home_agent"]["bindings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|h| h["bindings"].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["coa"].as_str().map(String::from))
+        .collect()
+}
+
+fn counter(d: &Daemon, name: &str) -> u64 {
+    let v = d.ctl_json(&["show", "mga"]).unwrap_or_default();
+    v["counters"][name].as_u64().unwrap_or(0)
+}
+
+fn census(f: &[Option<String>]) -> BTreeMap<String, usize> {
+    let mut c = BTreeMap::new();
+    for m in f {
+        *c.entry(m.clone().unwrap_or_else(|| "none".into()))
+            .or_insert(0) += 1;
+    }
+    c
+}
+
+#[test]
+fn flows_spread_over_members_through_the_home_agent() {
+    if !require_root("flows_spread_over_members_through_the_home_agent") {
+        return;
+    }
+    let net = Net::build("mgas", 60);
+    let mut b = bindings(&net.ha);
+    b.sort();
+    assert_eq!(b, vec![M1.to_string(), M2.to_string()]);
+    let text = net.ha.ctl(&["show", "mga"]).unwrap();
+    assert!(text.contains("forwarding"), "{text}");
+    let m = net.members[0].ctl(&["show", "mga"]).unwrap();
+    assert!(m.contains("registered"), "{m}");
+    wait_for(
+        "fresh flows reach both members",
+        Duration::from_secs(30),
+        || net.both_answer(),
+    )
+    .unwrap();
+    let first = net.flows(20000, 1000);
+    let c = census(&first);
+    assert_eq!(c.get("none"), None, "unanswered flows: {c:?}");
+    assert!(
+        c.get("m1").copied().unwrap_or(0) > 300 && c.get("m2").copied().unwrap_or(0) > 300,
+        "{c:?}"
+    );
+    let again = net.flows(20000, 1000);
+    let moved = first.iter().zip(&again).filter(|(a, b)| a != b).count();
+    assert_eq!(moved, 0, "flows changed member: {c:?}");
+    println!("1000 flows: {c:?}, 0 moved when asked again");
+    // TCP, byte-exact, through the home agent's tunnel one way and
+    // straight back.
+    let t = TcpTransfer::start(&net.c, SocketAddrV6::new(A, TCP_PORT, 0, 0), 4 << 20, None);
+    let r = t.join().expect("tcp transfer");
+    assert_eq!(r.verified, 4 << 20);
+    println!("TCP 4 MiB byte-exact via {} in {:?}", r.member, r.elapsed);
+    let enc = net.ha.ctl_json(&["show", "counters"]).unwrap();
+    println!("home agent fast path: {}", enc["groups"]);
+}
+
+#[test]
+fn member_death_and_home_agent_restart() {
+    if !require_root("member_death_and_home_agent_restart") {
+        return;
+    }
+    let mut net = Net::build("mgad", 8);
+    wait_for(
+        "fresh flows reach both members",
+        Duration::from_secs(30),
+        || net.both_answer(),
+    )
+    .unwrap();
+    // A flow of M2, streamed throughout.
+    let f = net.flows(30000, 200);
+    let port = 30000 + f.iter().position(|m| m.as_deref() == Some("m2")).unwrap() as u16;
+    let stream = UdpStream::start(
+        &net.c,
+        SocketAddrV6::new(C_ADDR, port, 0, 0),
+        SocketAddrV6::new(A, UDP_PORT, 0, 0),
+        Duration::from_millis(10),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // M1 dies: daemon SIGKILLed (no deregistration), servers gone.
+    let killed = Instant::now();
+    net.members[0].kill9();
+    net.servers[0].clear();
+    let mut k = 0u16;
+    wait_for("new flows all reach M2", Duration::from_secs(20), || {
+        k += 1;
+        let c = census(&net.flows(50000 + 20 * (k % 500), 20));
+        c.len() == 1 && c.contains_key("m2")
+    })
+    .unwrap();
+    let served = killed.elapsed();
+    assert_eq!(bindings(&net.ha), vec![M2.to_string()]);
+    println!("member death -> new flows all served by M2: {served:?} (binding lifetime 8 s)");
+    assert!(served < Duration::from_secs(15), "{served:?}");
+
+    // The home agent dies and comes back: the pinned FIB kept forwarding,
+    // the bindings are read back from its state file.
+    net.ha.kill9();
+    std::thread::sleep(Duration::from_millis(300));
+    net.ha.spawn().expect("home agent restart");
+    assert_eq!(bindings(&net.ha), vec![M2.to_string()], "{}", net.ha.log());
+    assert!(counter(&net.ha, "restored") >= 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let r = stream.stop().unwrap();
+    println!(
+        "M2's stream: {} sent, {} lost, longest gap {} datagrams, members {:?}",
+        r.sent,
+        r.lost.len(),
+        longest_gap(&r.lost),
+        r.members
+    );
+    assert_eq!(r.members.keys().collect::<Vec<_>>(), vec!["m2"]);
+    assert!(longest_gap(&r.lost) <= 5, "{:?}", r.lost);
+    // And it keeps serving: M2 refreshes with it.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(bindings(&net.ha), vec![M2.to_string()]);
+    let _ = (&net.m, &net.ha_ns);
+}
+
+#[test]
+fn forged_and_replayed_updates_are_refused() {
+    if !require_root("forged_and_replayed_updates_are_refused") {
+        return;
+    }
+    let net = Net::build("mgah", 60);
+    let update = |secret: Option<&str>, lifetime: u16, id: u64| -> Vec<u8> {
+        let mut m = Message::Update(BindingUpdate {
+            sequence: 1,
+            ack: true,
+            home: true,
+            link_local: false,
+            key_mgmt: false,
+            lifetime,
+            options: Options {
+                home_prefix: Some(A),
+                experimental: Some(Experimental {
+                    metric: Some(0),
+                    ..Experimental::default()
+                }),
+                message_id: Some(id),
+                ..Options::default()
+            },
+        });
+        if let Some(s) = secret {
+            let key = anycast6_mga::auth::Keyring::new(vec![(
+                7,
+                anycast6_control::proto::auth::Key::new(7, s.as_bytes().to_vec()),
+            )]);
+            let (spi, k) = key.send_key().unwrap();
+            let k = k.clone();
+            auth::seal(&k, spi, AUTH_MN_HA, C_ADDR, HA, &mut m);
+        }
+        m.encode(C_ADDR, HA)
+    };
+    let s = net
+        .c
+        .run_in(|| {
+            Ok(socket2::Socket::new(
+                socket2::Domain::IPV6,
+                socket2::Type::RAW,
+                Some(socket2::Protocol::from(135)),
+            )?)
+        })
+        .expect("raw socket");
+    let to: socket2::SockAddr = SocketAddrV6::new(HA, 0, 0, 0).into();
+    // A wrong key, no key: refused, nothing bound.
+    s.send_to(
+        &update(Some("not the secret of this deployment"), 15, 10),
+        &to,
+    )
+    .unwrap();
+    s.send_to(&update(None, 15, 11), &to).unwrap();
+    // A keyed deregistration (nothing to remove: accepted), then replayed.
+    let dereg = update(Some(SECRET), 0, 12);
+    s.send_to(&dereg, &to).unwrap();
+    s.send_to(&dereg, &to).unwrap();
+    wait_for("each refusal counted", Duration::from_secs(5), || {
+        counter(&net.ha, "auth_bad_digest") == 1
+            && counter(&net.ha, "auth_missing") == 1
+            && counter(&net.ha, "auth_replay") == 1
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", net.ha.ctl(&["show", "mga"]).unwrap_or_default()));
+    let mut b = bindings(&net.ha);
+    b.sort();
+    assert_eq!(b, vec![M1.to_string(), M2.to_string()], "A was stolen");
+    // Junk: counted by field, nothing else happens.
+    s.send_to(&[59, 0, 5, 0, 0, 0, 0, 0], &to).unwrap();
+    s.send_to(&[59, 3, 5, 0, 0, 0, 0, 0], &to).unwrap();
+    wait_for("junk counted", Duration::from_secs(5), || {
+        counter(&net.ha, "bad_checksum") + counter(&net.ha, "bad_length") >= 2
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", net.ha.ctl(&["show", "mga"]).unwrap_or_default()));
+    println!("{}", net.ha.ctl(&["show", "mga"]).unwrap());
+}
