@@ -446,3 +446,71 @@ fn route_optimised_round_trips() {
     let r = c.test_run_ingress(&wire).unwrap();
     assert_eq!((r.action, &r.frame), (XDP_PASS, &wire));
 }
+
+/// The tc and XDP links are pinned: they outlive the handles, a reopen's
+/// attach keeps the link and switches it to the new program, detach and
+/// destroy remove them.
+#[test]
+fn mga_links_pinned_kept_and_detached() {
+    use anycast6_dataplane::{loader::AttachMode, Dataplane};
+    use common::{in_netns, Netns};
+
+    if !root_or_skip("mga_links_pinned_kept_and_detached: namespaces, TCX and XDP links") {
+        return;
+    }
+    let ns = Netns::new("mgal");
+    ns.ip(&[
+        "link", "add", "a6v0", "type", "veth", "peer", "name", "a6v1",
+    ]);
+    let pins = PinDir::new("mga-links");
+    let dir = pins.path.clone();
+    let (m0, c0) = in_netns(&ns, {
+        let dir = dir.clone();
+        move || {
+            let mut m = MgaMember::open(&dir).unwrap();
+            let a = m.attach_egress("a6v0").unwrap();
+            assert_eq!(a.ifname, "a6v0");
+            assert_eq!(a.link_pin, dir.join("mgam_a6v0"));
+            assert!(m.attach_egress("nonesuch0").is_err());
+            let mut c = MgaCorrespondent::open(&dir).unwrap();
+            let (t, x) = c.attach("a6v1", AttachMode::Native).unwrap();
+            assert_eq!(x.mode, AttachMode::Native);
+            assert_eq!(t.link_pin, dir.join("mgace_a6v1"));
+            (a, t)
+        }
+    });
+    assert!(ns.has_xdp("a6v1"), "XDP link survives the handles");
+    in_netns(&ns, {
+        let dir = dir.clone();
+        move || {
+            // The kernel still has the TCX link on a6v0 (bpf_link_info via
+            // the pin: ifindex and program unchanged), though every handle
+            // of the first process-like block is gone. (bpftool 7.1 here
+            // does not list TCX links.)
+            let mut m = MgaMember::open(&dir).unwrap();
+            assert_eq!(m.attached().unwrap(), vec![m0.clone()]);
+            let again = m.attach_egress("a6v0").unwrap();
+            assert_eq!((again.ifindex, &again.link_pin), (m0.ifindex, &m0.link_pin));
+            assert_ne!(
+                again.prog_id, m0.prog_id,
+                "the pinned link runs the new program"
+            );
+            m.detach("a6v0").unwrap();
+            m.detach("a6v0").unwrap();
+            assert!(m.attached().unwrap().is_empty());
+
+            let mut c = MgaCorrespondent::open(&dir).unwrap();
+            let (t, x) = c.attached().unwrap();
+            assert_eq!((t.len(), x.len()), (1, 1));
+            assert_eq!(t[0].prog_id, c0.prog_id);
+            let (t2, _) = c.attach("a6v1", AttachMode::Native).unwrap();
+            assert_ne!(t2.prog_id, c0.prog_id);
+        }
+    });
+    Dataplane::destroy(&dir).unwrap();
+    assert!(
+        !ns.has_xdp("a6v1"),
+        "destroy detaches the correspondent's XDP"
+    );
+    assert!(!dir.exists());
+}
