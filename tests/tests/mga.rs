@@ -53,6 +53,7 @@ fn keys() -> String {
 }
 
 struct Net {
+    cn: Option<Daemon>,
     ha: Daemon,
     members: [Daemon; 2],
     servers: [Vec<Server>; 2],
@@ -60,12 +61,13 @@ struct Net {
     m: [Netns; 2],
     ha_ns: Netns,
     _routers: Vec<Netns>,
-    _tmp: TempDir,
+    tmp: TempDir,
     tries: std::sync::atomic::AtomicU32,
 }
 
 impl Net {
-    fn build(short: &str, lifetime_s: u32) -> Net {
+    /// `ro`: the members optimise routes and C runs a correspondent.
+    fn build(short: &str, lifetime_s: u32, ro: bool) -> Net {
         let tmp = TempDir::new(short).expect("tmp");
         let ns = |n: &str| Netns::new(&format!("{short}{n}")).expect("netns");
         let (c, r1, r2, ha, m1, m2) = (ns("c"), ns("r1"), ns("r2"), ns("ha"), ns("m1"), ns("m2"));
@@ -113,7 +115,8 @@ impl Net {
         ] {
             link(a, ai, aa, b, bi, ba).unwrap();
         }
-        for r in [&r1, &r2] {
+        // The home agent forwards what its members reverse-tunnel.
+        for r in [&r1, &r2, &ha] {
             r.enable_forwarding().unwrap();
         }
         c.add_route("default", "2001:db8:10::1").unwrap();
@@ -122,8 +125,13 @@ impl Net {
         r2.add_route("2001:db8:10::/64", "2001:db8:11::1").unwrap();
         r2.add_route("2001:db8:2::/64", "2001:db8:11::1").unwrap();
         ha.add_route("default", "2001:db8:1::1").unwrap();
-        m1.add_route("default", "2001:db8:2::1").unwrap();
-        m2.add_route("default", "2001:db8:3::1").unwrap();
+        // Replies from A leave in a 40-octet tunnel, or with a 24-octet
+        // Home Address option: the members' route MTU leaves room for both
+        // (docs/mga.md §8.3).
+        for (m, via) in [(&m1, "2001:db8:2::1"), (&m2, "2001:db8:3::1")] {
+            m.ip(&["-6", "route", "add", "default", "via", via, "mtu", "1436"])
+                .unwrap();
+        }
 
         let ha_cfg = DaemonCfg {
             extra: format!(
@@ -148,7 +156,7 @@ impl Net {
                 A,
                 format!(
                     "{}[mga.member]\ncare_of = \"{coa}\"\ninterface = \"{iface}\"\nhome_agents = [\"{HA}\"]\n\
-                     lifetime_s = {lifetime_s}\nreverse_tunnel = false\n",
+                     lifetime_s = {lifetime_s}\nroute_optimisation = {ro}\nro_after_ms = 300\n",
                     keys()
                 ),
             );
@@ -160,7 +168,18 @@ impl Net {
             servers[i].push(Server::tcp(m, &name, SocketAddrV6::new(A, TCP_PORT, 0, 0)).unwrap());
         }
         let [d1, d2]: [Daemon; 2] = members.try_into().ok().unwrap();
+        let cn = ro.then(|| {
+            let cfg = DaemonCfg {
+                extra: format!(
+                    "{}[mga.correspondent]\ninterface = \"c-r1\"\noptimise = [\"{A}\"]\n",
+                    keys()
+                ),
+                ..DaemonCfg::default()
+            };
+            Daemon::start(&c, &tmp, &format!("{short}c"), &cfg).expect("correspondent")
+        });
         let net = Net {
+            cn,
             ha: ha_d,
             members: [d1, d2],
             servers,
@@ -168,7 +187,7 @@ impl Net {
             m: [m1, m2],
             ha_ns: ha,
             _routers: vec![r1, r2],
-            _tmp: tmp,
+            tmp,
             tries: Default::default(),
         };
         wait_for(
@@ -246,7 +265,7 @@ fn flows_spread_over_members_through_the_home_agent() {
     if !require_root("flows_spread_over_members_through_the_home_agent") {
         return;
     }
-    let net = Net::build("mgas", 60);
+    let net = Net::build("mgas", 60, false);
     let mut b = bindings(&net.ha);
     b.sort();
     assert_eq!(b, vec![M1.to_string(), M2.to_string()]);
@@ -277,6 +296,8 @@ fn flows_spread_over_members_through_the_home_agent() {
     let r = t.join().expect("tcp transfer");
     assert_eq!(r.verified, 4 << 20);
     println!("TCP 4 MiB byte-exact via {} in {:?}", r.member, r.elapsed);
+    // The replies came back reverse-tunnelled through the home agent.
+    assert!(decapsulated(&net.ha) > 1000, "{}", decapsulated(&net.ha));
     let enc = net.ha.ctl_json(&["show", "counters"]).unwrap();
     println!("home agent fast path: {}", enc["groups"]);
 }
@@ -286,7 +307,7 @@ fn member_death_and_home_agent_restart() {
     if !require_root("member_death_and_home_agent_restart") {
         return;
     }
-    let mut net = Net::build("mgad", 8);
+    let mut net = Net::build("mgad", 8, false);
     wait_for(
         "fresh flows reach both members",
         Duration::from_secs(30),
@@ -348,7 +369,7 @@ fn forged_and_replayed_updates_are_refused() {
     if !require_root("forged_and_replayed_updates_are_refused") {
         return;
     }
-    let net = Net::build("mgah", 60);
+    let net = Net::build("mgah", 60, false);
     let update = |secret: Option<&str>, lifetime: u16, id: u64| -> Vec<u8> {
         let mut m = Message::Update(BindingUpdate {
             sequence: 1,
@@ -417,4 +438,98 @@ fn forged_and_replayed_updates_are_refused() {
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", net.ha.ctl(&["show", "mga"]).unwrap_or_default()));
     println!("{}", net.ha.ctl(&["show", "mga"]).unwrap());
+}
+
+/// The fast path's decapsulations at a host (`show counters`): the home
+/// agent's end of its members' reverse tunnels.
+fn decapsulated(d: &Daemon) -> u64 {
+    let v = d.ctl_json(&["show", "counters"]).unwrap_or_default();
+    v["tunnel"]
+        .as_array()
+        .and_then(|t| t.iter().find(|r| r["reason"] == "decap"))
+        .and_then(|r| r["packets"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Captures `secs` seconds on `dev` of `ns`; the packets of TCP port
+/// `port` in it (tshark looks inside tunnels).
+fn captured(ns: &Netns, tmp: &TempDir, dev: &str, secs: u32, port: u16, tag: &str) -> usize {
+    let file = tmp.join(format!("{tag}.pcap"));
+    let f = file.display().to_string();
+    ns.exec(
+        "dumpcap",
+        &["-q", "-i", dev, "-a", &format!("duration:{secs}"), "-w", &f],
+    )
+    .expect("dumpcap");
+    let out = anycast6_tests::util::run_str(
+        "tshark",
+        [
+            "-r",
+            &f,
+            "-Y",
+            &format!("tcp.port == {port}"),
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ],
+    )
+    .expect("tshark");
+    out.lines().filter(|l| !l.trim().is_empty()).count()
+}
+
+#[test]
+fn route_optimisation_mid_transfer_bypasses_the_home_agent() {
+    if !require_root("route_optimisation_mid_transfer_bypasses_the_home_agent") {
+        return;
+    }
+    let net = Net::build("mgar", 60, true);
+    let cn = net.cn.as_ref().unwrap();
+    // 6 MiB at 1 MiB/s: bound after 300 ms and 10 packets, mid-transfer.
+    let t = TcpTransfer::start(
+        &net.c,
+        SocketAddrV6::new(A, TCP_PORT, 0, 0),
+        6 << 20,
+        Some(1 << 20),
+    );
+    // The first packets go through the home agent (tunnelled both ways).
+    let before = captured(&net.ha_ns, &net.tmp, "ha-r2", 1, TCP_PORT, "before");
+    wait_for(
+        "the correspondent holds a flow binding",
+        Duration::from_secs(10),
+        || {
+            let v = cn.ctl_json(&["show", "mga"]).unwrap_or_default();
+            v["correspondent"]["flow_bindings"]
+                .as_array()
+                .is_some_and(|b| b.len() == 1)
+        },
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{}\n{}\n{}",
+            cn.ctl(&["show", "mga"]).unwrap_or_default(),
+            net.members[0].ctl(&["show", "mga"]).unwrap_or_default(),
+            net.members[1].ctl(&["show", "mga"]).unwrap_or_default()
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let after = captured(&net.ha_ns, &net.tmp, "ha-r2", 1, TCP_PORT, "after");
+    let r = t.join().expect("transfer");
+    assert_eq!(r.verified, 6 << 20, "not byte-exact");
+    println!(
+        "route optimisation mid-transfer: {before} packets of the flow at the home agent in 1 s before, \
+         {after} in 1 s after the binding; 6 MiB byte-exact via {} in {:?}",
+        r.member, r.elapsed
+    );
+    assert!(before > 50, "{before}");
+    assert_eq!(
+        after, 0,
+        "route-optimised packets still pass the home agent"
+    );
+    let text = cn.ctl(&["show", "mga"]).unwrap();
+    assert!(text.contains(&format!("-> [{A}]:{TCP_PORT}")), "{text}");
+    assert!(
+        decapsulated(&net.ha) > 0,
+        "no reverse-tunnelled packet ended at the home agent"
+    );
 }

@@ -36,6 +36,12 @@ use crate::mga::packet;
 use crate::mga::ro::RoConfig;
 use crate::proto::{Instant, Source};
 use crate::ControlError;
+use anycast6_dataplane::mga::{HomeEntry, MgaCorrespondent, MgaFlow, MgaMember};
+use anycast6_dataplane::AttachMode;
+
+/// How often the member reads its egress program's flow counts (route
+/// optimisation, docs/mga.md §7.1).
+pub const FLOW_POLL: Duration = Duration::from_millis(200);
 
 /// What the home agent's state file holds: its bindings and when they
 /// were written (the time left counts down while no process runs).
@@ -65,9 +71,24 @@ pub struct MgaSpeaker {
     cache_file: PathBuf,
     /// ICMPv6 messages for the DHAAD socket's task.
     icmp_tx: mpsc::UnboundedSender<instance::Send>,
-    /// What the BPF maps should hold (member, correspondent), as last
-    /// told; applied by the daemon (fn sync_mga_maps).
+    /// What the BPF maps hold (member, correspondent), for `show mga`.
     pub maps: MapState,
+    /// The member's egress program (reverse tunnel, Home Address option,
+    /// flow counts), its care-of address, its anycast addresses and
+    /// whether replies are reverse-tunnelled.
+    member_dp: Option<(MgaMember, Ipv6Addr, Vec<Ipv6Addr>, bool)>,
+    /// The correspondent's programs.
+    cn_dp: Option<MgaCorrespondent>,
+}
+
+fn dp_flow(f: &crate::mga::correspondent::Flow) -> MgaFlow {
+    MgaFlow {
+        cn: f.local,
+        cn_port: f.local_port,
+        anycast: f.home,
+        service_port: f.service_port,
+        proto: f.protocol,
+    }
 }
 
 /// The state of the MGA programs' maps, as the instance wants it.
@@ -108,6 +129,62 @@ impl MgaSpeaker {
                 c
             })
             .collect()
+    }
+
+    /// The member's homes map as the reverse tunnel state says: every
+    /// anycast address has an entry (its flows are counted), tunnelled to
+    /// the home agent of a live registration when configured.
+    fn sync_homes(&mut self) {
+        let Some((dp, coa, homes, rt)) = &mut self.member_dp else {
+            return;
+        };
+        let entries: Vec<(Ipv6Addr, HomeEntry)> = homes
+            .iter()
+            .map(|h| {
+                let ha = self.maps.reverse_tunnel.get(h).copied().flatten();
+                (
+                    *h,
+                    HomeEntry {
+                        home_agent: ha.unwrap_or(Ipv6Addr::UNSPECIFIED),
+                        coa: *coa,
+                        reverse_tunnel: *rt && ha.is_some(),
+                    },
+                )
+            })
+            .collect();
+        if let Err(e) = dp.set_homes(&entries) {
+            tracing::error!(error = %e, "MGA: member homes map not written");
+        }
+    }
+
+    /// Member: the egress program's flow counts into route optimisation.
+    fn poll_flows(&mut self, now: Instant) {
+        let Some((dp, ..)) = &self.member_dp else {
+            return;
+        };
+        let flows = match dp.flows() {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "MGA: flow counts not read");
+                return;
+            }
+        };
+        let seen: Vec<(crate::mga::correspondent::Flow, u64)> = flows
+            .iter()
+            .map(|(f, c)| {
+                (
+                    crate::mga::correspondent::Flow {
+                        protocol: f.proto,
+                        local: f.cn,
+                        local_port: f.cn_port,
+                        home: f.anycast,
+                        service_port: f.service_port,
+                    },
+                    c.packets,
+                )
+            })
+            .collect();
+        self.inst.observe_flows(now, &seen);
     }
 
     fn save(&self, bindings: Vec<Saved>) {
@@ -164,14 +241,27 @@ impl Speaker for MgaSpeaker {
                     tracing::info!(anycast = %home, home_agent = ?home_agent, "MGA: reverse tunnel");
                     self.maps.reverse_tunnel.insert(home, home_agent);
                     self.maps.generation += 1;
+                    self.sync_homes();
                 }
                 Output::Hao(h) => {
                     match h {
                         crate::mga::ro::HaoChange::On { flow, coa } => {
+                            tracing::info!(flow = %dp_flow(&flow), %coa, "MGA: route-optimised (Home Address option on)");
                             self.maps.hao.insert(flow_key(&flow), (flow, coa));
+                            if let Some((dp, ..)) = &mut self.member_dp {
+                                if let Err(e) = dp.set_ro_flow(&dp_flow(&flow), coa) {
+                                    tracing::error!(error = %e, "MGA: route-optimised flow not written");
+                                }
+                            }
                         }
                         crate::mga::ro::HaoChange::Off(flow) => {
+                            tracing::info!(flow = %dp_flow(&flow), "MGA: route optimisation off");
                             self.maps.hao.remove(&flow_key(&flow));
+                            if let Some((dp, ..)) = &mut self.member_dp {
+                                if let Err(e) = dp.remove_ro_flow(&dp_flow(&flow)) {
+                                    tracing::warn!(error = %e, "MGA: route-optimised flow not removed");
+                                }
+                            }
                         }
                     }
                     self.maps.generation += 1;
@@ -179,10 +269,22 @@ impl Speaker for MgaSpeaker {
                 Output::CnMap(c) => {
                     match c {
                         crate::mga::correspondent::MapChange::Set { flow, coa } => {
+                            tracing::info!(flow = %dp_flow(&flow), %coa, "MGA: flow binding");
                             self.maps.cn.insert(flow_key(&flow), (flow, coa));
+                            if let Some(dp) = &mut self.cn_dp {
+                                if let Err(e) = dp.set_flow(&dp_flow(&flow), coa) {
+                                    tracing::error!(error = %e, "MGA: flow binding not written");
+                                }
+                            }
                         }
                         crate::mga::correspondent::MapChange::Delete(flow) => {
+                            tracing::info!(flow = %dp_flow(&flow), "MGA: flow binding gone");
                             self.maps.cn.remove(&flow_key(&flow));
+                            if let Some(dp) = &mut self.cn_dp {
+                                if let Err(e) = dp.remove_flow(&dp_flow(&flow)) {
+                                    tracing::warn!(error = %e, "MGA: flow binding not removed");
+                                }
+                            }
                         }
                     }
                     self.maps.generation += 1;
@@ -194,8 +296,9 @@ impl Speaker for MgaSpeaker {
 
 /// A running MGA speaker and its DHAAD socket task.
 pub struct MgaTask {
-    pub(super) task: Task<MgaSpeaker>,
+    task: Task<MgaSpeaker>,
     _dhaad: Poller,
+    _flows: Option<Poller>,
     /// Addresses added to the home interface (removed at stop).
     added: Vec<(u32, Ipv6Addr)>,
 }
@@ -357,16 +460,52 @@ impl MgaTask {
                 None => tracing::info!(file = %cache_file.display(), "MGA: no saved binding cache"),
             }
         }
+        let pin_dir = &d.cfg.daemon.pin_dir;
+        let member_dp = match &cfg.member {
+            Some(m) => {
+                let mut dp = MgaMember::open(pin_dir)?;
+                dp.attach_egress(&m.interface)?;
+                Some((dp, m.care_of, homes.clone(), m.reverse_tunnel))
+            }
+            None => None,
+        };
+        let cn_dp = match &cfg.correspondent {
+            Some(c) => {
+                let mut dp = MgaCorrespondent::open(pin_dir)?;
+                dp.attach(&c.interface, AttachMode::NativeOrGeneric)?;
+                // Flow bindings of a process that is gone: its
+                // correspondent state went with it.
+                for (f, _) in dp.flows()? {
+                    dp.remove_flow(&f)?;
+                }
+                Some(dp)
+            }
+            None => None,
+        };
+        let ro = cfg.member.as_ref().is_some_and(|m| m.route_optimisation);
         let (icmp_tx, icmp_rx) = mpsc::unbounded_channel();
-        let speaker = MgaSpeaker {
+        let mut speaker = MgaSpeaker {
             inst,
             ha_address: cfg.home_agent.as_ref().map(|h| h.address),
             cache_file,
             icmp_tx,
             maps: MapState::default(),
+            member_dp,
+            cn_dp,
         };
+        speaker.sync_homes();
         let task = Task::spawn(speaker, sock, clock, Some(d.proto_tx.clone()));
         let dhaad = dhaad(&task, icmp, icmp_rx);
+        let flows = ro.then(|| {
+            let (core, wake) = task.shared();
+            Poller(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(FLOW_POLL).await;
+                    super::speaker::lock(&core).poll_flows(clock.now());
+                    wake.notify_one();
+                }
+            }))
+        });
         tracing::info!(
             home_agent = cfg.home_agent.is_some(),
             member = cfg.member.is_some(),
@@ -377,6 +516,7 @@ impl MgaTask {
         Ok(MgaTask {
             task,
             _dhaad: Poller(dhaad),
+            _flows: flows,
             added,
         })
     }
