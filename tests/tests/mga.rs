@@ -152,12 +152,15 @@ impl Net {
             let name = format!("m{}", i + 1);
             // A on lo comes from the member role; the servers bind to it
             // once it is there.
+            let down = tmp.join(format!("{name}.down"));
             let mut cfg = member_role(
                 A,
                 format!(
                     "{}[mga.member]\ncare_of = \"{coa}\"\ninterface = \"{iface}\"\nhome_agents = [\"{HA}\"]\n\
-                     lifetime_s = {lifetime_s}\nroute_optimisation = {ro}\nro_after_ms = 300\n",
-                    keys()
+                     lifetime_s = {lifetime_s}\nroute_optimisation = {ro}\nro_after_ms = 300\n\
+                     [mga.member.health_check]\ncommand = \"test ! -e {}\"\ninterval_ms = 200\n",
+                    keys(),
+                    down.display()
                 ),
             );
             if let Some(r) = cfg.member.as_mut() {
@@ -298,6 +301,26 @@ fn flows_spread_over_members_through_the_home_agent() {
     println!("TCP 4 MiB byte-exact via {} in {:?}", r.member, r.elapsed);
     // The replies came back reverse-tunnelled through the home agent.
     assert!(decapsulated(&net.ha) > 1000, "{}", decapsulated(&net.ha));
+    // M1's health check fails: it deregisters, new flows all go to M2;
+    // it passes again: M1 registers again.
+    let down = net.tmp.join("m1.down");
+    std::fs::write(&down, b"").unwrap();
+    let t0 = Instant::now();
+    wait_for("M1 deregistered", Duration::from_secs(5), || {
+        bindings(&net.ha) == vec![M2.to_string()]
+    })
+    .unwrap();
+    let gone = t0.elapsed();
+    let c = census(&net.flows(45000, 50));
+    assert_eq!(c.get("m2"), Some(&50), "{c:?}");
+    std::fs::remove_file(&down).unwrap();
+    wait_for("M1 registered again", Duration::from_secs(5), || {
+        bindings(&net.ha).len() == 2
+    })
+    .unwrap();
+    println!("health check failing -> binding gone at the home agent in {gone:?}");
+    let text = net.members[0].ctl(&["show", "mga"]).unwrap();
+    assert!(text.contains("registered"), "{text}");
     let enc = net.ha.ctl_json(&["show", "counters"]).unwrap();
     println!("home agent fast path: {}", enc["groups"]);
 }

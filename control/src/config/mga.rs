@@ -29,7 +29,7 @@ impl Validator<'_, '_> {
     pub(super) fn mga(&mut self, r: RawMga, member: Option<&MemberRoleConfig>) -> MgaConfig {
         let keys = self.keys(&r.keys);
         let home_agent = r.home_agent.as_ref().map(|h| self.mga_home_agent(h));
-        let member = r.member.as_ref().map(|m| self.mga_member(m, member));
+        let member = r.member.map(|m| self.mga_member(m, member));
         let correspondent = r.correspondent.as_ref().map(|c| self.mga_correspondent(c));
         MgaConfig {
             keys,
@@ -120,14 +120,15 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn mga_member(&mut self, raw: &S<RawMgaMember>, role: Option<&MemberRoleConfig>) -> MgaMember {
-        let r = raw.get_ref();
+    fn mga_member(&mut self, raw: S<RawMgaMember>, role: Option<&MemberRoleConfig>) -> MgaMember {
+        let span = raw.span();
+        let r = raw.into_inner();
         let homes: BTreeSet<Ipv6Addr> = role
             .map(|m| m.addresses.iter().copied().collect())
             .unwrap_or_default();
         if homes.is_empty() {
             self.errs.at(
-                &raw.span(),
+                &span,
                 "[mga.member] registers the addresses of [member] addresses: add a [member] section with them",
             );
         }
@@ -151,7 +152,7 @@ impl Validator<'_, '_> {
         let discover = r.discover.as_ref().is_some_and(|d| *d.get_ref());
         if home_agents.is_empty() && !discover {
             self.errs.at(
-                &raw.span(),
+                &span,
                 "[mga.member] has no home agent: list home_agents or set discover = true",
             );
         }
@@ -176,6 +177,7 @@ impl Validator<'_, '_> {
                 as u64,
             ro_lifetime: self.seconds(&r.ro_lifetime_s, "ro_lifetime_s", 4, DEFAULT_RO_LIFETIME_S),
             ro_idle: self.ms(&r.ro_idle_ms, "ro_idle_ms", 100, DEFAULT_RO_IDLE_MS),
+            health_check: r.health_check.map(|h| self.health(h)),
         }
     }
 

@@ -498,6 +498,8 @@ pub struct MgaMember {
     pub ro_min_packets: u64,
     pub ro_lifetime: std::time::Duration,
     pub ro_idle: std::time::Duration,
+    /// While it fails, the member deregisters (docs/mga.md §6.2).
+    pub health_check: Option<HealthCheck>,
 }
 
 /// `[mga.correspondent]`.

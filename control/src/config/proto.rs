@@ -334,7 +334,7 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn health(&mut self, h: S<RawHealthCheck>) -> HealthCheck {
+    pub(super) fn health(&mut self, h: S<RawHealthCheck>) -> HealthCheck {
         let span = h.span();
         let h = h.into_inner();
         let probe = match (&h.command, &h.tcp) {

@@ -351,6 +351,7 @@ pub struct RawMgaMember {
     pub ro_min_packets: Option<S<i64>>,
     pub ro_lifetime_s: Option<S<i64>>,
     pub ro_idle_ms: Option<S<i64>>,
+    pub health_check: Option<S<RawHealthCheck>>,
 }
 
 /// `[mga.correspondent]`.

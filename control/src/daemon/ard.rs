@@ -326,7 +326,7 @@ async fn health_loop(
     }
 }
 
-async fn probe(p: &HealthProbe) -> bool {
+pub(super) async fn probe(p: &HealthProbe) -> bool {
     match p {
         HealthProbe::Command(c) => tokio::process::Command::new("sh")
             .arg("-c")

@@ -299,6 +299,7 @@ pub struct MgaTask {
     task: Task<MgaSpeaker>,
     _dhaad: Poller,
     _flows: Option<Poller>,
+    _health: Option<Poller>,
     /// Addresses added to the home interface (removed at stop).
     added: Vec<(u32, Ipv6Addr)>,
 }
@@ -496,6 +497,30 @@ impl MgaTask {
         speaker.sync_homes();
         let task = Task::spawn(speaker, sock, clock, Some(d.proto_tx.clone()));
         let dhaad = dhaad(&task, icmp, icmp_rx);
+        let health = cfg
+            .member
+            .as_ref()
+            .and_then(|m| m.health_check.clone())
+            .map(|h| {
+                let (core, wake) = task.shared();
+                Poller(tokio::spawn(async move {
+                    let mut last: Option<bool> = None;
+                    let mut tick = tokio::time::interval(h.interval);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        let ok = tokio::time::timeout(h.timeout, super::ard::probe(&h.probe))
+                            .await
+                            .unwrap_or_default();
+                        if last != Some(ok) {
+                            tracing::info!(healthy = ok, probe = ?h.probe, "MGA member health check");
+                            super::speaker::lock(&core).inst.set_healthy(clock.now(), ok);
+                            wake.notify_one();
+                            last = Some(ok);
+                        }
+                    }
+                }))
+            });
         let flows = ro.then(|| {
             let (core, wake) = task.shared();
             Poller(tokio::spawn(async move {
@@ -517,6 +542,7 @@ impl MgaTask {
             task,
             _dhaad: Poller(dhaad),
             _flows: flows,
+            _health: health,
             added,
         })
     }
