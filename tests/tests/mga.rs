@@ -41,6 +41,7 @@ use anycast6_tests::{
 
 const A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xa);
 const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10);
+const HA2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x11);
 const C_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 2);
 const M1: &str = "2001:db8:2::2";
 const M2: &str = "2001:db8:3::2";
@@ -53,6 +54,8 @@ fn keys() -> String {
 }
 
 struct Net {
+    /// The second home agent on the home link (two_home_agents).
+    ha2: Option<(Daemon, Netns)>,
     cn: Option<Daemon>,
     ha: Daemon,
     members: [Daemon; 2],
@@ -68,6 +71,12 @@ struct Net {
 impl Net {
     /// `ro`: the members optimise routes and C runs a correspondent.
     fn build(short: &str, lifetime_s: u32, ro: bool) -> Net {
+        Net::build_with(short, lifetime_s, ro, false)
+    }
+
+    /// `two`: a second home agent HA2 on the home link (a bridge in R2),
+    /// the members find both by discovery.
+    fn build_with(short: &str, lifetime_s: u32, ro: bool, two: bool) -> Net {
         let tmp = TempDir::new(short).expect("tmp");
         let ns = |n: &str| Netns::new(&format!("{short}{n}")).expect("netns");
         let (c, r1, r2, ha, m1, m2) = (ns("c"), ns("r1"), ns("r2"), ns("ha"), ns("m1"), ns("m2"));
@@ -89,14 +98,6 @@ impl Net {
                 "2001:db8:11::2/64",
             ),
             (
-                &r2,
-                "r2-ha",
-                "2001:db8:1::1/64",
-                &ha,
-                "ha-r2",
-                "2001:db8:1::10/64",
-            ),
-            (
                 &r1,
                 "r1-m1",
                 "2001:db8:2::1/64",
@@ -114,6 +115,48 @@ impl Net {
             ),
         ] {
             link(a, ai, aa, b, bi, ba).unwrap();
+        }
+        // The home link: one home agent on a veth, or two on a bridge.
+        let ha2 = two.then(|| ns("ha2"));
+        if let Some(h2) = &ha2 {
+            r2.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
+            r2.ip(&["link", "set", "br0", "up"]).unwrap();
+            r2.add_addr("br0", "2001:db8:1::1/64").unwrap();
+            for (h, port, dev, addr) in [
+                (&ha, "r2-ha", "ha-r2", "2001:db8:1::10/64"),
+                (h2, "r2-ha2", "ha2-r2", "2001:db8:1::11/64"),
+            ] {
+                anycast6_tests::veth(&r2, port, h, dev).unwrap();
+                r2.ip(&["link", "set", port, "master", "br0"]).unwrap();
+                h.add_addr(dev, addr).unwrap();
+                for (n, i) in [(&r2, port), (h, dev)] {
+                    n.gro_on(i).unwrap();
+                    n.tx_checksum_off(i).unwrap();
+                }
+            }
+            r2.tx_checksum_off("br0").unwrap();
+            // A home agent gone is noticed in about a second (neighbour
+            // unreachability detection), not half a minute.
+            for (k, v) in [
+                ("base_reachable_time_ms", "500"),
+                ("delay_first_probe_time", "1"),
+                ("retrans_time_ms", "200"),
+            ] {
+                r2.exec("sysctl", &["-qw", &format!("net.ipv6.neigh.br0.{k}={v}")])
+                    .unwrap();
+            }
+            h2.enable_forwarding().unwrap();
+            h2.add_route("default", "2001:db8:1::1").unwrap();
+        } else {
+            link(
+                &r2,
+                "r2-ha",
+                "2001:db8:1::1/64",
+                &ha,
+                "ha-r2",
+                "2001:db8:1::10/64",
+            )
+            .unwrap();
         }
         // The home agent forwards what its members reverse-tunnel.
         for r in [&r1, &r2, &ha] {
@@ -133,15 +176,39 @@ impl Net {
                 .unwrap();
         }
 
-        let ha_cfg = DaemonCfg {
-            extra: format!(
-                "{}[mga.home_agent]\naddress = \"{HA}\"\ninterface = \"ha-r2\"\nanycast = [\"{A}\"]\n",
-                keys()
-            ),
-            ..DaemonCfg::default()
-        }
-        .interface("ha-r2", "native");
-        let ha_d = Daemon::start(&ha, &tmp, &format!("{short}ha"), &ha_cfg).expect("home agent");
+        let ha_cfg = |me: Ipv6Addr, peer: Option<Ipv6Addr>, dev: &str| {
+            DaemonCfg {
+                extra: format!(
+                    "{}[mga.home_agent]\naddress = \"{me}\"\ninterface = \"{dev}\"\nanycast = [\"{A}\"]\n{}",
+                    keys(),
+                    peer.map(|p| format!("peers = [\"{p}\"]\n")).unwrap_or_default()
+                ),
+                ..DaemonCfg::default()
+            }
+            .interface(dev, "native")
+        };
+        let ha_d = Daemon::start(
+            &ha,
+            &tmp,
+            &format!("{short}ha"),
+            &ha_cfg(HA, two.then_some(HA2), "ha-r2"),
+        )
+        .expect("home agent");
+        let ha2 = ha2.map(|h2| {
+            let d = Daemon::start(
+                &h2,
+                &tmp,
+                &format!("{short}hb"),
+                &ha_cfg(HA2, Some(HA), "ha2-r2"),
+            )
+            .expect("second home agent");
+            (d, h2)
+        });
+        let has = if two {
+            "discover = true\n".to_string()
+        } else {
+            format!("home_agents = [\"{HA}\"]\n")
+        };
 
         let mut servers: [Vec<Server>; 2] = [Vec::new(), Vec::new()];
         let mut members = Vec::new();
@@ -156,7 +223,7 @@ impl Net {
             let mut cfg = member_role(
                 A,
                 format!(
-                    "{}[mga.member]\ncare_of = \"{coa}\"\ninterface = \"{iface}\"\nhome_agents = [\"{HA}\"]\n\
+                    "{}[mga.member]\ncare_of = \"{coa}\"\ninterface = \"{iface}\"\n{has}\
                      lifetime_s = {lifetime_s}\nroute_optimisation = {ro}\nro_after_ms = 300\n\
                      [mga.member.health_check]\ncommand = \"test ! -e {}\"\ninterval_ms = 200\n",
                     keys(),
@@ -182,6 +249,7 @@ impl Net {
             Daemon::start(&c, &tmp, &format!("{short}c"), &cfg).expect("correspondent")
         });
         let net = Net {
+            ha2,
             cn,
             ha: ha_d,
             members: [d1, d2],
@@ -555,4 +623,72 @@ fn route_optimisation_mid_transfer_bypasses_the_home_agent() {
         decapsulated(&net.ha) > 0,
         "no reverse-tunnelled packet ended at the home agent"
     );
+}
+
+#[test]
+fn two_home_agents_found_by_discovery_each_hold_every_binding() {
+    if !require_root("two_home_agents_found_by_discovery_each_hold_every_binding") {
+        return;
+    }
+    let mut net = Net::build_with("mga2", 60, false, true);
+    let (ha2, _) = net.ha2.as_ref().unwrap();
+    wait_for(
+        "both home agents hold both bindings",
+        Duration::from_secs(20),
+        || bindings(ha2).len() == 2,
+    )
+    .unwrap();
+    let mut b = bindings(&net.ha);
+    b.sort();
+    assert_eq!(b, vec![M1.to_string(), M2.to_string()]);
+    let v = net.members[0].ctl_json(&["show", "mga"]).unwrap();
+    assert_eq!(v["member"]["discovered"], true, "{v:#}");
+    assert_eq!(
+        v["member"]["home_agents"].as_array().map(Vec::len),
+        Some(2),
+        "{v:#}"
+    );
+    wait_for(
+        "fresh flows reach both members",
+        Duration::from_secs(30),
+        || net.both_answer(),
+    )
+    .unwrap();
+    // Both home agents build the same table: a flow keeps its member
+    // whichever of them the home link delivers it to.
+    let f = net.flows(30000, 1);
+    let member = f[0].clone().expect("an answer");
+    let stream = UdpStream::start(
+        &net.c,
+        SocketAddrV6::new(C_ADDR, 30000, 0, 0),
+        SocketAddrV6::new(A, UDP_PORT, 0, 0),
+        Duration::from_millis(10),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // HA1 goes: its daemon is killed and its link taken down.
+    net.ha.kill9();
+    net.ha_ns.ip(&["link", "set", "ha-r2", "down"]).unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    let r = stream.stop().unwrap();
+    let gap_ms = longest_gap(&r.lost) * 10;
+    println!(
+        "home agent 1 gone: the stream on {member} lost {} of {}, longest gap {gap_ms} ms, members {:?}",
+        r.lost.len(),
+        r.sent,
+        r.members
+    );
+    assert_eq!(
+        r.members.keys().collect::<Vec<_>>(),
+        vec![&member],
+        "the flow changed member"
+    );
+    assert!(r.answered > r.sent / 2, "{} of {}", r.answered, r.sent);
+    let c = census(&net.flows(47000, 50));
+    assert_eq!(c.get("none"), None, "new flows after HA1 went: {c:?}");
+    // A TCP transfer through HA2 alone, replies reverse-tunnelled to the
+    // Home-Agents anycast address, which HA2 now answers.
+    let t = TcpTransfer::start(&net.c, SocketAddrV6::new(A, TCP_PORT, 0, 0), 1 << 20, None);
+    assert_eq!(t.join().expect("transfer").verified, 1 << 20);
+    let (ha2, _) = net.ha2.as_ref().unwrap();
+    assert!(decapsulated(ha2) > 0);
 }

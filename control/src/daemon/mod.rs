@@ -322,10 +322,19 @@ impl Daemon {
                     .chain(p.anycast.iter().filter(|a| a.core_here).map(|a| a.core))
             })
             // MGA: a home agent's address ends its members' reverse tunnels.
+            // and the Home-Agents anycast address of each A's prefix, where
+            // members send them (docs/mga.md §6.3).
             .chain(
                 cfg.mga
                     .iter()
-                    .filter_map(|m| m.home_agent.as_ref().map(|h| h.address)),
+                    .filter_map(|m| m.home_agent.as_ref())
+                    .flat_map(|h| {
+                        std::iter::once(h.address).chain(
+                            h.anycast
+                                .iter()
+                                .map(|a| crate::mga::instance::home_agents_anycast(*a)),
+                        )
+                    }),
             )
             .collect();
         self.dp.fib().set_tunnel_endpoints(&endpoints)?;

@@ -123,8 +123,9 @@ pub enum Output {
     },
     /// Home agent: the binding cache changed; this is all of it.
     Saved(Vec<Saved>),
-    /// Member: replies from `home` are reverse-tunnelled to this home
-    /// agent (None: no registration is live).
+    /// Member: replies from `home` are reverse-tunnelled to this address,
+    /// the Home-Agents anycast address of its prefix (None: no
+    /// registration is live).
     ReverseTunnel {
         home: Ipv6Addr,
         home_agent: Option<Ipv6Addr>,
@@ -1009,9 +1010,14 @@ impl Instance {
                     hao.push(h);
                 }
             }
+            // Replies go to the Home-Agents anycast address of A's prefix
+            // while some registration is live (docs/mga.md §6.3): every
+            // home agent of A holds it and ends tunnels to it, so the
+            // reverse path follows whichever one the home link reaches,
+            // as the forward path does.
             for home in m.cfg.homes.clone() {
                 let live = m.core.live_home_agents(now, home);
-                let first = m.home_agents.iter().find(|h| live.contains(h)).copied();
+                let first = (!live.is_empty()).then(|| home_agents_anycast(home));
                 if m.tunnel.get(&home) != Some(&first) {
                     m.tunnel.insert(home, first);
                     tunnel.push((home, first));

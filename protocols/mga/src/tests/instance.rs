@@ -219,7 +219,7 @@ fn member_registers_refreshes_and_expires_when_it_dies() {
     net.add(HA, ha_cfg(HA, &[]));
     net.add(M1, member_cfg(M1, &[HA], false, false));
     assert_eq!(net.forwarding(HA), Some(vec![(a(M1), false)]));
-    assert_eq!(net.tunnel(M1), Some(Some(a(HA))));
+    assert_eq!(net.tunnel(M1), Some(Some(home_agents_anycast(a(HOME)))));
     assert_eq!(net.node(HA).counters().get("registered"), 1);
     // The cache is saved at the change.
     assert!(net.seen[&a(HA)]
@@ -364,12 +364,25 @@ fn discovery_finds_both_home_agents() {
     let v = net.node(M1).view(now).member.unwrap();
     assert_eq!(v.home_agents, vec![a(HA), a(HA2)]);
     assert!(v.discovered);
-    // The first home agent carries the reverse tunnel; when it goes, the
-    // second does.
-    assert_eq!(net.tunnel(M1), Some(Some(a(HA))));
+    // Replies go to the Home-Agents anycast address while a registration
+    // lives: one home agent gone changes nothing; both gone, none.
+    let haa = Some(Some(home_agents_anycast(a(HOME))));
+    assert_eq!(net.tunnel(M1), haa);
     net.dead.push(a(HA));
     net.run(70 * S);
-    assert_eq!(net.tunnel(M1), Some(Some(a(HA2))));
+    assert_eq!(net.tunnel(M1), haa);
+    let now = net.clock.now();
+    let v = net.node(M1).view(now).member.unwrap();
+    let live: Vec<_> = v
+        .registrations
+        .iter()
+        .filter(|r| r.state == crate::member::State::Registered)
+        .map(|r| r.home_agent)
+        .collect();
+    assert_eq!(live, vec![a(HA2)]);
+    net.dead.push(a(HA2));
+    net.run(70 * S);
+    assert_eq!(net.tunnel(M1), Some(None));
 }
 
 #[test]
