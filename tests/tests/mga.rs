@@ -623,6 +623,88 @@ fn route_optimisation_mid_transfer_bypasses_the_home_agent() {
         decapsulated(&net.ha) > 0,
         "no reverse-tunnelled packet ended at the home agent"
     );
+
+    // Unmodified applications: python3 -m http.server bound to A on both
+    // members, curl on C (paced, and more than the socket buffers hold,
+    // so the flow lives long enough to be bound), the file whole; the
+    // correspondent bound its flow.
+    // the sender), the file whole; the correspondent bound its flow.
+    let body: Vec<u8> = (0..16u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let mut http = Vec::new();
+    for (i, m) in net.m.iter().enumerate() {
+        let dir = net.tmp.join(format!("www-m{}", i + 1));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("blob"), &body).unwrap();
+        let mut cmd = m.command("python3");
+        cmd.args([
+            "-m",
+            "http.server",
+            "8080",
+            "--bind",
+            &A.to_string(),
+            "--directory",
+        ])
+        .arg(&dir);
+        http.push(
+            anycast6_tests::Proc::spawn(
+                &format!("http-m{}", i + 1),
+                cmd,
+                net.tmp.join(format!("http-m{}.log", i + 1)),
+            )
+            .unwrap(),
+        );
+    }
+    let url = format!("http://[{A}]:8080/blob");
+    let out = net.tmp.join("blob.curl");
+    wait_for("http servers up", Duration::from_secs(10), || {
+        let mut c = net.c.command("curl");
+        c.args([
+            "-s",
+            "-g",
+            "--max-time",
+            "2",
+            "-o",
+            "/dev/null",
+            "-r",
+            "0-0",
+            &url,
+        ]);
+        c.output().is_ok_and(|o| o.status.success())
+    })
+    .unwrap();
+    let mut c = net.c.command("curl");
+    c.args(["-s", "-g", "--max-time", "30", "--limit-rate", "4M", "-o"])
+        .arg(&out)
+        .arg(&url);
+    let t0 = Instant::now();
+    let o = c.output().unwrap();
+    let curl_took = t0.elapsed();
+    assert!(
+        o.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        std::fs::read(&out).unwrap() == body,
+        "the file arrived changed"
+    );
+    let v = cn.ctl_json(&["show", "mga"]).unwrap();
+    let bound_http = v["correspondent"]["flow_bindings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|b| b["flow"]["service_port"] == 8080);
+    assert!(
+        bound_http,
+        "curl's flow was not route-optimised: {v:#}\n{}\n{}",
+        net.members[0].ctl(&["show", "mga"]).unwrap_or_default(),
+        net.members[1].ctl(&["show", "mga"]).unwrap_or_default()
+    );
+    println!(
+        "curl of 16 MiB from python3 http.server on A in {curl_took:?}: whole, flow route-optimised"
+    );
 }
 
 #[test]
