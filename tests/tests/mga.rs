@@ -628,7 +628,6 @@ fn route_optimisation_mid_transfer_bypasses_the_home_agent() {
     // members, curl on C (paced, and more than the socket buffers hold,
     // so the flow lives long enough to be bound), the file whole; the
     // correspondent bound its flow.
-    // the sender), the file whole; the correspondent bound its flow.
     let body: Vec<u8> = (0..16u32 << 20)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
