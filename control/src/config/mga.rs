@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use super::raw::{RawMga, RawMgaCorrespondent, RawMgaHomeAgent, RawMgaMember, S};
 use super::validate::Validator;
-use super::{MemberRoleConfig, MgaConfig, MgaCorrespondent, MgaHomeAgent, MgaMember};
+use super::{
+    InterfaceConfig, MemberRoleConfig, MgaConfig, MgaCorrespondent, MgaHomeAgent, MgaMember,
+};
 
 /// Longest lifetime a Binding Update can carry: 0xffff units of 4 s.
 pub const MAX_LIFETIME_S: i64 = 0xffff * 4;
@@ -26,8 +28,39 @@ pub const DEFAULT_MAX_FLOW_BINDINGS: usize = 4096;
 pub const DEFAULT_CN_MAX_LIFETIME_S: i64 = 60;
 
 impl Validator<'_, '_> {
-    pub(super) fn mga(&mut self, r: RawMga, member: Option<&MemberRoleConfig>) -> MgaConfig {
+    pub(super) fn mga(
+        &mut self,
+        r: RawMga,
+        member: Option<&MemberRoleConfig>,
+        interfaces: &[InterfaceConfig],
+    ) -> MgaConfig {
         let keys = self.keys(&r.keys);
+        let forwarding = |n: &str| interfaces.iter().any(|i| i.name == n);
+        let decap =
+            |n: &str| member.is_some_and(|m| m.decap_interfaces.iter().any(|i| i.name == n));
+        if let Some(h) = &r.home_agent {
+            let n = h.get_ref().interface.get_ref();
+            if !forwarding(n) {
+                self.errs.at(
+                    &h.get_ref().interface.span(),
+                    format!(
+                        "home agent interface {n:?} is not a forwarding [[interface]]: add it, the fast path tunnels A's packets from there"
+                    ),
+                );
+            }
+        }
+        if let Some(c) = &r.correspondent {
+            let n = c.get_ref().interface.get_ref();
+            if forwarding(n) || decap(n) {
+                self.errs.at(
+                    &c.get_ref().interface.span(),
+                    format!(
+                        "correspondent interface {n:?} already runs the {} XDP program: an interface has one",
+                        if forwarding(n) { "forwarding" } else { "decap" }
+                    ),
+                );
+            }
+        }
         let home_agent = r.home_agent.as_ref().map(|h| self.mga_home_agent(h));
         let member = r.member.map(|m| self.mga_member(m, member));
         let correspondent = r.correspondent.as_ref().map(|c| self.mga_correspondent(c));
@@ -214,7 +247,7 @@ mod tests {
     #[test]
     fn every_role_with_defaults() {
         let text = format!(
-            "{MEMBER}[mga]\nkeys = [{{ id = 7, secret = \"0123456789abcdef\" }}]\n\
+            "[[interface]]\nname = \"eth0\"\n{MEMBER}[mga]\nkeys = [{{ id = 7, secret = \"0123456789abcdef\" }}]\n\
              [mga.home_agent]\naddress = \"2001:db8:1::10\"\ninterface = \"eth0\"\nanycast = [\"2001:db8:1::b\"]\n\
              [mga.member]\ncare_of = \"2001:db8:2::2\"\ninterface = \"eth1\"\nhome_agents = [\"2001:db8:1::10\"]\n\
              [mga.correspondent]\ninterface = \"eth2\"\noptimise = [\"2001:db8:1::a\"]\n"
@@ -272,5 +305,14 @@ mod tests {
         );
         let e = err("[mga.correspondent]\ninterface = \"eth0\"\noptimise = []\nbogus = 1\n");
         assert!(e.contains("unknown field") && e.contains("bogus"), "{e}");
+        let e = err("[[interface]]\nname = \"eth0\"\n[mga.correspondent]\ninterface = \"eth0\"\noptimise = [\"2001:db8:1::a\"]\n[mga.home_agent]\naddress = \"2001:db8:1::10\"\ninterface = \"eth9\"\nanycast = [\"2001:db8:1::a\"]\n");
+        assert!(
+            e.contains("t.toml:4:13") && e.contains("already runs the forwarding XDP program"),
+            "{e}"
+        );
+        assert!(
+            e.contains("t.toml:8:13") && e.contains("not a forwarding [[interface]]"),
+            "{e}"
+        );
     }
 }

@@ -54,7 +54,9 @@ impl Validator<'_, '_> {
         let aarp = raw.aarp.map(|a| self.aarp(a.into_inner()));
         let aospf = raw.aospf.map(|a| self.aospf(a));
         let piasm = raw.piasm.map(|p| self.piasm(p));
-        let mga = raw.mga.map(|m| self.mga(m, member_role.as_ref()));
+        let mga = raw
+            .mga
+            .map(|m| self.mga(m, member_role.as_ref(), &interfaces));
         let distances = raw
             .rib
             .and_then(|r| r.distance)

@@ -158,6 +158,24 @@ pub fn render(v: &Value) -> String {
         };
     }
     out += &counters_line(&v["counters"]);
+    for role in ["member", "correspondent"] {
+        let Some(c) = v["dataplane"][role].as_object() else {
+            continue;
+        };
+        let busy: Vec<String> = c
+            .iter()
+            .filter(|(_, x)| x["packets"].as_u64().is_some_and(|p| p > 0))
+            .map(|(k, x)| format!("{k} {}", cell(&x["packets"])))
+            .collect();
+        out += &format!(
+            "{role} programs: {}\n",
+            if busy.is_empty() {
+                "nothing counted yet".to_string()
+            } else {
+                busy.join(", ")
+            }
+        );
+    }
     out
 }
 

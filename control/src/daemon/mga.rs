@@ -552,6 +552,24 @@ impl MgaTask {
         let s = self.task.core();
         let mut v = serde_json::to_value(s.inst.view(now)).unwrap_or(Value::Null);
         v["maps"] = serde_json::to_value(&s.maps).unwrap_or(Value::Null);
+        // The programs' own counters (docs/mga.md §8): what they did to
+        // packets, by reason.
+        let counted = |c: Result<Vec<(&'static str, u64, u64)>, _>| -> Value {
+            match c {
+                Ok(c) => c
+                    .into_iter()
+                    .map(|(n, p, b)| (n.to_string(), serde_json::json!({"packets": p, "bytes": b})))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
+                Err(e) => Value::String(format!("{e}")),
+            }
+        };
+        if let Some((dp, ..)) = &s.member_dp {
+            v["dataplane"]["member"] = counted(dp.counters());
+        }
+        if let Some(dp) = &s.cn_dp {
+            v["dataplane"]["correspondent"] = counted(dp.counters());
+        }
         v
     }
 
@@ -613,17 +631,54 @@ impl Daemon {
         if self.mga.as_ref().map(|(_, c)| c) == cfg.mga.as_ref() {
             return;
         }
-        if let Some((t, _)) = self.mga.take() {
+        if let Some((t, old)) = self.mga.take() {
             t.stop(self).await;
             tracing::info!("MGA stopped");
             if self.learned.forget(Source::Mga) {
                 self.dirty = true;
             }
+            self.mga_detach(&old, cfg.mga.as_ref());
         }
         if let Some(mc) = cfg.mga.clone() {
             match MgaTask::start(self, &mc).await {
                 Ok(t) => self.mga = Some((t, mc)),
                 Err(e) => tracing::error!(error = %e, "MGA not started"),
+            }
+        }
+    }
+
+    /// The programs' links the old config had and the new one does not
+    /// (they are pinned: a stopped task leaves them, for restarts).
+    fn mga_detach(&self, old: &MgaConfig, new: Option<&MgaConfig>) {
+        let pin_dir = &self.cfg.daemon.pin_dir;
+        let keep_m = new.and_then(|n| n.member.as_ref()).map(|m| &m.interface);
+        if let Some(m) = old.member.as_ref().filter(|m| Some(&m.interface) != keep_m) {
+            let r = MgaMember::open(pin_dir).and_then(|mut dp| {
+                dp.detach(&m.interface)?;
+                dp.set_homes(&[])
+            });
+            match r {
+                Ok(()) => tracing::info!(interface = %m.interface, "MGA member egress detached"),
+                Err(e) => {
+                    tracing::warn!(interface = %m.interface, error = %e, "MGA member egress not detached")
+                }
+            }
+        }
+        let keep_c = new
+            .and_then(|n| n.correspondent.as_ref())
+            .map(|c| &c.interface);
+        if let Some(c) = old
+            .correspondent
+            .as_ref()
+            .filter(|c| Some(&c.interface) != keep_c)
+        {
+            match MgaCorrespondent::open(pin_dir).and_then(|mut dp| dp.detach(&c.interface)) {
+                Ok(()) => {
+                    tracing::info!(interface = %c.interface, "MGA correspondent programs detached")
+                }
+                Err(e) => {
+                    tracing::warn!(interface = %c.interface, error = %e, "MGA correspondent programs not detached")
+                }
             }
         }
     }
