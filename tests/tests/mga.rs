@@ -371,21 +371,88 @@ fn flows_spread_over_members_through_the_home_agent() {
     assert!(decapsulated(&net.ha) > 1000, "{}", decapsulated(&net.ha));
     // M1's health check fails: it deregisters, new flows all go to M2;
     // it passes again: M1 registers again.
+    // The exchange is captured on the home link and read by tshark.
     let down = net.tmp.join("m1.down");
-    std::fs::write(&down, b"").unwrap();
-    let t0 = Instant::now();
-    wait_for("M1 deregistered", Duration::from_secs(5), || {
-        bindings(&net.ha) == vec![M2.to_string()]
-    })
+    let pcap = net.tmp.join("mh.pcap");
+    let f = pcap.display().to_string();
+    let gone = std::thread::scope(|sc| {
+        let cap = sc.spawn(|| {
+            net.ha_ns.exec(
+                "dumpcap",
+                &[
+                    "-q",
+                    "-i",
+                    "ha-r2",
+                    "-f",
+                    "ip6 proto 135",
+                    "-a",
+                    "duration:4",
+                    "-w",
+                    &f,
+                ],
+            )
+        });
+        std::thread::sleep(Duration::from_millis(700));
+        std::fs::write(&down, b"").unwrap();
+        let t0 = Instant::now();
+        wait_for("M1 deregistered", Duration::from_secs(5), || {
+            bindings(&net.ha) == vec![M2.to_string()]
+        })
+        .unwrap();
+        let gone = t0.elapsed();
+        let c = census(&net.flows(45000, 50));
+        assert_eq!(c.get("m2"), Some(&50), "{c:?}");
+        std::fs::remove_file(&down).unwrap();
+        wait_for("M1 registered again", Duration::from_secs(3), || {
+            bindings(&net.ha).len() == 2
+        })
+        .unwrap();
+        cap.join().unwrap().expect("dumpcap");
+        gone
+    });
+    let fields = anycast6_tests::util::run_str(
+        "tshark",
+        [
+            "-r",
+            &f,
+            "-Y",
+            "mipv6",
+            "-T",
+            "fields",
+            "-e",
+            "mip6.mhtype",
+            "-e",
+            "mip6.bu.lifetime",
+            "-e",
+            "mip6.ba.status",
+        ],
+    )
     .unwrap();
-    let gone = t0.elapsed();
-    let c = census(&net.flows(45000, 50));
-    assert_eq!(c.get("m2"), Some(&50), "{c:?}");
-    std::fs::remove_file(&down).unwrap();
-    wait_for("M1 registered again", Duration::from_secs(5), || {
-        bindings(&net.ha).len() == 2
-    })
+    let types: Vec<&str> = fields
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or(""))
+        .collect();
+    println!("tshark on the home link: {fields}");
+    assert!(types.iter().filter(|t| **t == "5").count() >= 2, "{fields}");
+    assert!(types.iter().filter(|t| **t == "6").count() >= 2, "{fields}");
+    let bad = anycast6_tests::util::run_str(
+        "tshark",
+        [
+            "-r",
+            &f,
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= warning",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ],
+    )
     .unwrap();
+    assert!(
+        bad.trim().is_empty(),
+        "tshark finds malformed MGA packets: {bad}"
+    );
     println!("health check failing -> binding gone at the home agent in {gone:?}");
     let text = net.members[0].ctl(&["show", "mga"]).unwrap();
     assert!(text.contains("registered"), "{text}");
