@@ -9,7 +9,7 @@ secs="${1:-30}"; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(config_parse xdp_frame userspace_frame ard_decode arip_decode aarp_decode aospf_decode
-        aospf_instance piasm_decode mga_decode)
+        aospf_instance piasm_decode mga_decode mga_instance)
 fi
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
@@ -24,7 +24,7 @@ bin="$CARGO_TARGET_DIR/$host/release"
 seeds="$PWD/fuzz/target/seeds"
 mkdir -p "$seeds/config_parse" "$seeds/xdp_frame" "$seeds/userspace_frame" "$seeds/ard_decode" \
     "$seeds/arip_decode" "$seeds/aarp_decode" "$seeds/aospf_decode" "$seeds/aospf_instance" \
-    "$seeds/piasm_decode" "$seeds/mga_decode"
+    "$seeds/piasm_decode" "$seeds/mga_decode" "$seeds/mga_instance"
 cp docs/examples/*.toml "$seeds/config_parse/" 2>/dev/null || true
 cp fuzz/seeds/config_parse/* "$seeds/config_parse/" 2>/dev/null || true
 python3 - "$seeds/xdp_frame" "$seeds/userspace_frame" <<'PY'
@@ -44,6 +44,10 @@ for proto in ("ard", "arip", "aarp", "aospf", "piasm", "mga"):
         data = bytes.fromhex(re.sub(r"\s+", "", text))
         name = os.path.basename(f)[:-4]
         open(os.path.join(sys.argv[1], f"{proto}_decode", name), "wb").write(data)
+        if proto == "mga":
+            # One frame for the instance target: checksum fixed, from the member.
+            frame = bytes([1, 1]) + len(data).to_bytes(2, "big") + data
+            open(os.path.join(sys.argv[1], "mga_instance", name), "wb").write(frame)
 PY
 
 # The AOSPF instance: the FRR and BIRD captures framed as its target reads

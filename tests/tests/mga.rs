@@ -300,8 +300,14 @@ impl Net {
         let k = self
             .tries
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            % 500;
-        census(&self.flows(40000 + 20 * k as u16, 20)).len() == 2
+            % 250;
+        // Spread, not merely both present: until the grace window of the
+        // entries that moved to the second member is over, fresh flows in
+        // them still go to the first (and a second home agent, which never
+        // saw them, would agree only once it is over too).
+        let c = census(&self.flows(40000 + 40 * k as u16, 40));
+        std::thread::sleep(Duration::from_millis(200));
+        c.get("m1").copied().unwrap_or(0) >= 8 && c.get("m2").copied().unwrap_or(0) >= 8
     }
 }
 
@@ -400,7 +406,7 @@ fn flows_spread_over_members_through_the_home_agent() {
         })
         .unwrap();
         let gone = t0.elapsed();
-        let c = census(&net.flows(45000, 50));
+        let c = census(&net.flows(61000, 50));
         assert_eq!(c.get("m2"), Some(&50), "{c:?}");
         std::fs::remove_file(&down).unwrap();
         wait_for("M1 registered again", Duration::from_secs(3), || {
@@ -487,10 +493,12 @@ fn member_death_and_home_agent_restart() {
     net.members[0].kill9();
     net.servers[0].clear();
     let mut k = 0u16;
-    wait_for("new flows all reach M2", Duration::from_secs(20), || {
+    wait_for("new flows all reach M2", Duration::from_secs(30), || {
         k += 1;
+        // None left at M1; an answer lost on a loaded machine is not a
+        // flow served elsewhere.
         let c = census(&net.flows(50000 + 20 * (k % 500), 20));
-        c.len() == 1 && c.contains_key("m2")
+        !c.contains_key("m1") && c.get("m2").is_some_and(|n| *n >= 18)
     })
     .unwrap();
     let served = killed.elapsed();
@@ -831,7 +839,7 @@ fn two_home_agents_found_by_discovery_each_hold_every_binding() {
         "the flow changed member"
     );
     assert!(r.answered > r.sent / 2, "{} of {}", r.answered, r.sent);
-    let c = census(&net.flows(47000, 50));
+    let c = census(&net.flows(61100, 50));
     assert_eq!(c.get("none"), None, "new flows after HA1 went: {c:?}");
     // A TCP transfer through HA2 alone, replies reverse-tunnelled to the
     // Home-Agents anycast address, which HA2 now answers.

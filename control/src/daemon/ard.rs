@@ -6,9 +6,8 @@ use std::net::Ipv6Addr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-use super::speaker::{lock, Datagram, Outputs, ProtoEvent, Speaker, Task};
+use super::speaker::{lock, AbortOnDrop, Datagram, Outputs, ProtoEvent, Speaker, Task};
 use super::udp::{LinkUdp, Received};
 use crate::ard::{self, ArdMember, ArdRouter, MemberInterface, RouterOutput};
 use crate::config::{ArdMemberConfig, ArdRouterConfig, HealthProbe};
@@ -83,15 +82,6 @@ impl Speaker for Core {
 pub struct ArdTask {
     task: Task<Core>,
     health: Option<AbortOnDrop>,
-}
-
-/// A helper task that dies with its owner.
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 pub(super) fn seq_start() -> u64 {

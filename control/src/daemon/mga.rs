@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 
 use super::ard::seq_start;
 use super::link::{LinkSocket, Received, Transport};
-use super::speaker::{Datagram, Outputs, Speaker, Task};
+use super::speaker::{AbortOnDrop, Datagram, Outputs, Speaker, Task};
 use super::Daemon;
 use crate::config::{AdminState, Config, MemberConfig, MgaConfig};
 use crate::mga::auth::Keyring;
@@ -297,19 +297,11 @@ impl Speaker for MgaSpeaker {
 /// A running MGA speaker and its DHAAD socket task.
 pub struct MgaTask {
     task: Task<MgaSpeaker>,
-    _dhaad: Poller,
-    _flows: Option<Poller>,
-    _health: Option<Poller>,
+    _dhaad: AbortOnDrop,
+    _flows: Option<AbortOnDrop>,
+    _health: Option<AbortOnDrop>,
     /// Addresses added to the home interface (removed at stop).
     added: Vec<(u32, Ipv6Addr)>,
-}
-
-struct Poller(JoinHandle<()>);
-
-impl Drop for Poller {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// The instance's config from `[mga]` (and `[member] addresses`).
@@ -503,7 +495,7 @@ impl MgaTask {
             .and_then(|m| m.health_check.clone())
             .map(|h| {
                 let (core, wake) = task.shared();
-                Poller(tokio::spawn(async move {
+                AbortOnDrop(tokio::spawn(async move {
                     let mut last: Option<bool> = None;
                     let mut tick = tokio::time::interval(h.interval);
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -523,7 +515,7 @@ impl MgaTask {
             });
         let flows = ro.then(|| {
             let (core, wake) = task.shared();
-            Poller(tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(FLOW_POLL).await;
                     super::speaker::lock(&core).poll_flows(clock.now());
@@ -540,7 +532,7 @@ impl MgaTask {
         );
         Ok(MgaTask {
             task,
-            _dhaad: Poller(dhaad),
+            _dhaad: AbortOnDrop(dhaad),
             _flows: flows,
             _health: health,
             added,

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 use super::ard::{keyring, link_locals, seq_start};
 use super::link::{LinkSocket, Received, Transport};
-use super::speaker::{Datagram, Outputs, ProtoEvent, Speaker, Task};
+use super::speaker::{AbortOnDrop, Datagram, Outputs, ProtoEvent, Speaker, Task};
 use super::Daemon;
 use crate::config::{AdminState, Config, MemberConfig, PiasmConfig};
 use crate::neigh::{LinkInfo, Netlink};
@@ -117,20 +117,11 @@ impl Speaker for PiasmSpeaker {
 /// A running PIA-SM speaker, its RPF poller and its Router Alert tap.
 pub struct PiasmTask {
     task: Task<PiasmSpeaker>,
-    _rpf: Poller,
-    _tap: Poller,
+    _rpf: AbortOnDrop,
+    _tap: AbortOnDrop,
     /// Shortcut trees (ingress side): anycast -> the group's packet count
     /// at the last poll (None: not read yet).
     polled: BTreeMap<Ipv6Addr, Option<u64>>,
-}
-
-/// The RPF poller, which dies with its task.
-struct Poller(JoinHandle<()>);
-
-impl Drop for Poller {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl PiasmTask {
@@ -235,8 +226,8 @@ impl PiasmTask {
             .collect();
         Ok(PiasmTask {
             task,
-            _rpf: Poller(rpf),
-            _tap: Poller(tap),
+            _rpf: AbortOnDrop(rpf),
+            _tap: AbortOnDrop(tap),
             polled,
         })
     }

@@ -147,6 +147,16 @@ impl<S: Speaker> Drop for Task<S> {
     }
 }
 
+/// A helper task (poller, health check, second socket) that dies with
+/// whatever holds it.
+pub struct AbortOnDrop(pub JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 pub fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
     // A panic inside a core call poisons the lock; the core's state is
     // still the best there is.

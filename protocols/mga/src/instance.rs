@@ -225,6 +225,18 @@ struct MemberRole {
     tunnel: BTreeMap<Ipv6Addr, Option<Ipv6Addr>>,
 }
 
+/// A received Mobility Header message with what it came with: the
+/// handlers' common arguments.
+#[derive(Clone, Copy)]
+struct Rx<'a> {
+    now: Instant,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    /// As received (the authenticator covers these octets).
+    bytes: &'a [u8],
+    msg: &'a Message,
+}
+
 pub struct Instance {
     keys: Keyring,
     replay: ReplayGuard,
@@ -365,12 +377,19 @@ impl Instance {
                 return;
             }
         };
+        let rx = Rx {
+            now,
+            src,
+            dst,
+            bytes,
+            msg: &msg,
+        };
         match &msg {
-            Message::Update(u) if u.home => self.home_update(now, src, dst, bytes, &msg, u),
-            Message::Update(u) => self.flow_update(now, src, dst, bytes, &msg, u),
-            Message::Ack(a) => self.ack(now, src, dst, bytes, &msg, a),
-            Message::Error(e) => self.error(now, src, dst, bytes, &msg, e),
-            Message::RefreshRequest(_) => self.refresh_request(now, src, dst, bytes, &msg),
+            Message::Update(u) if u.home => self.home_update(&rx, u),
+            Message::Update(u) => self.flow_update(&rx, u),
+            Message::Ack(a) => self.ack(&rx, a),
+            Message::Error(e) => self.error(&rx, e),
+            Message::RefreshRequest(_) => self.refresh_request(&rx),
         }
         self.after(now);
     }
@@ -516,14 +535,14 @@ impl Instance {
 
     /// Authenticates `msg` as `subtype` and moves the replay window;
     /// counts and refuses what fails.
-    fn authentic(
-        &mut self,
-        subtype: u8,
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        bytes: &[u8],
-        msg: &Message,
-    ) -> bool {
+    fn authentic(&mut self, subtype: u8, rx: &Rx) -> bool {
+        let Rx {
+            src,
+            dst,
+            bytes,
+            msg,
+            ..
+        } = *rx;
         let verdict = match auth::verify(&self.keys, subtype, src, dst, bytes, msg) {
             Ok(v) => v,
             Err(e) => {
@@ -550,20 +569,13 @@ impl Instance {
         }
     }
 
-    fn home_update(
-        &mut self,
-        now: Instant,
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        bytes: &[u8],
-        msg: &Message,
-        u: &BindingUpdate,
-    ) {
+    fn home_update(&mut self, rx: &Rx, u: &BindingUpdate) {
+        let Rx { now, src, dst, .. } = *rx;
         if self.ha.is_none() {
             self.counters.bump("not_home_agent");
             return;
         }
-        if !self.authentic(AUTH_MN_HA, src, dst, bytes, msg) {
+        if !self.authentic(AUTH_MN_HA, rx) {
             return;
         }
         let Some(home) = u.options.home_prefix else {
@@ -626,20 +638,13 @@ impl Instance {
         }
     }
 
-    fn flow_update(
-        &mut self,
-        now: Instant,
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        bytes: &[u8],
-        msg: &Message,
-        u: &BindingUpdate,
-    ) {
+    fn flow_update(&mut self, rx: &Rx, u: &BindingUpdate) {
+        let Rx { now, src, dst, .. } = *rx;
         if self.cn.is_none() {
             self.counters.bump("not_correspondent");
             return;
         }
-        if !self.authentic(AUTH_MN_CN, src, dst, bytes, msg) {
+        if !self.authentic(AUTH_MN_CN, rx) {
             return;
         }
         let (Some(home), Some(f)) = (
@@ -720,15 +725,8 @@ impl Instance {
         self.drain_cn();
     }
 
-    fn ack(
-        &mut self,
-        now: Instant,
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        bytes: &[u8],
-        msg: &Message,
-        a: &BindingAck,
-    ) {
+    fn ack(&mut self, rx: &Rx, a: &BindingAck) {
+        let Rx { now, src, .. } = *rx;
         let Some(m) = &self.member else {
             self.counters.bump("not_member");
             return;
@@ -739,7 +737,7 @@ impl Instance {
         };
         let from_ha = m.home_agents.contains(&src) && m.cfg.homes.contains(&home);
         let subtype = if from_ha { AUTH_MN_HA } else { AUTH_MN_CN };
-        if !self.authentic(subtype, src, dst, bytes, msg) {
+        if !self.authentic(subtype, rx) {
             return;
         }
         let Some(m) = &mut self.member else { return };
@@ -787,18 +785,11 @@ impl Instance {
         });
     }
 
-    fn error(
-        &mut self,
-        _now: Instant,
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        bytes: &[u8],
-        msg: &Message,
-        e: &BindingError,
-    ) {
+    fn error(&mut self, rx: &Rx, e: &BindingError) {
+        let Rx { src, .. } = *rx;
         // A Binding Error comes from a member to a correspondent (§7.3):
         // it is keyed like flow bindings, else anybody could unbind flows.
-        if !self.authentic(AUTH_MN_CN, src, dst, bytes, msg) {
+        if !self.authentic(AUTH_MN_CN, rx) {
             return;
         }
         match e.status {
@@ -818,14 +809,8 @@ impl Instance {
         }
     }
 
-    fn refresh_request(
-        &mut self,
-        now: Instant,
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        bytes: &[u8],
-        msg: &Message,
-    ) {
+    fn refresh_request(&mut self, rx: &Rx) {
+        let Rx { now, src, .. } = *rx;
         let known = self
             .member
             .as_ref()
@@ -834,7 +819,7 @@ impl Instance {
             self.counters.bump("refresh_request_unknown");
             return;
         }
-        if !self.authentic(AUTH_MN_HA, src, dst, bytes, msg) {
+        if !self.authentic(AUTH_MN_HA, rx) {
             return;
         }
         if let Some(m) = &mut self.member {
