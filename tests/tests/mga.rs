@@ -71,12 +71,13 @@ struct Net {
 impl Net {
     /// `ro`: the members optimise routes and C runs a correspondent.
     fn build(short: &str, lifetime_s: u32, ro: bool) -> Net {
-        Net::build_with(short, lifetime_s, ro, false)
+        Net::build_with(short, lifetime_s, ro, false, false)
     }
 
     /// `two`: a second home agent HA2 on the home link (a bridge in R2),
     /// the members find both by discovery.
-    fn build_with(short: &str, lifetime_s: u32, ro: bool, two: bool) -> Net {
+    /// `m2_direct`: M2 answers straight from A (`reverse_tunnel = false`).
+    fn build_with(short: &str, lifetime_s: u32, ro: bool, two: bool, m2_direct: bool) -> Net {
         let tmp = TempDir::new(short).expect("tmp");
         let ns = |n: &str| Netns::new(&format!("{short}{n}")).expect("netns");
         let (c, r1, r2, ha, m1, m2) = (ns("c"), ns("r1"), ns("r2"), ns("ha"), ns("m1"), ns("m2"));
@@ -224,9 +225,10 @@ impl Net {
                 A,
                 format!(
                     "{}[mga.member]\ncare_of = \"{coa}\"\ninterface = \"{iface}\"\n{has}\
-                     lifetime_s = {lifetime_s}\nroute_optimisation = {ro}\nro_after_ms = 300\n\
+                     lifetime_s = {lifetime_s}\nroute_optimisation = {ro}\nro_after_ms = 300\nreverse_tunnel = {}\n\
                      [mga.member.health_check]\ncommand = \"test ! -e {}\"\ninterval_ms = 200\n",
                     keys(),
+                    !(m2_direct && i == 1),
                     down.display()
                 ),
             );
@@ -535,7 +537,7 @@ fn forged_and_replayed_updates_are_refused() {
     if !require_root("forged_and_replayed_updates_are_refused") {
         return;
     }
-    let net = Net::build("mgah", 60, false);
+    let net = Net::build_with("mgah", 60, false, false, true);
     let update = |secret: Option<&str>, lifetime: u16, id: u64| -> Vec<u8> {
         let mut m = Message::Update(BindingUpdate {
             sequence: 1,
@@ -604,6 +606,17 @@ fn forged_and_replayed_updates_are_refused() {
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", net.ha.ctl(&["show", "mga"]).unwrap_or_default()));
     println!("{}", net.ha.ctl(&["show", "mga"]).unwrap());
+    // M2 answers straight from A (reverse_tunnel = false), M1 through
+    // the home agent: both serve flows.
+    wait_for(
+        "fresh flows reach both members",
+        Duration::from_secs(30),
+        || net.both_answer(),
+    )
+    .unwrap();
+    let (d1, d2) = (&net.members[0], &net.members[1]);
+    assert!(member_program(d2, "direct") > 0 && member_program(d2, "reverse_tunnel") == 0);
+    assert!(member_program(d1, "reverse_tunnel") > 0 && member_program(d1, "direct") == 0);
 }
 
 /// The fast path's decapsulations at a host (`show counters`): the home
@@ -786,7 +799,7 @@ fn two_home_agents_found_by_discovery_each_hold_every_binding() {
     if !require_root("two_home_agents_found_by_discovery_each_hold_every_binding") {
         return;
     }
-    let mut net = Net::build_with("mga2", 60, false, true);
+    let mut net = Net::build_with("mga2", 60, false, true, false);
     let (ha2, _) = net.ha2.as_ref().unwrap();
     wait_for(
         "both home agents hold both bindings",
@@ -847,4 +860,12 @@ fn two_home_agents_found_by_discovery_each_hold_every_binding() {
     assert_eq!(t.join().expect("transfer").verified, 1 << 20);
     let (ha2, _) = net.ha2.as_ref().unwrap();
     assert!(decapsulated(ha2) > 0);
+}
+
+/// A member's egress program counter (`show mga`, its programs).
+fn member_program(d: &Daemon, reason: &str) -> u64 {
+    let v = d.ctl_json(&["show", "mga"]).unwrap_or_default();
+    v["dataplane"]["member"][reason]["packets"]
+        .as_u64()
+        .unwrap_or(0)
 }
