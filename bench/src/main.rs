@@ -10,6 +10,7 @@
 //!   failover  member failure → traffic moved, anycast6 vs FRR ripngd; ARIP convergence (failover)
 //!   aospf     AOSPF vs FRR ospf6d: adjacency, chain convergence, SPF at 1k routers, memory (aospf/)
 //!   piasm     PIA-SM: join latency, path stretch, failover gaps, state at 10k addresses (piasm/)
+//!   mga       MGA: RTT via the home agent / route-optimised, its forwarding rate, registration, member death (mga/)
 //!  report: results/<date>-<sha>.json, PNG plots, REPORT.md (report, plots)
 //! ```
 //! Every scenario returns figures (figure.rs); a scenario that fails is
@@ -27,6 +28,7 @@ mod figure;
 mod latency;
 mod machine;
 mod maglev_bench;
+mod mga;
 mod piasm;
 mod plots;
 mod progress;
@@ -46,8 +48,8 @@ use progress::Progress;
 use report::{Report, ScenarioError};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 8] = [
-    "traffic", "maglev", "scale", "latency", "daemon", "failover", "aospf", "piasm",
+pub const SCENARIOS: [&str; 9] = [
+    "traffic", "maglev", "scale", "latency", "daemon", "failover", "aospf", "piasm", "mga",
 ];
 
 /// Runs the anycast6 benchmark suite and writes results/<date>-<sha>.json,
@@ -58,7 +60,7 @@ struct Args {
     /// CI smoke mode: fewer sizes, flows and repetitions; under 2 minutes.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated): traffic, maglev, scale, latency, daemon, failover, aospf, piasm.
+    /// Run only these scenarios (comma-separated): traffic, maglev, scale, latency, daemon, failover, aospf, piasm, mga.
     #[arg(long, value_delimiter = ',', value_name = "SCENARIO,...")]
     only: Vec<String>,
     /// Directory of the results JSON and plots.
@@ -85,6 +87,7 @@ fn run_scenario(name: &str, opts: Opts, progress: &Progress) -> Result<Vec<Figur
         "failover" => failover::run(opts, progress),
         "aospf" => aospf::run(opts, progress),
         "piasm" => piasm::run(opts, progress),
+        "mga" => mga::run(opts, progress),
         other => bail!("unknown scenario {other}"),
     }
 }
