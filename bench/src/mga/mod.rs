@@ -300,7 +300,8 @@ fn death_figures(lifetime_s: u32, v: &[f64]) -> Vec<Figure> {
             &format!(
                 "{TOPO}; lifetime_s = {lifetime_s} (granted as asked; the member refreshes at \
                  half of it, so the binding lapses between {} and {lifetime_s} s after the \
-                 kill); M1's anycast6d SIGKILLed (no deregistration) and its servers stopped; \
+                 kill); M1's anycast6d SIGKILLed (no deregistration) and its servers stopped, \
+                 at a uniformly random point of its refresh period; \
                  then {} fresh flows asked at once every ~{} ms until all are answered by M2; M1 \
                  comes back and fresh flows reach both before the next repetition. Target ≤ the \
                  granted lifetime",

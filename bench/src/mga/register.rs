@@ -8,7 +8,7 @@
 //! - death: both members registered, fresh flows reach both; M1's
 //!   anycast6d is SIGKILLed (its binding lapses with the granted
 //!   lifetime) or SIGTERMed (it deregisters at exit), and its servers stop
-//!   at the same moment; 20 fresh flows asked at once every ~100 ms until
+//!   at the same moment, at a random point of M1's refresh period; 20 fresh flows asked at once every ~100 ms until
 //!   all 20 are answered by M2. M1 comes back and fresh flows reach both
 //!   members again before the next repetition.
 
@@ -112,7 +112,10 @@ pub fn death(lifetime_s: u32, how: Death, reps: usize, progress: &Progress) -> R
             rep + 1
         ));
         wait_both(&net, &mut ports)?;
-        std::thread::sleep(Duration::from_millis(200));
+        // At a random point of M1's refresh period (half the lifetime),
+        // so its binding has between half and all of the lifetime left.
+        let phase = rand::random::<f64>() * lifetime_s as f64 / 2.0;
+        crate::cleanup::sleep(Duration::from_secs_f64(0.2 + phase))?;
         let d = net.members[0].as_mut().context("m1")?;
         let t0 = Instant::now();
         match how {
