@@ -971,6 +971,26 @@ fn the_second_core_takes_over_when_the_first_dies() {
     })
     .unwrap_or_else(|e| panic!("{e}\np1: {}\n{}", routes_to(&p1, &A.to_string()), d2.log()));
     eprintln!("core 1 down: core 2 forwarding {:?} later", k.elapsed());
+    // And the answers' way back (unicast routing, FRR's to converge: slower
+    // on a loaded machine) before the stream's tail is judged.
+    let mut port = 35100u16;
+    wait_for(
+        "answers come back after the failure",
+        Duration::from_secs(20),
+        || {
+            port += 1;
+            ask(port).is_some()
+        },
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}
+p1: {}
+{}",
+            routes_to(&p1, &A.to_string()),
+            d2.log()
+        )
+    });
     std::thread::sleep(Duration::from_millis(1000));
     let rep = stream.stop().expect("stream");
     let gap = interval * longest_gap(&rep.lost) as u32;
