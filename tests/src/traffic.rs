@@ -242,27 +242,6 @@ pub fn udp_flows(src: Ipv6Addr, dst: SocketAddrV6, sport_base: u16, n: u16) -> R
     Ok(census)
 }
 
-/// Which member answers each of `n` UDP flows from `[src]:(base + i)` to
-/// `dst`, sent from inside `client` (None: no answer after three tries of
-/// 300 ms), in flow order: for tests that ask the same flows again.
-pub fn udp_members(
-    client: &Netns,
-    src: Ipv6Addr,
-    dst: SocketAddrV6,
-    base: u16,
-    n: u16,
-) -> Result<Vec<Option<String>>> {
-    client.run_in(move || {
-        (0..n)
-            .map(|i| {
-                let sock = UdpSocket::bind(SocketAddrV6::new(src, base + i, 0, 0))?;
-                sock.connect(dst)?;
-                udp_ask(&sock, b"which", 3, Duration::from_millis(300))
-            })
-            .collect::<Result<Vec<_>>>()
-    })
-}
-
 /// Sends `payload` on a connected socket and returns the member name in
 /// the answer; retries `tries` times, `None` if nothing came back.
 pub fn udp_ask(

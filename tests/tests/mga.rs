@@ -27,14 +27,14 @@
 //!   keyed one: each refused and counted, the bindings unchanged.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv6Addr, SocketAddrV6};
+use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
 use std::time::{Duration, Instant};
 
 use anycast6_mga::auth;
 use anycast6_mga::packet::option::AUTH_MN_HA;
 use anycast6_mga::packet::{BindingUpdate, Experimental, Message, Options};
 use anycast6_tests::proto::{link, longest_gap, member_role};
-use anycast6_tests::traffic::udp_members;
+use anycast6_tests::traffic::udp_ask;
 use anycast6_tests::{
     require_root, wait_for, Daemon, DaemonCfg, Netns, Server, TcpTransfer, TempDir, UdpStream,
 };
@@ -282,7 +282,17 @@ impl Net {
     /// Which member answers each of `n` UDP flows (source ports `base..`).
     fn flows(&self, base: u16, n: u16) -> Vec<Option<String>> {
         let dst = SocketAddrV6::new(A, UDP_PORT, 0, 0);
-        udp_members(&self.c, C_ADDR, dst, base, n).expect("udp flows")
+        self.c
+            .run_in(move || {
+                (0..n)
+                    .map(|i| {
+                        let sock = UdpSocket::bind(SocketAddrV6::new(C_ADDR, base + i, 0, 0))?;
+                        sock.connect(dst)?;
+                        udp_ask(&sock, b"which", 3, Duration::from_millis(300))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .expect("udp flows")
     }
 
     /// Whether fresh flows reach both members (each try new ports: a

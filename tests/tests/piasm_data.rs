@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use anycast6_tests::proto::{
     ard_member_host, ard_router, link, longest_gap, piasm_branches as branches, piasm_tree as tree,
 };
-use anycast6_tests::traffic::{udp_ask, udp_members};
+use anycast6_tests::traffic::udp_ask;
 use anycast6_tests::{
     require_root, wait_for, Daemon, DaemonCfg, Netns, Proc, Server, TcpTransfer, TempDir, UdpStream,
 };
@@ -362,7 +362,17 @@ impl Tree {
     /// ports `base..`); None: no answer after three tries.
     fn flows(&self, base: u16, n: u16) -> Vec<Option<String>> {
         let dst = SocketAddrV6::new(A, UDP_PORT, 0, 0);
-        udp_members(&self.s, S_ADDR, dst, base, n).expect("udp flows")
+        self.s
+            .run_in(move || {
+                (0..n)
+                    .map(|i| {
+                        let sock = UdpSocket::bind(SocketAddrV6::new(S_ADDR, base + i, 0, 0))?;
+                        sock.connect(dst)?;
+                        udp_ask(&sock, b"which", 3, Duration::from_millis(300))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .expect("udp flows")
     }
 
     /// Whether fresh flows reach both members. A new UDP flow in a Maglev
