@@ -72,3 +72,26 @@ pub fn children(parent: u32) -> Vec<u32> {
         })
         .collect()
 }
+
+/// Sets a socket's receive buffer to `bytes`, past `net.core.rmem_max`
+/// (SO_RCVBUFFORCE; root only).
+pub fn force_receive_buffer(sock: &impl AsRawFd, bytes: i32) -> io::Result<()> {
+    let size: libc::c_int = bytes;
+    #[allow(unsafe_code)]
+    // SAFETY: the fd is borrowed from a live socket for the call; the option
+    // value is a c_int whose size is passed alongside it.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
