@@ -300,8 +300,12 @@ fn tree_through_plain_and_pia_sm_routers() {
     );
 
     // Both branches at the core, weight 1 each.
+    // B joins on its link once it has the core as a PIM neighbour; until
+    // then its join may come through a tunnel, as A's does.
+    let b_ll = link_local(&b, "b-c");
     wait_for("two branches at the core", Duration::from_secs(30), || {
-        branches(&dc).len() == 2
+        let bs = branches(&dc);
+        bs.len() == 2 && bs.iter().any(|x| x["on-link"]["neighbor"] == b_ll.as_str())
     })
     .unwrap_or_else(|e| {
         panic!(
@@ -313,7 +317,6 @@ fn tree_through_plain_and_pia_sm_routers() {
         )
     });
     let bs = branches(&dc);
-    let b_ll = link_local(&b, "b-c");
     let on_link = bs
         .iter()
         .find(|x| x["on-link"]["neighbor"] == b_ll.as_str())
