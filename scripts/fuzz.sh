@@ -9,7 +9,7 @@ secs="${1:-30}"; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(config_parse xdp_frame userspace_frame ard_decode arip_decode aarp_decode aospf_decode
-        aospf_instance piasm_decode mga_decode mga_instance)
+        aospf_instance piasm_decode mga_decode mga_instance stream_decode)
 fi
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
@@ -24,7 +24,7 @@ bin="$CARGO_TARGET_DIR/$host/release"
 seeds="$PWD/fuzz/target/seeds"
 mkdir -p "$seeds/config_parse" "$seeds/xdp_frame" "$seeds/userspace_frame" "$seeds/ard_decode" \
     "$seeds/arip_decode" "$seeds/aarp_decode" "$seeds/aospf_decode" "$seeds/aospf_instance" \
-    "$seeds/piasm_decode" "$seeds/mga_decode" "$seeds/mga_instance"
+    "$seeds/piasm_decode" "$seeds/mga_decode" "$seeds/mga_instance" "$seeds/stream_decode"
 cp docs/examples/*.toml "$seeds/config_parse/" 2>/dev/null || true
 cp fuzz/seeds/config_parse/* "$seeds/config_parse/" 2>/dev/null || true
 python3 - "$seeds/xdp_frame" "$seeds/userspace_frame" <<'PY'
@@ -38,7 +38,7 @@ PY
 # Protocol decoders: the annotated byte vectors (`#` comments, hex digits).
 python3 - "$seeds" <<'PY'
 import glob, os, re, sys
-for proto in ("ard", "arip", "aarp", "aospf", "piasm", "mga"):
+for proto in ("ard", "arip", "aarp", "aospf", "piasm", "mga", "stream"):
     for f in glob.glob(f"tests/fixtures/{proto}/*.hex"):
         text = "".join(l.split("#", 1)[0] for l in open(f))
         data = bytes.fromhex(re.sub(r"\s+", "", text))
