@@ -29,6 +29,7 @@ pub mod topology;
 pub mod traffic;
 
 pub use anycast6_testsupport::sys;
+pub use anycast6_testsupport::Capture;
 
 /// Where bpffs is mounted.
 pub const BPFFS: &str = anycast6_testsupport::BPFFS;

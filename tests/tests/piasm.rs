@@ -38,7 +38,7 @@ use std::time::Duration;
 use anycast6_tests::proto::{
     ard_member_host, ard_router, link, piasm_branches as branches, piasm_tree as tree,
 };
-use anycast6_tests::{require_root, wait_for, Daemon, DaemonCfg, Netns, Proc, TempDir};
+use anycast6_tests::{require_root, wait_for, Capture, Daemon, DaemonCfg, Netns, TempDir};
 use serde_json::Value;
 
 const A: &str = "2001:db8:ac::6f";
@@ -120,18 +120,8 @@ fn piasm_members(d: &Daemon) -> Vec<Value> {
 }
 
 /// tshark on `dev` of `ns` for PIM; waits until it captures.
-fn capture(ns: &Netns, tmp: &TempDir, label: &str, dev: &str) -> (Proc, std::path::PathBuf) {
-    let file = tmp.join(format!("{label}.pcap"));
-    let log = tmp.join(format!("{label}.log"));
-    let mut cmd = ns.command("tshark");
-    cmd.args(["-n", "-q", "-i", dev, "-f", "ip6", "-w"])
-        .arg(&file);
-    let p = Proc::spawn(label, cmd, log.clone()).expect("tshark");
-    wait_for("tshark captures", Duration::from_secs(90), || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Capturing on"))
-    })
-    .expect("tshark did not start");
-    (p, file)
+fn capture(ns: &Netns, tmp: &TempDir, label: &str, dev: &str) -> Capture {
+    Capture::start(ns, tmp.path(), label, dev, "ip6", &[]).expect("tshark")
 }
 
 /// `tshark -V` of the PIM packets in `file`; asserts they decode cleanly.
@@ -249,8 +239,8 @@ fn tree_through_plain_and_pia_sm_routers() {
     ])
     .unwrap();
 
-    let (cap_cb, cap_cb_file) = capture(&core, &tmp, "cap-cb", "c-b");
-    let (cap_pc, cap_pc_file) = capture(&p, &tmp, "cap-pc", "p-c");
+    let cap_cb = capture(&core, &tmp, "cap-cb", "c-b");
+    let cap_pc = capture(&p, &tmp, "cap-pc", "p-c");
 
     let core_cfg = DaemonCfg {
         extra: piasm(R_CORE, &["c-b", "c-p"], true),
@@ -403,15 +393,8 @@ fn tree_through_plain_and_pia_sm_routers() {
 
     // What was captured decodes as PIMv2: Hellos and on-link joins on c-b,
     // the FHR's unicast joins (Router Alert) on p-c.
-    drop(cap_cb);
-    drop(cap_pc);
-    // dumpcap may still be writing the end of the files for a moment.
-    for f in [&cap_cb_file, &cap_pc_file] {
-        wait_for("the capture written out", Duration::from_secs(15), || {
-            summary(f).contains("Join/Prune")
-        })
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", f.display(), summary(f)));
-    }
+    let cap_cb_file = cap_cb.finish();
+    let cap_pc_file = cap_pc.finish();
     let cb = pim_decode(&cap_cb_file);
     assert!(cb.contains("Type: Hello (0)"), "{cb}");
     assert!(

@@ -44,7 +44,8 @@ use anycast6_tests::proto::{
 };
 use anycast6_tests::traffic::udp_ask;
 use anycast6_tests::{
-    require_root, wait_for, Daemon, DaemonCfg, Netns, Proc, Server, TcpTransfer, TempDir, UdpStream,
+    require_root, wait_for, Capture, Daemon, DaemonCfg, Netns, Server, TcpTransfer, TempDir,
+    UdpStream,
 };
 
 const A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xac, 0, 0, 0, 0, 0x6f);
@@ -560,26 +561,9 @@ fn member_and_first_hop_router_failures_move_traffic() {
 }
 
 /// tshark on `dev` of `ns`, UDP to the service port; waits until it captures.
-fn capture(ns: &Netns, tmp: &TempDir, label: &str, dev: &str) -> (Proc, std::path::PathBuf) {
-    let file = tmp.join(format!("{label}.pcap"));
-    let log = tmp.join(format!("{label}.log"));
-    let mut cmd = ns.command("tshark");
-    cmd.args([
-        "-n",
-        "-q",
-        "-i",
-        dev,
-        "-f",
-        &format!("udp dst port {UDP_PORT}"),
-        "-w",
-    ])
-    .arg(&file);
-    let p = Proc::spawn(label, cmd, log.clone()).expect("tshark");
-    wait_for("tshark captures", Duration::from_secs(90), || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Capturing on"))
-    })
-    .expect("tshark did not start");
-    (p, file)
+fn capture(ns: &Netns, tmp: &TempDir, label: &str, dev: &str) -> Capture {
+    let filter = format!("udp dst port {UDP_PORT}");
+    Capture::start(ns, tmp.path(), label, dev, &filter, &[]).expect("tshark")
 }
 
 /// The hop limits of the datagrams from source port `sport` in `file`, in
@@ -637,8 +621,8 @@ fn the_shortcut_skips_the_core_and_keeps_the_member() {
     }
     let t = Tree::build_with("pid3", true);
     let ing = t.ingress.as_ref().expect("ingress");
-    let (cap1, f1) = capture(&t.m1, &t.tmp, "cap-m1", "m-f1");
-    let (cap2, f2) = capture(&t.m2, &t.tmp, "cap-m2", "m-f2");
+    let cap1 = capture(&t.m1, &t.tmp, "cap-m1", "m-f1");
+    let cap2 = capture(&t.m2, &t.tmp, "cap-m2", "m-f2");
     let dst = SocketAddrV6::new(A, UDP_PORT, 0, 0);
     let sport = 34567;
     let core_before = group_packets(&t.core);
@@ -667,8 +651,8 @@ fn the_shortcut_skips_the_core_and_keeps_the_member() {
     std::thread::sleep(Duration::from_secs(1));
     let core_after = group_packets(&t.core);
     let rep = stream.stop().expect("stream");
-    drop(cap1);
-    drop(cap2);
+    let f1 = cap1.finish();
+    let f2 = cap2.finish();
     eprintln!(
         "shortcut: {} sent, {} lost, members {:?}; core counted {} before the shortcut, {} after",
         rep.sent,

@@ -12,6 +12,7 @@
 //! and what a killed run left is swept by the next one
 //! ([`names::sweep_stale`]).
 
+pub mod capture;
 pub mod names;
 pub mod netns;
 pub mod pins;
@@ -19,6 +20,7 @@ pub mod process;
 pub mod sys;
 pub mod util;
 
+pub use capture::Capture;
 pub use names::Owner;
 pub use netns::{veth, Netns};
 pub use pins::{PinDir, BPFFS};
