@@ -47,7 +47,7 @@ struct Host {
     // Field order is drop order: processes before their namespace.
     server: Proc,
     daemon: Daemon,
-    ns: Netns,
+    _ns: Netns,
 }
 
 struct Net {
@@ -164,7 +164,7 @@ fn build() -> Net {
         hosts.push(Host {
             server,
             daemon,
-            ns: h,
+            _ns: h,
         });
     }
     wait_for("the servers listen", Duration::from_secs(30), || {
