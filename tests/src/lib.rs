@@ -25,6 +25,7 @@ pub mod daemon;
 pub mod frr;
 pub mod ospf;
 pub mod proto;
+pub mod stream;
 pub mod topology;
 pub mod traffic;
 
