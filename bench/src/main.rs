@@ -11,6 +11,7 @@
 //!   aospf     AOSPF vs FRR ospf6d: adjacency, chain convergence, SPF at 1k routers, memory (aospf/)
 //!   piasm     PIA-SM: join latency, path stretch, failover gaps, state at 10k addresses (piasm/)
 //!   mga       MGA: RTT via the home agent / route-optimised, its forwarding rate, registration, member death (mga/)
+//!   stream    anycast6-stream: failover gap and stall over kills of the serving server, hold 300 ms / 1 s (stream)
 //!  report: results/<date>-<sha>.json, PNG plots, REPORT.md (report, plots)
 //! ```
 //! Every scenario returns figures (figure.rs); a scenario that fails is
@@ -34,6 +35,7 @@ mod plots;
 mod progress;
 mod report;
 mod scale;
+mod stream;
 mod traffic;
 
 use std::path::PathBuf;
@@ -48,8 +50,9 @@ use progress::Progress;
 use report::{Report, ScenarioError};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 9] = [
+pub const SCENARIOS: [&str; 10] = [
     "traffic", "maglev", "scale", "latency", "daemon", "failover", "aospf", "piasm", "mga",
+    "stream",
 ];
 
 /// Runs the anycast6 benchmark suite and writes results/<date>-<sha>.json,
@@ -60,7 +63,7 @@ struct Args {
     /// CI smoke mode: fewer sizes, flows and repetitions; under 2 minutes.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated): traffic, maglev, scale, latency, daemon, failover, aospf, piasm, mga.
+    /// Run only these scenarios (comma-separated): traffic, maglev, scale, latency, daemon, failover, aospf, piasm, mga, stream.
     #[arg(long, value_delimiter = ',', value_name = "SCENARIO,...")]
     only: Vec<String>,
     /// Directory of the results JSON and plots.
@@ -88,6 +91,7 @@ fn run_scenario(name: &str, opts: Opts, progress: &Progress) -> Result<Vec<Figur
         "aospf" => aospf::run(opts, progress),
         "piasm" => piasm::run(opts, progress),
         "mga" => mga::run(opts, progress),
+        "stream" => stream::run(opts, progress),
         other => bail!("unknown scenario {other}"),
     }
 }

@@ -31,6 +31,7 @@ f.f_auth     = ProtoField.bool("a6stream.flags.auth", "Authentication trailer", 
 f.f_start    = ProtoField.bool("a6stream.flags.start", "Start", 8, nil, 0x01)
 f.f_stall    = ProtoField.bool("a6stream.flags.stall", "Stall", 8, nil, 0x02)
 f.f_feedback = ProtoField.bool("a6stream.flags.feedback", "Feedback", 8, nil, 0x04)
+f.f_playing  = ProtoField.bool("a6stream.flags.playing", "Playing", 8, nil, 0x08)
 f.f_retrans  = ProtoField.bool("a6stream.flags.retransmit", "Retransmission", 8, nil, 0x01)
 f.f_last     = ProtoField.bool("a6stream.flags.last", "Last datagram", 8, nil, 0x02)
 f.session    = ProtoField.uint64("a6stream.session", "Session ID", base.HEX)
@@ -60,7 +61,7 @@ f.timestamp  = ProtoField.uint64("a6stream.auth.timestamp", "Timestamp (ms since
 f.digest     = ProtoField.bytes("a6stream.auth.digest", "Digest (HMAC-SHA-256)")
 
 local fields = {}
-for _, k in ipairs({ "magic", "version", "type", "flags", "f_auth", "f_start", "f_stall", "f_feedback",
+for _, k in ipairs({ "magic", "version", "type", "flags", "f_auth", "f_start", "f_stall", "f_feedback", "f_playing",
                      "f_retrans", "f_last", "session", "position", "play", "rate", "dsize", "buffer",
                      "cport", "clen", "nranges", "client", "content", "range", "r_first", "r_count",
                      "seq", "total", "server", "plen", "reserved", "payload", "reason", "trailer",
@@ -160,7 +161,8 @@ function p.dissector(tvb, pinfo, root)
     pinfo.cols.info = (types[ty] or "Unknown") .. string.format(" session %s", tostring(tvb(4, 8):uint64():tohex()))
     if ty == 1 then
         fl:add(f.f_start, tvb(3, 1)); fl:add(f.f_stall, tvb(3, 1))
-        fl:add(f.f_feedback, tvb(3, 1)); fl:add(f.f_auth, tvb(3, 1))
+        fl:add(f.f_feedback, tvb(3, 1)); fl:add(f.f_playing, tvb(3, 1))
+        fl:add(f.f_auth, tvb(3, 1))
         request(tvb, tree, flags, pinfo)
     elseif ty == 2 then
         fl:add(f.f_retrans, tvb(3, 1)); fl:add(f.f_last, tvb(3, 1))

@@ -114,6 +114,8 @@ pub struct Client {
     first_data: Option<Instant>,
     last_new_data: Option<Instant>,
     play_seq: u64,
+    /// Playout has started (the P flag of every Request from then on).
+    playing: bool,
     next_stall: Instant,
     next_feedback: Instant,
     current: Option<(u32, SocketAddrV6, Instant)>,
@@ -161,6 +163,7 @@ impl Client {
             first_data: None,
             last_new_data: None,
             play_seq: 0,
+            playing: false,
             next_stall: now,
             next_feedback: now + cfg.feedback_interval,
             current: None,
@@ -204,9 +207,10 @@ impl Client {
     }
 
     fn request(&mut self, flags: u8, ranges: Vec<Range>, wall_ms: u64) -> Out {
+        let playing = if self.playing { wire::REQ_PLAYING } else { 0 };
         let r = Request {
             session: self.cfg.session,
-            flags,
+            flags: flags | playing,
             position: self.position,
             play_position: self.play_seq,
             rate: self.cfg.rate,
@@ -406,6 +410,7 @@ impl Client {
             if self.play_seq >= total || due > now {
                 break;
             }
+            self.playing = true;
             if self.have(self.play_seq) {
                 self.report.played += 1;
             } else {

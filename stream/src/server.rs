@@ -94,6 +94,11 @@ struct Session {
     last_request: Instant,
     /// The client's play position and when it said so.
     play: (u64, Instant),
+    /// Whether the client said it plays (flag P); until it does, its
+    /// playout is taken to start one buffer depth after `started`.
+    playing: bool,
+    /// When this server started (or took over) the session.
+    started: Instant,
     buffer_ms: u16,
     last_timestamp: u64,
 }
@@ -102,6 +107,7 @@ impl Session {
     fn apply(&mut self, now: Instant, r: &Request, rate: u32) {
         self.interval = interval(r.datagram_size, rate);
         self.play = (r.play_position, now);
+        self.playing = r.flags & wire::REQ_PLAYING != 0;
         self.buffer_ms = r.buffer_ms;
         self.last_request = now;
         for range in &r.ranges {
@@ -122,14 +128,22 @@ impl Session {
     /// Behind the client's estimated playout by less than its buffer: send
     /// at twice the rate so that a drained buffer fills again.
     fn catching_up(&self, now: Instant) -> bool {
-        let ival = self.interval.as_micros().max(1) as u64;
-        // A client's play position is its own word: saturate, never trust.
-        let played = self
-            .play
-            .0
-            .saturating_add((now - self.play.1).as_micros() as u64 / ival);
-        let depth = u64::from(self.buffer_ms) * 1000 / ival;
-        self.next_seq < played.saturating_add(depth)
+        let ival = i128::from(self.interval.as_micros().max(1) as u64);
+        let depth_us = i128::from(self.buffer_ms) * 1000;
+        // Playing since the last Request; or, not playing yet, playout is
+        // taken to start one buffer depth after this server's first Data
+        // (so while the client fills its buffer, "behind" means behind the
+        // plain rate, and the buffer fills to its depth, not beyond).
+        let since = if self.playing {
+            self.play.1.as_micros() as i128
+        } else {
+            self.started.as_micros() as i128 + depth_us
+        };
+        let elapsed_us = now.as_micros() as i128 - since;
+        // A client's play position is its own word: never trusted to
+        // overflow anything.
+        let played = i128::from(self.play.0) + elapsed_us / ival;
+        i128::from(self.next_seq) < played + depth_us / ival
     }
 }
 
@@ -326,6 +340,8 @@ impl Server {
             retransmit: BTreeSet::new(),
             last_request: now,
             play: (r.play_position, now),
+            playing: false,
+            started: now,
             buffer_ms: r.buffer_ms,
             last_timestamp: ts,
         };

@@ -30,6 +30,8 @@ pub const FLAG_AUTH: u8 = 0x80;
 pub const REQ_START: u8 = 0x01;
 pub const REQ_STALL: u8 = 0x02;
 pub const REQ_FEEDBACK: u8 = 0x04;
+/// Playout has started: Play Position is the datagram being played now.
+pub const REQ_PLAYING: u8 = 0x08;
 pub const DATA_RETRANSMIT: u8 = 0x01;
 pub const DATA_LAST: u8 = 0x02;
 
@@ -384,7 +386,7 @@ pub fn decode(b: &[u8]) -> Result<Message<'_>, DecodeError> {
             Ok(Message::Request(
                 Request {
                     session,
-                    flags: flags & (REQ_START | REQ_STALL | REQ_FEEDBACK),
+                    flags: flags & (REQ_START | REQ_STALL | REQ_FEEDBACK | REQ_PLAYING),
                     position,
                     play_position,
                     rate,

@@ -75,7 +75,10 @@ fn every_message() -> Vec<Vec<u8>> {
             )
             .encode(Some((&key, 1_800_000_000_000))),
         ),
-        to_server(request(wire::REQ_FEEDBACK, vec![]).encode(Some((&key, 1_800_000_000_001)))),
+        to_server(
+            request(wire::REQ_FEEDBACK | wire::REQ_PLAYING, vec![])
+                .encode(Some((&key, 1_800_000_000_001))),
+        ),
         frame(
             CLIENT,
             SERVER,
@@ -161,17 +164,20 @@ fn the_dissector_reads_every_message_cleanly() {
             "a6stream.seq",
             "-e",
             "a6stream.end.reason",
+            "-e",
+            "a6stream.flags.playing",
         ])
         .output()
         .expect("tshark");
     let lines = String::from_utf8_lossy(&fields.stdout).into_owned();
     let rows: Vec<&str> = lines.lines().collect();
     assert_eq!(rows.len(), frames.len(), "{lines}");
-    assert_eq!(rows[0], "1\tgen:8M\t\t\t\t", "{lines}");
-    assert_eq!(rows[1], "1\tgen:8M\t3,99\t7\t\t", "{lines}");
-    assert_eq!(rows[4], "4\t\t\t7\t\t", "{lines}");
-    assert_eq!(rows[7], "2\t\t\t\t6990\t", "{lines}");
-    assert_eq!(rows[11], "3\t\t\t\t\t4", "{lines}");
+    assert_eq!(rows[0], "1\tgen:8M\t\t\t\t\t0", "{lines}");
+    assert_eq!(rows[1], "1\tgen:8M\t3,99\t7\t\t\t0", "{lines}");
+    assert_eq!(rows[2], "1\tgen:8M\t\t7\t\t\t1", "{lines}");
+    assert_eq!(rows[4], "4\t\t\t7\t\t\t", "{lines}");
+    assert_eq!(rows[7], "2\t\t\t\t6990\t\t", "{lines}");
+    assert_eq!(rows[11], "3\t\t\t\t\t4\t", "{lines}");
     let _ = std::fs::remove_file(pcap);
 }
 

@@ -31,6 +31,11 @@ fn stream_survives_a_killed_and_a_stopped_server() {
     let play = Play::start(&net, "anycast", A, &opts).expect("client");
     play.wait_written("a quarter of the file played", SIZE / 4)
         .unwrap();
+    assert_eq!(
+        net.serving_host(std::time::Duration::from_millis(300)),
+        Some(1),
+        "s1 (metric 1) streams"
+    );
     // s1's host dies: no ARD leave. The router drops s1 when its hold time
     // runs out; the client's stall requests then reach s2, which takes the
     // session over from the position they name.
