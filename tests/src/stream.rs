@@ -211,9 +211,14 @@ impl StreamNet {
 
     /// Host `i` (1-based) dies: server and anycast6d SIGKILLed, no ARD
     /// leave.
+    /// Both get SIGKILL back to back before either is reaped, so neither
+    /// outlives the other by more than a system call (a member daemon that
+    /// reports after its server died, or the reverse, would bias the gap).
     pub fn kill_host(&mut self, i: usize) {
         let h = &mut self.hosts[i - 1];
+        let _ = h.daemon.signal(libc::SIGKILL);
         if let Some(s) = h.server.as_mut() {
+            let _ = s.signal(libc::SIGKILL);
             s.kill();
         }
         h.daemon.kill9();
