@@ -13,6 +13,7 @@ pub mod config;
 pub mod ctl;
 pub mod daemon;
 pub mod error;
+pub mod kernel_import;
 pub mod logging;
 pub mod mgmt;
 pub mod neigh;
