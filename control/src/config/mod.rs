@@ -7,6 +7,7 @@
 
 mod aospf;
 mod error;
+mod kernel_import;
 mod member;
 mod mga;
 mod originate;
@@ -68,6 +69,18 @@ pub struct Config {
     pub mga: Option<MgaConfig>,
     /// `[rib.distance]`: administrative distance per source.
     pub distances: crate::proto::Distances,
+    /// `[kernel_import]`: members from the kernel's /128 routes (source
+    /// `kernel`).
+    pub kernel_import: Option<KernelImportConfig>,
+}
+
+/// `[kernel_import]` (docs/config.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelImportConfig {
+    pub import: crate::kernel_import::ImportConfig,
+    /// How long route changes settle before the RIB takes them (a BIRD
+    /// update of an IPv6 route is a delete and an add).
+    pub settle: std::time::Duration,
 }
 
 /// `[aarp]`.

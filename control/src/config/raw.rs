@@ -31,6 +31,27 @@ pub struct RawConfig {
     // Not spanned: `[rib.distance]` alone makes `rib` an implicit table,
     // which has no span; the values inside keep theirs.
     pub rib: Option<RawRib>,
+    pub kernel_import: Option<S<RawKernelImport>>,
+}
+
+/// `[kernel_import]`: anycast members from the kernel's routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKernelImport {
+    pub protocols: S<Vec<S<RawNameOrNumber>>>,
+    pub table: Option<S<RawNameOrNumber>>,
+    pub prefixes: Option<S<Vec<S<String>>>>,
+    pub max_routes: Option<S<i64>>,
+    pub routes_warn_percent: Option<S<i64>>,
+    pub settle_ms: Option<S<i64>>,
+}
+
+/// A route protocol or table: `"bird"` or `12`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawNameOrNumber {
+    Number(i64),
+    Name(String),
 }
 
 /// `[rib]`.

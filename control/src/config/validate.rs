@@ -62,6 +62,7 @@ impl Validator<'_, '_> {
             .and_then(|r| r.distance)
             .map(|d| self.distances(d))
             .unwrap_or_default();
+        let kernel_import = raw.kernel_import.map(|k| self.kernel_import(k));
         let groups = self.groups(raw.group, &interfaces, daemon.router_address);
         self.totals(&groups, &capacities);
         Config {
@@ -78,6 +79,7 @@ impl Validator<'_, '_> {
             piasm,
             mga,
             distances,
+            kernel_import,
         }
     }
 

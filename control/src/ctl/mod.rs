@@ -2,6 +2,7 @@
 //! are shown (tables for people, `--json` for programs).
 
 pub mod aospf;
+pub mod kernel_import;
 pub mod mga;
 pub mod piasm;
 pub mod render;
@@ -105,7 +106,15 @@ pub fn show_names() -> Vec<&'static str> {
 }
 
 fn show_arg() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(show_names())
+    // A section spelt with `_` may be asked for with `-` (`kernel-import`).
+    clap::builder::PossibleValuesParser::new(show_names().into_iter().map(|n| {
+        let v = clap::builder::PossibleValue::new(n);
+        if n.contains('_') {
+            v.alias(&*n.replace('_', "-").leak())
+        } else {
+            v
+        }
+    }))
 }
 
 /// Every part any protocol shows alone (which protocol has which is

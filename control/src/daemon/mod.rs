@@ -27,6 +27,7 @@ pub mod ard;
 pub mod arip;
 pub mod fib;
 mod handle;
+pub mod kernel_import;
 pub mod kernel_routes;
 pub mod link;
 mod links;
@@ -122,6 +123,11 @@ pub struct Daemon {
     piasm: Option<(piasm::PiasmTask, crate::config::PiasmConfig)>,
     /// `[mga]`, with the config it runs.
     mga: Option<(mga::MgaTask, crate::config::MgaConfig)>,
+    /// `[kernel_import]`, with the config it runs.
+    kernel_import: Option<(
+        kernel_import::KernelImportTask,
+        crate::config::KernelImportConfig,
+    )>,
     /// A graceful restart the previous process announced, until AOSPF
     /// has started with it (daemon/aospf.rs).
     gr_pending: Option<state_file::GracefulRestart>,

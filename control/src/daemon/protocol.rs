@@ -148,11 +148,28 @@ pub static REGISTRY: &[Registration] = &[
         stop: |d| Box::pin(d.stop_mga()),
         render: |v, _| crate::ctl::mga::render(v),
     },
+    Registration {
+        name: "kernel_import",
+        about: "kernel import: members from the kernel's /128 routes (BIRD, FRR, static), source kernel",
+        views: &[],
+        sync: |d, cfg| Box::pin(d.sync_kernel_import(cfg)),
+        view: |d, _| d.kernel_import_view(),
+        links: |d| d.kernel_import_links(),
+        address: |_, _| {},
+        stop: |d| {
+            d.stop_kernel_import();
+            Box::pin(std::future::ready(()))
+        },
+        render: |v, _| crate::ctl::kernel_import::render(v),
+    },
 ];
 
-/// The registration called `name`.
+/// The registration called `name` (`kernel-import` finds `kernel_import`:
+/// the command line may spell a config section's `_` as `-`).
 pub fn find(name: &str) -> Option<&'static Registration> {
-    REGISTRY.iter().find(|r| r.name == name)
+    REGISTRY
+        .iter()
+        .find(|r| r.name == name || r.name.replace('_', "-") == name)
 }
 
 /// Every registered name, for help texts and errors.

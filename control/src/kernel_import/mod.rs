@@ -99,6 +99,9 @@ pub enum Refusal {
     OutsidePrefixes,
     /// Not a unicast route (blackhole, unreachable, local, ...).
     NotUnicast,
+    /// A unicast route that lists no next hop (one that uses a nexthop
+    /// object while `net.ipv4.nexthop_compat_mode` is 0).
+    NoNextHop,
     /// A next hop with no gateway (a device route: every member holds the
     /// anycast address, so the address itself names none of them).
     NoGateway,
@@ -119,6 +122,7 @@ impl Refusal {
             Refusal::NotHostRoute => "not_host_route",
             Refusal::OutsidePrefixes => "outside_prefixes",
             Refusal::NotUnicast => "not_unicast",
+            Refusal::NoNextHop => "no_next_hop",
             Refusal::NoGateway => "no_gateway",
             Refusal::NoInterface => "no_interface",
             Refusal::InterfaceNotListed => "interface_not_listed",
@@ -320,6 +324,10 @@ impl Importer {
         }
         if !r.unicast {
             self.refuse(Refusal::NotUnicast, &r, None);
+            return;
+        }
+        if r.hops.is_empty() {
+            self.refuse(Refusal::NoNextHop, &r, None);
             return;
         }
         let key = (r.metric, r.protocol);

@@ -375,6 +375,27 @@ impl Netlink {
         }
     }
 
+    /// Every IPv6 route of every table, as the kernel reports it (the
+    /// kernel import reads its table from it).
+    pub async fn ipv6_routes(&self) -> Result<Vec<RouteMessage>, ControlError> {
+        let mut req = RouteMessage::default();
+        req.header.address_family = AddressFamily::Inet6;
+        let msgs = self
+            .request(
+                "route dump",
+                RouteNetlinkMessage::GetRoute(req),
+                NLM_F_REQUEST | NLM_F_DUMP,
+            )
+            .await?;
+        Ok(msgs
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(r) => Some(r),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Deletes every route of protocol 0xa6 (left by a crashed anycast6d)
     /// but those in `keep` ((prefix, plen) → metric: what a graceful
     /// restart hands the new process). Each is deleted by its metric, so
