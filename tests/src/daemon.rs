@@ -253,6 +253,7 @@ pub struct Daemon {
     ns_path: PathBuf,
     pub config: PathBuf,
     pub socket: PathBuf,
+    state: PathBuf,
     log: PathBuf,
     proc: Option<Proc>,
     // Dropped after `proc`: the daemon dies before its pins are destroyed.
@@ -274,6 +275,7 @@ impl Daemon {
             ns_path: ns.path(),
             config,
             socket,
+            state,
             log: tmp.join(format!("{label}.log")),
             proc: None,
             pins,
@@ -284,6 +286,34 @@ impl Daemon {
 
     pub fn pin_dir(&self) -> &Path {
         self.pins.path()
+    }
+
+    /// `cfg` as this daemon's config text (its own socket, pin and state
+    /// paths), not yet written.
+    pub fn config_text(&self, cfg: &DaemonCfg) -> String {
+        cfg.to_toml(&self.socket, self.pins.path(), &self.state)
+    }
+
+    /// Writes `text` as the config file and runs `anycast6ctl reload`:
+    /// Ok with its output, or Err with what it printed when refused.
+    pub fn reload_text(&self, text: &str) -> Result<String> {
+        std::fs::write(&self.config, text)?;
+        let out = self.ctl_output(&["reload"])?;
+        let msg = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            Ok(msg)
+        } else {
+            bail!("{msg}")
+        }
+    }
+
+    /// [`Daemon::reload_text`] of `cfg`.
+    pub fn reload(&self, cfg: &DaemonCfg) -> Result<String> {
+        self.reload_text(&self.config_text(cfg))
     }
 
     /// (Re)starts the process with the current config file.

@@ -364,15 +364,28 @@ impl Play {
     /// Starts `anycast6-stream client` toward `service` (the anycast
     /// address, or one server's), writing to `<tmp>/<label>.out`.
     pub fn start(net: &StreamNet, label: &str, service: Ipv6Addr, o: &PlayOpts) -> Result<Play> {
-        let out = net.tmp.join(format!("{label}.out"));
+        Play::start_in(&net.client, &net.tmp, label, service, FILE, o)
+    }
+
+    /// The same from any namespace and for any content id (a file name
+    /// on the servers, or `gen:<size>`).
+    pub fn start_in(
+        client: &Netns,
+        tmp: &TempDir,
+        label: &str,
+        service: Ipv6Addr,
+        content: &str,
+        o: &PlayOpts,
+    ) -> Result<Play> {
+        let out = tmp.join(format!("{label}.out"));
         let _ = std::fs::remove_file(&out);
-        let mut cmd = net.client.command(bin("anycast6-stream"));
+        let mut cmd = client.command(bin("anycast6-stream"));
         cmd.args([
             "client",
             "--server",
             &format!("[{service}]:{PORT}"),
             "--content",
-            FILE,
+            content,
             "--rate",
             &o.rate,
             "--buffer",
@@ -409,12 +422,22 @@ impl Play {
         Ok(())
     }
 
+    /// Whether the client has ended.
+    pub fn ended(&self) -> bool {
+        self.handle.is_finished()
+    }
+
     /// Waits (up to a minute) for the client to end.
     pub fn finish(self) -> Result<Played> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        self.finish_within(Duration::from_secs(60))
+    }
+
+    /// Waits up to `limit` for the client to end.
+    pub fn finish_within(self, limit: Duration) -> Result<Played> {
+        let deadline = Instant::now() + limit;
         while !self.handle.is_finished() {
             if Instant::now() > deadline {
-                bail!("the client did not end within a minute");
+                bail!("the client did not end within {limit:?}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -522,6 +522,28 @@ pub fn tcp_transfer(
     verified: &Arc<AtomicU64>,
     member: &Mutex<Option<String>>,
 ) -> Result<TransferReport> {
+    tcp_transfer_until(
+        dst,
+        bytes,
+        rate,
+        sent,
+        verified,
+        member,
+        &AtomicBool::new(false),
+    )
+}
+
+/// [`tcp_transfer`] that also ends early, at a write boundary, once `stop`
+/// is set: what was sent by then must come back byte-exact.
+pub fn tcp_transfer_until(
+    dst: SocketAddrV6,
+    bytes: u64,
+    rate: Option<u64>,
+    sent: &AtomicU64,
+    verified: &Arc<AtomicU64>,
+    member: &Mutex<Option<String>>,
+    stop: &AtomicBool,
+) -> Result<TransferReport> {
     let start = Instant::now();
     let mut s = TcpStream::connect_timeout(&SocketAddr::V6(dst), Duration::from_secs(5))
         .with_context(|| format!("connect to {dst}"))?;
@@ -558,7 +580,7 @@ pub fn tcp_transfer(
 
     let mut buf = vec![0u8; 16384];
     let mut off = 0u64;
-    while off < bytes {
+    while off < bytes && !stop.load(Ordering::Relaxed) {
         let n = (bytes - off).min(buf.len() as u64) as usize;
         fill_pattern(&mut buf[..n], off);
         s.write_all(&buf[..n])
@@ -574,12 +596,12 @@ pub fn tcp_transfer(
     }
     s.shutdown(Shutdown::Write)?;
     let echoed = reader.join().map_err(|_| anyhow!("reader panicked"))??;
-    if echoed != bytes {
-        bail!("{name} echoed {echoed} of {bytes} bytes");
+    if echoed != off {
+        bail!("{name} echoed {echoed} of {off} bytes");
     }
     Ok(TransferReport {
         member: name,
-        sent: bytes,
+        sent: off,
         verified: echoed,
         elapsed: start.elapsed(),
     })
