@@ -10,6 +10,8 @@
 # to the anycast address; the summary shows which member served what. Then a
 # member is drained and both near members removed, to show new flows moving.
 # Everything (namespaces, processes, pins) is removed on exit, Ctrl-C included.
+#
+# scripts/demo.sh --stages walks the migration stages instead (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,30 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 scripts/setup.sh
+
+# --stages: the migration model (docs/migration.md) in its own namespace
+# topology, one anycast6d on every node from the start, changed only by
+# reloads: AARP -> MGA home agent -> PIA-SM core -> ARIP, with a TCP
+# transfer through the preload library and an anycast6-stream session kept
+# running throughout. It is the CI test tests/tests/migration.rs; this runs
+# it and shows its account of each stage (about two minutes).
+if [[ ${1:-} == --stages ]]; then
+  printf '\n\033[1m== %s\033[0m\n' "building"
+  cargo build --workspace --bins --lib --quiet
+  printf '\n\033[1m== %s\033[0m\n' "the four stages (namespaces a6t-mig*, removed at the end)"
+  set +e
+  A6T_NO_BUILD=1 cargo test --quiet -p anycast6-tests --test migration -- --nocapture 2>&1 |
+    grep -v -e '^running [0-9]* test' -e '^test result:' -e '^\s*$' -e '^test .* \.\.\. ok$' \
+      -e '^\.*$' -e 'has been running for over'
+  status=${PIPESTATUS[0]}
+  set -e
+  if [[ $status -ne 0 ]]; then echo "demo.sh --stages: the stages did not complete (above: why)" >&2; fi
+  exit "$status"
+fi
+if [[ $# -gt 0 ]]; then
+  echo "demo.sh: unknown argument ${1}; usage: scripts/demo.sh [--stages]" >&2
+  exit 2
+fi
 
 P=a6demo                       # prefix of everything this demo creates
 NSS=(c r1 m1 m2 r2 m3)

@@ -355,6 +355,26 @@ impl Played {
             .unwrap_or_default()
     }
 
+    /// `(from server, to server, gap ms, first sequence number of the new
+    /// server)` of each failover.
+    pub fn failovers_at(&self) -> Vec<(u64, u64, f64, u64)> {
+        self.report["failovers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| {
+                        (
+                            f["from_server"].as_u64().unwrap_or(0),
+                            f["to_server"].as_u64().unwrap_or(0),
+                            f["gap_ms"].as_f64().unwrap_or(f64::NAN),
+                            f["at_seq"].as_u64().unwrap_or(0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn count(&self, field: &str) -> u64 {
         self.report[field].as_u64().unwrap_or(u64::MAX)
     }
