@@ -324,6 +324,7 @@ impl Default for PlayOpts {
 /// A client run in the client namespace; its JSON report comes on stdout.
 pub struct Play {
     pub out: PathBuf,
+    pid: u32,
     handle: JoinHandle<std::io::Result<Output>>,
 }
 
@@ -423,8 +424,9 @@ impl Play {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
         let child = cmd.spawn().context("anycast6-stream client")?;
+        let pid = child.id();
         let handle = std::thread::spawn(move || child.wait_with_output());
-        Ok(Play { out, handle })
+        Ok(Play { out, pid, handle })
     }
 
     /// Octets written so far.
@@ -457,7 +459,25 @@ impl Play {
         let deadline = Instant::now() + limit;
         while !self.handle.is_finished() {
             if Instant::now() > deadline {
-                bail!("the client did not end within {limit:?}");
+                // Stopped, so that what it printed (its progress and, on
+                // SIGTERM, its summary) says where it was.
+                let _ = crate::sys::kill(self.pid, libc::SIGTERM);
+                let stop = Instant::now() + Duration::from_secs(5);
+                while !self.handle.is_finished() && Instant::now() < stop {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let said = match self.handle.is_finished() {
+                    true => match self.handle.join() {
+                        Ok(Ok(o)) => format!(
+                            "{}{}",
+                            String::from_utf8_lossy(&o.stdout),
+                            String::from_utf8_lossy(&o.stderr)
+                        ),
+                        _ => String::new(),
+                    },
+                    false => String::new(),
+                };
+                bail!("the client did not end within {limit:?}; it said:\n{said}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
