@@ -235,6 +235,13 @@ impl Client {
         self.last_timestamp
     }
 
+    /// Between two Data of a server at the session's rate.
+    fn datagram_interval(&self) -> Duration {
+        Duration::from_micros(
+            u64::from(self.cfg.datagram_size) * 1_000_000 / u64::from(self.cfg.rate.max(1)),
+        )
+    }
+
     fn stop(&mut self, to: SocketAddrV6, wall_ms: u64) -> Out {
         self.report.stops_sent += 1;
         let ts = self.timestamp(wall_ms);
@@ -329,11 +336,33 @@ impl Client {
         }
         self.total_seqs = Some(total_seqs);
         // Which server: a new one is a failover; one superseded still
-        // sending (two servers on one session) is told to stop.
+        // sending (two servers on one session) is told to stop — unless it
+        // is sending again after it went quiet, or the current one went
+        // quiet: then the service's routing has brought the requests back
+        // to it (it took the session over again), and it is a failover
+        // back.
+        let quiet = 2 * self.cfg.nack_interval.max(self.datagram_interval());
         match self.current {
             Some((id, _, _)) if id == server => {}
             Some((old, addr, last)) => {
-                if let Some((_, told)) = self.superseded.get_mut(&server) {
+                let back = self
+                    .superseded
+                    .get(&server)
+                    .is_some_and(|&(_, told)| now - told > quiet || now - last > quiet);
+                if back {
+                    self.superseded.remove(&server);
+                    self.report.failovers.push(Failover {
+                        from_server: old,
+                        to_server: server,
+                        gap_ms: ms(now - last),
+                        at_seq: seq,
+                    });
+                    // The one left behind may still be sending: stop it.
+                    self.superseded.insert(old, (addr, now));
+                    let o = self.stop(addr, wall_ms);
+                    out.push(o);
+                    self.current = Some((server, from, now));
+                } else if let Some((_, told)) = self.superseded.get_mut(&server) {
                     if now - *told >= self.cfg.nack_interval {
                         *told = now;
                         let o = self.stop(from, wall_ms);

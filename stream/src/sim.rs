@@ -386,6 +386,46 @@ fn two_servers_on_one_session_the_older_is_stopped() {
 }
 
 #[test]
+fn the_route_moving_back_to_a_stopped_server_fails_back() {
+    // Routing moves the service 1 -> 2 -> 1 with both servers alive (the
+    // migration test's stages do): the client stopped server 1 when 2 took
+    // over; when the requests reach 1 again it takes the session over
+    // again, and the client must follow it, not stop it for ever.
+    let mut n = Net::new(
+        2,
+        client_cfg("gen:600k", 100_000, 500),
+        ServerConfig::default(),
+        Faults {
+            delay: Duration::from_millis(1),
+            ..Faults::default()
+        },
+    );
+    n.run_until(Duration::from_millis(1500), |_| false);
+    n.anycast = Some(1);
+    n.run_until(Duration::from_millis(1500), |_| false);
+    n.anycast = Some(0);
+    n.run_until(Duration::from_secs(20), |_| false);
+    let r = n.client.report(n.clock.now());
+    assert_eq!(r.outcome, Outcome::Complete, "{r:#?}");
+    assert_eq!(n.output, Net::expect(600 << 10));
+    let moves: Vec<(u32, u32)> = r
+        .failovers
+        .iter()
+        .map(|f| (f.from_server, f.to_server))
+        .collect();
+    assert_eq!(moves, vec![(1, 2), (2, 1)], "{r:#?}");
+    assert_eq!(r.unplayed, 0, "{r:#?}");
+    // Server 2, left behind while still alive, was told to stop.
+    let c2 = n.servers[1].as_ref().unwrap().counters();
+    assert!(c2.stops >= 1, "{c2:?}");
+    let c1 = n.servers[0].as_ref().unwrap().counters();
+    assert!(
+        c1.sessions_taken_over <= 3,
+        "server 1 taken over again and again: {c1:?}"
+    );
+}
+
+#[test]
 fn a_lost_tail_is_sent_again_after_a_stall() {
     // Everything after the first second is lost once; nothing opens a gap
     // (no later datagram arrives), so only the stall timer finds it.
