@@ -398,6 +398,20 @@ impl Play {
         content: &str,
         o: &PlayOpts,
     ) -> Result<Play> {
+        Play::start_bound(client, tmp, label, service, content, o, None)
+    }
+
+    /// [`Play::start_in`] from a given client address and port (`--bind`):
+    /// the session's flow is then known in advance.
+    pub fn start_bound(
+        client: &Netns,
+        tmp: &TempDir,
+        label: &str,
+        service: Ipv6Addr,
+        content: &str,
+        o: &PlayOpts,
+        bind: Option<std::net::SocketAddrV6>,
+    ) -> Result<Play> {
         let out = tmp.join(format!("{label}.out"));
         let _ = std::fs::remove_file(&out);
         let mut cmd = client.command(bin("anycast6-stream"));
@@ -423,6 +437,9 @@ impl Play {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+        if let Some(b) = bind {
+            cmd.arg("--bind").arg(b.to_string());
+        }
         let child = cmd.spawn().context("anycast6-stream client")?;
         let pid = child.id();
         let handle = std::thread::spawn(move || child.wait_with_output());
@@ -442,6 +459,12 @@ impl Play {
             bail!("the client ended before {what}");
         }
         Ok(())
+    }
+
+    /// Ends the client at once (SIGKILL) and waits for it.
+    pub fn kill(self) {
+        let _ = crate::sys::kill(self.pid, libc::SIGKILL);
+        let _ = self.handle.join();
     }
 
     /// Whether the client has ended.

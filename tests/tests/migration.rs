@@ -167,6 +167,7 @@ struct Net {
     home: Daemon,
     c: Netns,
     r1: Netns,
+    m: [Netns; 2],
     _others: Vec<Netns>,
     tmp: TempDir,
     next_port: std::sync::atomic::AtomicU16,
@@ -296,7 +297,8 @@ impl Net {
             home,
             c,
             r1,
-            _others: vec![r2, h, m1, m2],
+            m: [m1, m2],
+            _others: vec![r2, h],
             tmp,
             next_port: 20000.into(),
         }
@@ -551,6 +553,56 @@ impl Probe {
     }
 }
 
+/// Packets `dev` of `n` has sent.
+fn tx_packets(n: &Netns, dev: &str) -> u64 {
+    n.ip(&["-s", "-j", "link", "show", "dev", dev])
+        .ok()
+        .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
+        .and_then(|v| v[0]["stats64"]["tx"]["packets"].as_u64())
+        .unwrap_or(0)
+}
+
+fn stream_opts() -> PlayOpts {
+    PlayOpts {
+        rate: STREAM_RATE.into(),
+        buffer: "1s".into(),
+        nack_interval: "100ms".into(),
+        give_up: "10s".into(),
+    }
+}
+
+/// A stream session that member `i` serves: client ports are tried until
+/// member `i`'s link carries the stream (another member's session is
+/// dropped).
+fn start_served_by(net: &Net, i: usize, label: &str) -> Play {
+    for port in 34000..34020 {
+        let from = SocketAddrV6::new(C_ADDR, port, 0, 0);
+        let p = Play::start_bound(
+            &net.c,
+            &net.tmp,
+            label,
+            A,
+            STREAM_CONTENT,
+            &stream_opts(),
+            Some(from),
+        )
+        .expect("stream client");
+        p.wait_written("the session plays", 50_000).unwrap();
+        let t0 = tx_packets(&net.m[i], M_IF[i]);
+        std::thread::sleep(Duration::from_millis(500));
+        // 200 KiB/s in 1200-octet datagrams: about 85 in half a second.
+        if tx_packets(&net.m[i], M_IF[i]) - t0 > 40 {
+            println!(
+                "  {label}: a session from port {port}, served by M{}",
+                i + 1
+            );
+            return p;
+        }
+        p.kill();
+    }
+    panic!("no client port of 20 gave M{} the stream", i + 1);
+}
+
 /// The preload transfer's longest stall (ms) in [from, to] (ms since it
 /// started), from its progress file.
 fn tcp_stall(samples: &[(u64, u64)], from: u64, to: u64) -> u64 {
@@ -676,12 +728,7 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
                 &format!("stream{i}"),
                 A,
                 STREAM_CONTENT,
-                &PlayOpts {
-                    rate: STREAM_RATE.into(),
-                    buffer: "1s".into(),
-                    nack_interval: "100ms".into(),
-                    give_up: "10s".into(),
-                },
+                &stream_opts(),
             )
             .expect("stream client")
         })
@@ -756,6 +803,11 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
         installed_sources(&net.home),
         BTreeSet::from(["mga".to_string()])
     );
+    // A third session, started now, past the change, from a source port
+    // whose flow H gives M2: the later changes have to move it.
+    let late = start_served_by(&net, 1, "stream3");
+    let late_started = Instant::now();
+
     println!(
         "  100 new UDP flows: {f:?}; H's fast path counted {} packets for A",
         h1 - h0
@@ -883,7 +935,7 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
         h1 - h0
     );
     assert!(
-        streams.iter().all(|s| !s.ended()),
+        streams.iter().all(|s| !s.ended()) && !late.ended(),
         "a stream ended before the last stage: make it longer"
     );
 
@@ -912,6 +964,16 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
         samples.last().map_or(0, |s| s.0) as f64 / 1e3,
     );
     let mut failovers = Vec::new();
+    let mut streams = streams;
+    streams.push(late);
+    // When each session started, from the first two's start.
+    let began = [
+        0.0,
+        0.0,
+        late_started
+            .saturating_duration_since(streams_started)
+            .as_secs_f64(),
+    ];
     for (i, s) in streams.into_iter().enumerate() {
         let out = s.out.clone();
         let played = s
@@ -936,9 +998,16 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
             played.count("unplayed"),
             played.failovers().len()
         );
+        if i == 2 {
+            assert!(
+                !played.failovers().is_empty(),
+                "stream 3, on M2 in stage 2, never changed server: {}",
+                played.report
+            );
+        }
         for (from, to, gap, seq) in played.failovers_at() {
             // Data goes out at the stream rate: sequence number to time.
-            let at = seq as f64 * 1200.0 / (200u64 << 10) as f64;
+            let at = began[i] + seq as f64 * 1200.0 / (200u64 << 10) as f64;
             failovers.push((i + 1, from, to, gap, at));
         }
     }
