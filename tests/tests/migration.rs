@@ -23,6 +23,8 @@
 //!    to R1 or R2, they decapsulate and hand the packet to their member.
 //! 4. ARIP: R1 and R2 speak ARIP and R1 forwards A from the client link
 //!    itself: flows from C reach M1 with no detour through H.
+//! 5. Cleanup: PIA-SM and MGA removed everywhere; R1 and R2 go on with
+//!    ARD and ARIP, and R1's FIB holds A at every look on the way.
 //!
 //! At every change a reload that fails validation is tried first on the
 //! node about to change: refused with file:line:col, nothing applied. A
@@ -82,11 +84,12 @@ fn piasm(router: &str, ifs: &[&str], core_here: bool) -> String {
     s
 }
 
-/// Member `i`'s config at `stage`.
+/// Member `i`'s config at `stage` (MGA in stages 2 to 4).
 fn member_cfg(i: usize, stage: u8) -> DaemonCfg {
     let (coa, iface) = (M[i], M_IF[i]);
     let mut extra = format!("[aarp]\nunicast = \"{coa}\"\n");
-    if stage >= 2 {
+    let mga = (2..=4).contains(&stage);
+    if mga {
         extra.push_str(&keys());
         extra.push_str(&format!(
             "[mga.member]\ncare_of = \"{coa}\"\ninterface = \"{iface}\"\nhome_agents = [\"{HA}\"]\n\
@@ -104,7 +107,7 @@ fn member_cfg(i: usize, stage: u8) -> DaemonCfg {
         }));
     }
     let mut cfg = member_role(A, extra);
-    if stage >= 2 {
+    if mga {
         if let Some(r) = cfg.member.as_mut() {
             r.decap_interfaces = vec![iface.into()];
         }
@@ -112,9 +115,10 @@ fn member_cfg(i: usize, stage: u8) -> DaemonCfg {
     cfg
 }
 
-/// H's config at `stage`: nothing, then the home agent, then the core too.
+/// H's config at `stage`: nothing, then the home agent, then the core too,
+/// then nothing again (stage 5: the earlier stages removed).
 fn home_cfg(stage: u8) -> DaemonCfg {
-    if stage < 2 {
+    if !(2..=4).contains(&stage) {
         return DaemonCfg::default();
     }
     let mut extra = format!(
@@ -133,7 +137,8 @@ fn home_cfg(stage: u8) -> DaemonCfg {
 
 /// Router `i`'s (0: R1, 1: R2) config at `stage`: nothing until the
 /// PIA-SM first-hop role (XDP upstream and on the member link), then
-/// ARIP and XDP on the link toward the client.
+/// ARIP and XDP on the link toward the client, then (stage 5) without
+/// PIA-SM.
 fn router_cfg(i: usize, stage: u8) -> DaemonCfg {
     let (me, up, down, client_side) = if i == 0 {
         (R1, "r1-r2", "r1-m1", "r1-c")
@@ -145,7 +150,10 @@ fn router_cfg(i: usize, stage: u8) -> DaemonCfg {
         return cfg;
     }
     cfg = cfg.interface(up, "native").interface(down, "native");
-    let mut extra = format!("{}{}", ard_router(&[down], None), piasm(me, &[up], false));
+    let mut extra = ard_router(&[down], None);
+    if stage <= 4 {
+        extra.push_str(&piasm(me, &[up], false));
+    }
     if stage >= 4 {
         cfg = cfg.interface(client_side, "native");
         // Unicast stays with the static routes: ARIP carries A only.
@@ -529,6 +537,51 @@ fn with_typo(text: &str, section: &str) -> String {
     text.replacen(&head, &format!("{head}hello_intervl_s = 1\n"), 1)
 }
 
+/// Polls a daemon's FIB for A while reloads run: how often A was absent.
+struct FibWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<(u64, u64)>,
+}
+
+impl FibWatch {
+    fn start(d: &Daemon) -> FibWatch {
+        let socket = d.socket.clone();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let st = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let (mut looks, mut missing) = (0, 0);
+            while !st.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = std::process::Command::new(bin("anycast6ctl"))
+                    .arg("--socket")
+                    .arg(&socket)
+                    .args(["--json", "show", "fib"])
+                    .output();
+                let Ok(out) = out else { continue };
+                let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+                    continue;
+                };
+                looks += 1;
+                let has = v["routes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|r| r["route"].as_str().is_some_and(is_a));
+                if !has {
+                    missing += 1;
+                }
+            }
+            (looks, missing)
+        });
+        FibWatch { stop, handle }
+    }
+
+    /// (looks, looks without A).
+    fn stop(self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.join().unwrap_or((0, 0))
+    }
+}
+
 /// A stall probe: one UDP flow, a datagram every 10 ms.
 struct Probe {
     stream: UdpStream,
@@ -601,6 +654,10 @@ fn start_served_by(net: &Net, i: usize, label: &str) -> Play {
         p.kill();
     }
     panic!("no client port of 20 gave M{} the stream", i + 1);
+}
+
+fn net_streams_running(streams: &[Play], late: &Play) -> bool {
+    streams.iter().all(|s| !s.ended()) && !late.ended()
 }
 
 /// The preload transfer's longest stall (ms) in [from, to] (ms since it
@@ -939,7 +996,67 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
         "a stream ended before the last stage: make it longer"
     );
 
-    // ---- The long sessions, through all four.
+    // ---- 4 -> 5: the earlier stages removed.
+    println!("stage 5: cleanup (PIA-SM off the routers and H, MGA off the members and H)");
+    let probe = Probe::start(&net.c, 33005);
+    let from = Instant::now();
+    let watch = FibWatch::start(&net.routers[0]);
+    let bad = with_typo(&net.routers[0].config_text(&router_cfg(0, 5)), "ard");
+    refused(&net.routers[0], &bad, "an unknown [ard] key");
+    for (i, r) in net.routers.iter().enumerate() {
+        apply(r, ["R1", "R2"][i], &router_cfg(i, 5));
+    }
+    for (i, m) in net.members.iter().enumerate() {
+        apply(m, ["M1", "M2"][i], &member_cfg(i, 5));
+    }
+    apply(&net.home, "H", &home_cfg(5));
+    wait_for(
+        "R1 and R2 install their ARD members again",
+        Duration::from_secs(15),
+        || {
+            let ard = BTreeSet::from(["ard".to_string()]);
+            installed_sources(&net.routers[0]) == ard && installed_sources(&net.routers[1]) == ard
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", net.logs()));
+    let f = net.flows(100);
+    let to = Instant::now();
+    std::thread::sleep(Duration::from_millis(500));
+    let (looks, missing) = watch.stop();
+    let (ms, members) = probe.stop();
+    changes.push(Change {
+        name: "4 -> 5 (cleanup)",
+        from,
+        to,
+        probe_ms: ms,
+        probe_members: members,
+    });
+    assert_eq!(f.get("m1"), Some(&100), "stage 5: {f:?}");
+    assert_eq!(
+        missing, 0,
+        "R1's FIB was without A in {missing} of {looks} looks while the stages went"
+    );
+    for (who, d) in [
+        ("H", &net.home),
+        ("R1", &net.routers[0]),
+        ("M1", &net.members[0]),
+    ] {
+        for p in ["piasm", "mga"] {
+            let v = d.ctl_json(&["show", p]).unwrap_or_default();
+            assert!(v.is_null(), "{who} still runs {p}: {v}");
+        }
+    }
+    assert!(installed_sources(&net.home).is_empty());
+    println!(
+        "  100 new UDP flows: {f:?}; R1's FIB held A in all {looks} looks during the reloads; \
+         no PIA-SM or MGA left anywhere"
+    );
+    assert!(
+        net_streams_running(&streams, &late),
+        "a stream ended before the last stage: make it longer"
+    );
+
+    // ---- The long sessions, through all five.
     let tcp_started = tcp.started;
     let ms = |at: Instant| at.saturating_duration_since(tcp_started).as_millis() as u64;
     let (ok, text, samples) = tcp.finish();
