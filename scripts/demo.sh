@@ -33,9 +33,9 @@ scripts/setup.sh
 
 # --stages: the migration model (docs/migration.md) in its own namespace
 # topology, one anycast6d on every node from the start, changed only by
-# reloads: AARP -> MGA home agent -> PIA-SM core -> ARIP, with a TCP
-# transfer through the preload library and an anycast6-stream session kept
-# running throughout. It is the CI test tests/tests/migration.rs; this runs
+# reloads: AARP -> MGA home agent -> PIA-SM core -> ARIP, then PIA-SM and
+# MGA removed again, with a TCP transfer through the preload library and
+# three anycast6-stream sessions kept running throughout. It is the CI test tests/tests/migration.rs; this runs
 # it and shows its account of each stage (about two minutes).
 if [[ ${1:-} == --stages ]]; then
   printf '\n\033[1m== %s\033[0m\n' "building"
