@@ -41,8 +41,8 @@ pub struct Cli {
 pub enum Cmd {
     /// Show groups, members, the FIB, counters, interfaces, the pinned
     /// dataplane, the RIB, or a protocol's state and counters (ard, arip,
-    /// aarp, aospf), or one part of it (aospf: neighbors, database, routes,
-    /// interfaces).
+    /// aarp, aospf, piasm, mga, kernel-import), or one part of it (aospf:
+    /// neighbors, database, routes, interfaces; piasm: neighbors, trees).
     Show {
         #[arg(value_parser = show_arg())]
         what: String,
