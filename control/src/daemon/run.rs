@@ -32,11 +32,38 @@ pub async fn check(path: &Path) -> Result<String, ControlError> {
     let links = nl.links().await?;
     config::check_environment(&cfg, |n| links.iter().any(|l| l.name == n))?;
     let mut out = format!(
-        "{}: ok ({} groups, {} members)",
+        "{}: ok ({} groups, {} members)\nruns: {}",
         cfg.file,
         cfg.groups.len(),
-        cfg.member_count()
+        cfg.member_count(),
+        mechanisms(&cfg)
     );
+    if let Some(k) = &cfg.kernel_import {
+        let i = &k.import;
+        out.push_str(&format!(
+            "\nkernel_import: table {}, route protocols {}, {}, settle {} ms",
+            i.table,
+            i.protocols
+                .iter()
+                .map(|&p| crate::kernel_import::protocol_name(p)
+                    .map_or_else(|| p.to_string(), String::from))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if i.prefixes.is_empty() {
+                "any /128".to_string()
+            } else {
+                format!(
+                    "/128s inside {}",
+                    i.prefixes
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            k.settle.as_millis()
+        ));
+    }
     if let Some(a) = &cfg.aospf {
         // Not an error: AOSPF starts once they exist (retried at every resync).
         let missing: Vec<&str> = a
@@ -83,6 +110,63 @@ pub async fn check(path: &Path) -> Result<String, ControlError> {
         }
     }
     Ok(out)
+}
+
+/// What a config makes anycast6d do, in one line: the mechanisms of the
+/// migration model that are on (docs/migration.md).
+fn mechanisms(cfg: &Config) -> String {
+    let mut on: Vec<String> = Vec::new();
+    if !cfg.interfaces.is_empty() {
+        on.push(format!("fast path on {} interfaces", cfg.interfaces.len()));
+    }
+    if !cfg.groups.is_empty() {
+        on.push("static groups".into());
+    }
+    if let Some(m) = &cfg.member_role {
+        on.push(format!(
+            "member of {} addresses{}",
+            m.addresses.len(),
+            if m.ard.is_some() { " (ARD)" } else { "" }
+        ));
+    }
+    let flags = [
+        (cfg.ard.is_some(), "ARD router"),
+        (cfg.arip.is_some(), "ARIP"),
+        (cfg.aospf.is_some(), "AOSPF"),
+        (cfg.kernel_import.is_some(), "kernel import"),
+    ];
+    on.extend(flags.iter().filter(|f| f.0).map(|f| f.1.to_string()));
+    if let Some(p) = &cfg.piasm {
+        let core = p.anycast.iter().any(|a| a.core_here);
+        on.push(if core { "PIA-SM core" } else { "PIA-SM" }.into());
+    }
+    if let Some(m) = &cfg.mga {
+        let roles: Vec<&str> = [
+            (m.home_agent.is_some(), "home agent"),
+            (m.member.is_some(), "member"),
+            (m.correspondent.is_some(), "correspondent"),
+        ]
+        .iter()
+        .filter(|r| r.0)
+        .map(|r| r.1)
+        .collect();
+        on.push(format!("MGA {}", roles.join(" + ")));
+    }
+    if let Some(a) = &cfg.aarp {
+        on.push(
+            if a.answer_for_members {
+                "AARP (answering for members)"
+            } else {
+                "AARP"
+            }
+            .into(),
+        );
+    }
+    if on.is_empty() {
+        "nothing yet (an empty config: reload one that adds a mechanism)".into()
+    } else {
+        on.join(", ")
+    }
 }
 
 /// Detaches and unpins everything under `pin_dir` and removes the managed
@@ -384,5 +468,71 @@ impl Daemon {
         let v = destroy(&pin_dir).await?;
         let _ = std::fs::remove_file(state_file);
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mechanisms;
+
+    fn of(text: &str) -> String {
+        mechanisms(&crate::config::parse("t.toml", text).expect("config"))
+    }
+
+    #[test]
+    fn check_names_each_mechanism_a_config_turns_on() {
+        assert_eq!(
+            of(""),
+            "nothing yet (an empty config: reload one that adds a mechanism)"
+        );
+        let stage3_router = r#"
+[[interface]]
+name = "eth0"
+[[interface]]
+name = "eth1"
+[ard]
+interfaces = ["eth1"]
+[piasm]
+router_address = "2001:db8:ff::1"
+[[piasm.interface]]
+name = "eth0"
+[[piasm.anycast]]
+address = "2001:db8:1::a"
+core = "2001:db8:1::10"
+"#;
+        assert_eq!(
+            of(stage3_router),
+            "fast path on 2 interfaces, ARD router, PIA-SM"
+        );
+        let home_agent_and_core = r#"
+[[interface]]
+name = "ha0"
+[mga.home_agent]
+address = "2001:db8:1::10"
+interface = "ha0"
+anycast = ["2001:db8:1::a"]
+[piasm]
+router_address = "2001:db8:1::10"
+[[piasm.interface]]
+name = "ha0"
+[[piasm.anycast]]
+address = "2001:db8:1::a"
+core = "2001:db8:1::10"
+core_here = true
+"#;
+        assert_eq!(
+            of(home_agent_and_core),
+            "fast path on 1 interfaces, PIA-SM core, MGA home agent"
+        );
+        let member = r#"
+[member]
+addresses = ["2001:db8:1::a"]
+[member.ard]
+interfaces = ["eth0"]
+unicast = "2001:db8:2::2"
+[aarp]
+unicast = "2001:db8:2::2"
+"#;
+        assert_eq!(of(member), "member of 1 addresses (ARD), AARP");
     }
 }
