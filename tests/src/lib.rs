@@ -23,6 +23,7 @@ use anycast6_testsupport::names;
 pub mod bird;
 pub mod daemon;
 pub mod frr;
+pub mod home_line;
 pub mod ospf;
 pub mod proto;
 pub mod stream;

@@ -167,6 +167,30 @@ fn quoted(ifs: &[&str]) -> String {
         .join(", ")
 }
 
+/// `[piasm]` with 1 s Hellos and 1 s joins: this router's address,
+/// PIA-SM on `ifs`, and each of `anycast` with the core address `core`.
+pub fn piasm_router(
+    router: &str,
+    ifs: &[&str],
+    anycast: &[Ipv6Addr],
+    core: &str,
+    core_here: bool,
+    shortcut: bool,
+) -> String {
+    let mut s = format!(
+        "[piasm]\nrouter_address = \"{router}\"\nhello_interval_s = 1\njoin_interval_s = 1\n"
+    );
+    for i in ifs {
+        s.push_str(&format!("[[piasm.interface]]\nname = \"{i}\"\n"));
+    }
+    for a in anycast {
+        s.push_str(&format!(
+            "[[piasm.anycast]]\naddress = \"{a}\"\ncore = \"{core}\"\ncore_here = {core_here}\nshortcut = {shortcut}\n"
+        ));
+    }
+    s
+}
+
 /// The first tree of `show piasm trees` at `d` (Null when there is none).
 pub fn piasm_tree(d: &crate::Daemon) -> serde_json::Value {
     d.ctl_json(&["show", "piasm", "trees"])

@@ -340,20 +340,10 @@ pub struct Played {
 impl Played {
     /// `(from server, to server, gap ms)` of each failover.
     pub fn failovers(&self) -> Vec<(u64, u64, f64)> {
-        self.report["failovers"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|f| {
-                        (
-                            f["from_server"].as_u64().unwrap_or(0),
-                            f["to_server"].as_u64().unwrap_or(0),
-                            f["gap_ms"].as_f64().unwrap_or(f64::NAN),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.failovers_at()
+            .into_iter()
+            .map(|(from, to, gap, _)| (from, to, gap))
+            .collect()
     }
 
     /// `(from server, to server, gap ms, first sequence number of the new

@@ -33,7 +33,8 @@ use std::time::{Duration, Instant};
 use anycast6_mga::auth;
 use anycast6_mga::packet::option::AUTH_MN_HA;
 use anycast6_mga::packet::{BindingUpdate, Experimental, Message, Options};
-use anycast6_tests::proto::{link, longest_gap, member_role};
+use anycast6_tests::home_line::HomeLine;
+use anycast6_tests::proto::{longest_gap, member_role};
 use anycast6_tests::traffic::udp_ask;
 use anycast6_tests::{
     require_root, wait_for, Daemon, DaemonCfg, Netns, Server, TcpTransfer, TempDir, UdpStream,
@@ -80,44 +81,21 @@ impl Net {
     fn build_with(short: &str, lifetime_s: u32, ro: bool, two: bool, m2_direct: bool) -> Net {
         let tmp = TempDir::new(short).expect("tmp");
         let ns = |n: &str| Netns::new(&format!("{short}{n}")).expect("netns");
-        let (c, r1, r2, ha, m1, m2) = (ns("c"), ns("r1"), ns("r2"), ns("ha"), ns("m1"), ns("m2"));
-        for (a, ai, aa, b, bi, ba) in [
-            (
-                &c,
-                "c-r1",
-                "2001:db8:10::2/64",
-                &r1,
-                "r1-c",
-                "2001:db8:10::1/64",
-            ),
-            (
-                &r1,
-                "r1-r2",
-                "2001:db8:11::1/64",
-                &r2,
-                "r2-r1",
-                "2001:db8:11::2/64",
-            ),
-            (
-                &r1,
-                "r1-m1",
-                "2001:db8:2::1/64",
-                &m1,
-                "m1-r1",
-                "2001:db8:2::2/64",
-            ),
-            (
-                &r2,
-                "r2-m2",
-                "2001:db8:3::1/64",
-                &m2,
-                "m2-r2",
-                "2001:db8:3::2/64",
-            ),
-        ] {
-            link(a, ai, aa, b, bi, ba).unwrap();
-        }
-        // The home link: one home agent on a veth, or two on a bridge.
+        let line = HomeLine::build(short, "ha", !two).expect("topology");
+        // Replies from A leave in a 40-octet tunnel, or with a 24-octet
+        // Home Address option: the members' route MTU leaves room for both
+        // (docs/mga.md §8.3).
+        line.member_routes().unwrap();
+        let HomeLine {
+            c,
+            r1,
+            r2,
+            h: ha,
+            m1,
+            m2,
+        } = line;
+        // The home link: one home agent on a veth (built by HomeLine), or
+        // two on a bridge.
         let ha2 = two.then(|| ns("ha2"));
         if let Some(h2) = &ha2 {
             r2.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
@@ -148,35 +126,8 @@ impl Net {
             }
             h2.enable_forwarding().unwrap();
             h2.add_route("default", "2001:db8:1::1").unwrap();
-        } else {
-            link(
-                &r2,
-                "r2-ha",
-                "2001:db8:1::1/64",
-                &ha,
-                "ha-r2",
-                "2001:db8:1::10/64",
-            )
-            .unwrap();
+            ha.add_route("default", "2001:db8:1::1").unwrap();
         }
-        // The home agent forwards what its members reverse-tunnel.
-        for r in [&r1, &r2, &ha] {
-            r.enable_forwarding().unwrap();
-        }
-        c.add_route("default", "2001:db8:10::1").unwrap();
-        r1.add_route("2001:db8:1::/64", "2001:db8:11::2").unwrap();
-        r1.add_route("2001:db8:3::/64", "2001:db8:11::2").unwrap();
-        r2.add_route("2001:db8:10::/64", "2001:db8:11::1").unwrap();
-        r2.add_route("2001:db8:2::/64", "2001:db8:11::1").unwrap();
-        ha.add_route("default", "2001:db8:1::1").unwrap();
-        // Replies from A leave in a 40-octet tunnel, or with a 24-octet
-        // Home Address option: the members' route MTU leaves room for both
-        // (docs/mga.md §8.3).
-        for (m, via) in [(&m1, "2001:db8:2::1"), (&m2, "2001:db8:3::1")] {
-            m.ip(&["-6", "route", "add", "default", "via", via, "mtu", "1436"])
-                .unwrap();
-        }
-
         let ha_cfg = |me: Ipv6Addr, peer: Option<Ipv6Addr>, dev: &str| {
             DaemonCfg {
                 extra: format!(

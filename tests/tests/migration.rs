@@ -33,27 +33,25 @@
 //! theirs; all three are printed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
+use std::net::{Ipv6Addr, SocketAddrV6};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anycast6_tests::daemon::bin;
+use anycast6_tests::home_line::{HomeLine, H_ADDR as HA, M_ADDR as M, M_IF};
 use anycast6_tests::proto::{
-    ard_member, ard_router, arip_has_anycast_path, arip_router, link, longest_gap, member_role,
-    piasm_tree, ArdMember,
+    ard_member, ard_router, arip_has_anycast_path, arip_router, longest_gap, member_role,
+    piasm_router, piasm_tree, ArdMember,
 };
 use anycast6_tests::stream::{Play, PlayOpts, PORT as STREAM_PORT};
-use anycast6_tests::traffic::udp_ask;
+use anycast6_tests::traffic::udp_flows;
 use anycast6_tests::{
     require_root, wait_for, Daemon, DaemonCfg, Netns, Proc, Server, TempDir, UdpStream,
 };
 
 const A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xa);
-const HA: &str = "2001:db8:1::10";
 const C_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 2);
-const M: [&str; 2] = ["2001:db8:2::2", "2001:db8:3::2"];
-const M_IF: [&str; 2] = ["m1-r1", "m2-r2"];
 const R1: &str = "2001:db8:11::1";
 const R2: &str = "2001:db8:11::2";
 const UDP_PORT: u16 = 7000;
@@ -72,16 +70,7 @@ fn keys() -> String {
 
 /// `[piasm]` with 1 s Hellos and joins: the core of A is H.
 fn piasm(router: &str, ifs: &[&str], core_here: bool) -> String {
-    let mut s = format!(
-        "[piasm]\nrouter_address = \"{router}\"\nhello_interval_s = 1\njoin_interval_s = 1\n"
-    );
-    for i in ifs {
-        s.push_str(&format!("[[piasm.interface]]\nname = \"{i}\"\n"));
-    }
-    s.push_str(&format!(
-        "[[piasm.anycast]]\naddress = \"{A}\"\ncore = \"{HA}\"\ncore_here = {core_here}\n"
-    ));
-    s
+    piasm_router(router, ifs, &[A], HA, core_here, false)
 }
 
 /// Member `i`'s config at `stage` (MGA in stages 2 to 4).
@@ -184,67 +173,17 @@ struct Net {
 impl Net {
     fn build(short: &str) -> Net {
         let tmp = TempDir::new(short).expect("tmp");
-        let ns = |n: &str| Netns::new(&format!("{short}{n}")).expect("netns");
-        let (c, r1, r2, h, m1, m2) = (ns("c"), ns("r1"), ns("r2"), ns("h"), ns("m1"), ns("m2"));
-        for (a, ai, aa, b, bi, ba) in [
-            (
-                &c,
-                "c-r1",
-                "2001:db8:10::2/64",
-                &r1,
-                "r1-c",
-                "2001:db8:10::1/64",
-            ),
-            (
-                &r1,
-                "r1-r2",
-                "2001:db8:11::1/64",
-                &r2,
-                "r2-r1",
-                "2001:db8:11::2/64",
-            ),
-            (
-                &r1,
-                "r1-m1",
-                "2001:db8:2::1/64",
-                &m1,
-                "m1-r1",
-                "2001:db8:2::2/64",
-            ),
-            (
-                &r2,
-                "r2-m2",
-                "2001:db8:3::1/64",
-                &m2,
-                "m2-r2",
-                "2001:db8:3::2/64",
-            ),
-            (
-                &r2,
-                "r2-ha",
-                "2001:db8:1::1/64",
-                &h,
-                "ha-r2",
-                "2001:db8:1::10/64",
-            ),
-        ] {
-            link(a, ai, aa, b, bi, ba).unwrap();
-        }
-        for r in [&r1, &r2, &h] {
-            r.enable_forwarding().unwrap();
-        }
         // Plain unicast routing by static routes, as before any anycast.
-        c.add_route("default", "2001:db8:10::1").unwrap();
-        r1.add_route("2001:db8:1::/64", "2001:db8:11::2").unwrap();
-        r1.add_route("2001:db8:3::/64", "2001:db8:11::2").unwrap();
-        r2.add_route("2001:db8:10::/64", "2001:db8:11::1").unwrap();
-        r2.add_route("2001:db8:2::/64", "2001:db8:11::1").unwrap();
-        h.add_route("default", "2001:db8:1::1").unwrap();
-        // Room for a Home Address option on replies (docs/mga.md §8.3).
-        for (m, via) in [(&m1, "2001:db8:2::1"), (&m2, "2001:db8:3::1")] {
-            m.ip(&["-6", "route", "add", "default", "via", via, "mtu", "1436"])
-                .unwrap();
-        }
+        let line = HomeLine::build(short, "h", true).expect("topology");
+        line.member_routes().unwrap();
+        let HomeLine {
+            c,
+            r1,
+            r2,
+            h,
+            m1,
+            m2,
+        } = line;
         // Stage 1's only anycast routing: A is routed to M1.
         r1.add_route(&format!("{A}/128"), M[0]).unwrap();
 
@@ -321,23 +260,25 @@ impl Net {
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         assert!(base < 60000, "out of fresh source ports");
         let dst = SocketAddrV6::new(A, UDP_PORT, 0, 0);
-        let answers = self
+        let census = self
             .c
-            .run_in(move || {
-                (0..n)
-                    .map(|i| {
-                        let sock = UdpSocket::bind(SocketAddrV6::new(C_ADDR, base + i, 0, 0))?;
-                        sock.connect(dst)?;
-                        udp_ask(&sock, b"which", 3, Duration::from_millis(300))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()
-            })
+            .run_in(move || udp_flows(C_ADDR, dst, base, n))
             .expect("udp flows");
-        let mut c = BTreeMap::new();
-        for m in answers {
-            *c.entry(m.unwrap_or_else(|| "none".into())).or_insert(0) += 1;
+        let mut c: BTreeMap<String, usize> = census.per_member.into_iter().collect();
+        if census.unanswered > 0 {
+            c.insert("none".into(), census.unanswered);
         }
         c
+    }
+
+    /// Waits until fresh flows reach both members (40 new ones a try).
+    fn wait_both(&self, what: &str) {
+        wait_for(what, Duration::from_secs(30), || {
+            let c = self.flows(40);
+            std::thread::sleep(Duration::from_millis(200));
+            c.get("m1").is_some_and(|n| *n >= 8) && c.get("m2").is_some_and(|n| *n >= 8)
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
     }
 
     fn all(&self) -> Vec<&Daemon> {
@@ -755,6 +696,23 @@ struct Change {
     probe_members: BTreeMap<String, u64>,
 }
 
+impl Change {
+    /// The change `name`, begun at `from`, is over now: its probe runs on
+    /// for half a second more and stops.
+    fn end(name: &'static str, from: Instant, probe: Probe) -> Change {
+        let to = Instant::now();
+        std::thread::sleep(Duration::from_millis(500));
+        let (probe_ms, probe_members) = probe.stop();
+        Change {
+            name,
+            from,
+            to,
+            probe_ms,
+            probe_members,
+        }
+    }
+}
+
 #[test]
 fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
     if !require_root("four_stages_by_reloads_keep_tcp_and_the_stream_whole") {
@@ -829,26 +787,8 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
         .unwrap();
     println!("  R1: the static route {A}/128 via M1 deleted: A follows the home prefix to H");
     let h0 = group_packets(&net.home);
-    wait_for(
-        "new flows reach both members through H",
-        Duration::from_secs(30),
-        || {
-            let c = net.flows(40);
-            std::thread::sleep(Duration::from_millis(200));
-            c.get("m1").is_some_and(|n| *n >= 8) && c.get("m2").is_some_and(|n| *n >= 8)
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{}", net.logs()));
-    let to = Instant::now();
-    std::thread::sleep(Duration::from_millis(500));
-    let (ms, members) = probe.stop();
-    changes.push(Change {
-        name: "1 -> 2 (MGA)",
-        from,
-        to,
-        probe_ms: ms,
-        probe_members: members,
-    });
+    net.wait_both("new flows reach both members through H");
+    changes.push(Change::end("1 -> 2 (MGA)", from, probe));
     let f = net.flows(100);
     let h1 = group_packets(&net.home);
     assert_eq!(f.get("none"), None, "stage 2: {f:?}");
@@ -906,26 +846,8 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
     // to R1, which strips it and hands them to M1.
     let d0 = decapsulated(&net.routers[0]);
     let g0 = group_packets(&net.routers[1]);
-    wait_for(
-        "new flows reach both members down the tree",
-        Duration::from_secs(30),
-        || {
-            let c = net.flows(40);
-            std::thread::sleep(Duration::from_millis(200));
-            c.get("m1").is_some_and(|n| *n >= 8) && c.get("m2").is_some_and(|n| *n >= 8)
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{}", net.logs()));
-    let to = Instant::now();
-    std::thread::sleep(Duration::from_millis(500));
-    let (ms, members) = probe.stop();
-    changes.push(Change {
-        name: "2 -> 3 (PIA-SM)",
-        from,
-        to,
-        probe_ms: ms,
-        probe_members: members,
-    });
+    net.wait_both("new flows reach both members down the tree");
+    changes.push(Change::end("2 -> 3 (PIA-SM)", from, probe));
     let f = net.flows(100);
     let (d1, g1) = (
         decapsulated(&net.routers[0]),
@@ -965,16 +887,7 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
     let h0 = group_packets(&net.home);
     let r0 = group_packets(&net.routers[0]);
     let f = net.flows(100);
-    let to = Instant::now();
-    std::thread::sleep(Duration::from_millis(500));
-    let (ms, members) = probe.stop();
-    changes.push(Change {
-        name: "3 -> 4 (ARIP)",
-        from,
-        to,
-        probe_ms: ms,
-        probe_members: members,
-    });
+    changes.push(Change::end("3 -> 4 (ARIP)", from, probe));
     let (h1, r1) = (group_packets(&net.home), group_packets(&net.routers[0]));
     assert_eq!(
         f.get("m1"),
@@ -1020,17 +933,9 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", net.logs()));
     let f = net.flows(100);
-    let to = Instant::now();
-    std::thread::sleep(Duration::from_millis(500));
+    let change = Change::end("4 -> 5 (cleanup)", from, probe);
     let (looks, missing) = watch.stop();
-    let (ms, members) = probe.stop();
-    changes.push(Change {
-        name: "4 -> 5 (cleanup)",
-        from,
-        to,
-        probe_ms: ms,
-        probe_members: members,
-    });
+    changes.push(change);
     assert_eq!(f.get("m1"), Some(&100), "stage 5: {f:?}");
     assert_eq!(
         missing, 0,

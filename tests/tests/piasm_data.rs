@@ -40,7 +40,8 @@ use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
 use std::time::{Duration, Instant};
 
 use anycast6_tests::proto::{
-    ard_member_host, ard_router, link, longest_gap, piasm_branches as branches, piasm_tree as tree,
+    ard_member_host, ard_router, link, longest_gap, piasm_branches as branches, piasm_router,
+    piasm_tree as tree,
 };
 use anycast6_tests::traffic::udp_ask;
 use anycast6_tests::{
@@ -64,16 +65,7 @@ fn piasm(router: &str, ifs: &[&str], core_here: bool) -> String {
 }
 
 fn piasm_with(router: &str, ifs: &[&str], core_here: bool, shortcut: bool) -> String {
-    let mut s = format!(
-        "[piasm]\nrouter_address = \"{router}\"\nhello_interval_s = 1\njoin_interval_s = 1\n"
-    );
-    for i in ifs {
-        s.push_str(&format!("[[piasm.interface]]\nname = \"{i}\"\n"));
-    }
-    s.push_str(&format!(
-        "[[piasm.anycast]]\naddress = \"{A}\"\ncore = \"{C}\"\ncore_here = {core_here}\nshortcut = {shortcut}\n"
-    ));
-    s
+    piasm_router(router, ifs, &[A], C, core_here, shortcut)
 }
 
 /// The whole topology, its daemons and the members' servers (dropped in

@@ -16,7 +16,8 @@
 use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
 use std::time::Duration;
 
-use anycast6_tests::proto::{link, member_role};
+use anycast6_tests::home_line::HomeLine;
+use anycast6_tests::proto::member_role;
 use anycast6_tests::{wait_until, Daemon, DaemonCfg, Netns, Server, TempDir};
 use anyhow::{bail, Context, Result};
 
@@ -70,72 +71,14 @@ impl Net {
     /// The topology with the home agent up and no member running.
     pub fn build(short: &str, shape: Shape) -> Result<Net> {
         let tmp = TempDir::new(short)?;
-        let ns = |n: &str| Netns::new(&format!("{short}{n}"));
-        let (c, r1, r2, ha, m1, m2) = (
-            ns("c")?,
-            ns("r1")?,
-            ns("r2")?,
-            ns("ha")?,
-            ns("m1")?,
-            ns("m2")?,
-        );
-        for n in [&c, &r1, &r2, &ha, &m1, &m2] {
-            n.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
-            n.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
-        }
-        for (a, ai, aa, b, bi, ba) in [
-            (
-                &c,
-                "c-r1",
-                "2001:db8:10::2/64",
-                &r1,
-                "r1-c",
-                "2001:db8:10::1/64",
-            ),
-            (
-                &r1,
-                "r1-r2",
-                "2001:db8:11::1/64",
-                &r2,
-                "r2-r1",
-                "2001:db8:11::2/64",
-            ),
-            (
-                &r1,
-                "r1-m1",
-                "2001:db8:2::1/64",
-                &m1,
-                "m1-r1",
-                "2001:db8:2::2/64",
-            ),
-            (
-                &r2,
-                "r2-m2",
-                "2001:db8:3::1/64",
-                &m2,
-                "m2-r2",
-                "2001:db8:3::2/64",
-            ),
-            (
-                &r2,
-                "r2-ha",
-                "2001:db8:1::1/64",
-                &ha,
-                "ha-r2",
-                "2001:db8:1::10/64",
-            ),
-        ] {
-            link(a, ai, aa, b, bi, ba)?;
-        }
-        for r in [&r1, &r2, &ha] {
-            r.enable_forwarding()?;
-        }
-        c.add_route("default", "2001:db8:10::1")?;
-        r1.add_route("2001:db8:1::/64", "2001:db8:11::2")?;
-        r1.add_route("2001:db8:3::/64", "2001:db8:11::2")?;
-        r2.add_route("2001:db8:10::/64", "2001:db8:11::1")?;
-        r2.add_route("2001:db8:2::/64", "2001:db8:11::1")?;
-        ha.add_route("default", "2001:db8:1::1")?;
+        let HomeLine {
+            c,
+            r1,
+            r2,
+            h: ha,
+            m1,
+            m2,
+        } = HomeLine::build(short, "ha", true)?;
         // Y: to the home agent first, then (coming back from it) to M2.
         r2.add_route(&format!("{Y}/128"), "2001:db8:1::10")?;
         r2.ip(&[

@@ -75,18 +75,7 @@ pub struct Tree {
 
 /// `[piasm]` with 1 s Hellos and 1 s joins (holdtime 4 s).
 pub fn piasm(router: &str, ifs: &[&str], anycast: &[Ipv6Addr], core: bool, sc: bool) -> String {
-    let mut s = format!(
-        "[piasm]\nrouter_address = \"{router}\"\nhello_interval_s = 1\njoin_interval_s = 1\n"
-    );
-    for i in ifs {
-        s.push_str(&format!("[[piasm.interface]]\nname = \"{i}\"\n"));
-    }
-    for a in anycast {
-        s.push_str(&format!(
-            "[[piasm.anycast]]\naddress = \"{a}\"\ncore = \"{C}\"\ncore_here = {core}\nshortcut = {sc}\n"
-        ));
-    }
-    s
+    anycast6_tests::proto::piasm_router(router, ifs, anycast, C, core, sc)
 }
 
 /// `[ard]` with fast queries and room for `n` addresses of one member.
