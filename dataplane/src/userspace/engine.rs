@@ -3,7 +3,6 @@
 //! `a6_choose`, `a6_too_big`). Each step names the C function it mirrors;
 //! change one side and the fixtures (run through both) fail.
 
-use std::collections::HashMap;
 use std::net::Ipv6Addr;
 
 use crate::abi::{self, Affinity, Counter, Reason, Verdict};
@@ -11,6 +10,7 @@ use crate::flowhash;
 
 use super::affinity::AffinityTable;
 use super::emit;
+use super::fasthash::FastMap;
 use super::frame::Frame;
 use super::snapshot::{FibSnapshot, SnapGroup};
 use super::wire::{self, EthernetFrame, Ipv6Header, NH_ICMPV6, NH_UDP};
@@ -52,8 +52,8 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineCounters {
     pub reasons: [Counter; abi::REASON_MAX as usize],
-    pub groups: HashMap<u32, Counter>,
-    pub members: HashMap<u32, Counter>,
+    pub groups: FastMap<u32, Counter>,
+    pub members: FastMap<u32, Counter>,
     /// Tunnel end point decapsulations by `abi::tun_reason` (`a6_tun_stats`).
     pub tunnel: [Counter; abi::tun_reason::MAX as usize],
 }
@@ -63,8 +63,8 @@ impl Default for EngineCounters {
     fn default() -> Self {
         EngineCounters {
             reasons: [Counter::default(); abi::REASON_MAX as usize],
-            groups: HashMap::new(),
-            members: HashMap::new(),
+            groups: FastMap::default(),
+            members: FastMap::default(),
             tunnel: [Counter::default(); abi::tun_reason::MAX as usize],
         }
     }
@@ -73,6 +73,15 @@ impl Default for EngineCounters {
 fn bump(c: &mut Counter, bytes: u64) {
     c.packets = c.packets.wrapping_add(1);
     c.bytes = c.bytes.wrapping_add(bytes);
+}
+
+/// `bump` on the counter of `id`; a lookup first, as an entry costs more
+/// and the counter is there from the group's or member's first frame on.
+fn bump_id(map: &mut FastMap<u32, Counter>, id: u32, bytes: u64) {
+    match map.get_mut(&id) {
+        Some(c) => bump(c, bytes),
+        None => bump(map.entry(id).or_default(), bytes),
+    }
 }
 
 impl EngineCounters {
@@ -431,11 +440,8 @@ fn process_inner(
     let m = g.members[idx];
 
     let bytes = frame.len() as u64;
-    bump(state.counters.groups.entry(group_id).or_default(), bytes);
-    bump(
-        state.counters.members.entry(m.member_id).or_default(),
-        bytes,
-    );
+    bump_id(&mut state.counters.groups, group_id, bytes);
+    bump_id(&mut state.counters.members, m.member_id, bytes);
 
     if m.action == abi::ACT_LOCAL {
         return (Reason::PassLocal, 0);

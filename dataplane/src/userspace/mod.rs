@@ -23,6 +23,7 @@
 pub mod affinity;
 pub mod emit;
 pub mod engine;
+pub mod fasthash;
 pub mod frame;
 pub mod snapshot;
 pub mod wire;

@@ -14,7 +14,9 @@
 //! of operations both paths hold the same groups, the same tables and the
 //! same generations.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use super::fasthash::{FastMap, FastSet};
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
@@ -133,17 +135,17 @@ impl SnapGroup {
 /// An immutable view of the whole FIB.
 #[derive(Debug, Clone, Default)]
 pub struct FibSnapshot {
-    hosts: HashMap<[u8; 16], u32>,
+    hosts: FastMap<[u8; 16], u32>,
     /// Prefix routes by length, longest first; keys are masked networks.
-    prefixes: Vec<(u8, HashMap<[u8; 16], u32>)>,
-    groups: HashMap<u32, Arc<SnapGroup>>,
-    tx_ports: HashSet<u32>,
+    prefixes: Vec<(u8, FastMap<[u8; 16], u32>)>,
+    groups: FastMap<u32, Arc<SnapGroup>>,
+    tx_ports: FastSet<u32>,
     /// This router answers AARP queries itself (`a6_aarp`).
     aarp_answer: bool,
     /// Ingress interfaces and their own MACs (`a6_ifaces`).
-    ifaces: HashMap<u32, [u8; 6]>,
+    ifaces: FastMap<u32, [u8; 6]>,
     /// This router's tunnel end points (`a6_tun_local`).
-    tun_local: HashSet<[u8; 16]>,
+    tun_local: FastSet<[u8; 16]>,
 }
 
 fn mask(addr: &[u8; 16], len: u8) -> [u8; 16] {
@@ -368,11 +370,11 @@ impl SnapshotBuilder {
                 let i = match p.iter().position(|(l, _)| *l <= len) {
                     Some(i) if p[i].0 == len => i,
                     Some(i) => {
-                        p.insert(i, (len, HashMap::new()));
+                        p.insert(i, (len, FastMap::default()));
                         i
                     }
                     None => {
-                        p.push((len, HashMap::new()));
+                        p.push((len, FastMap::default()));
                         p.len() - 1
                     }
                 };
