@@ -141,8 +141,9 @@ pub struct Daemon {
     /// Members and next hops the protocols taught (merged before planning).
     learned: crate::rib::learned::Learned,
     /// Maglev table lengths a protocol asks for (a PIA-SM shortcut: the
-    /// core's), by anycast address.
-    table_lens: BTreeMap<std::net::Ipv6Addr, u32>,
+    /// core's), by anycast address and the source that asked: another
+    /// source's table for the same address leaves it alone.
+    table_lens: BTreeMap<(std::net::Ipv6Addr, crate::proto::Source), u32>,
     /// PIA-SM core-set groups: the packets each had carried when last
     /// published (fn standby_core_groups).
     core_seen: BTreeMap<u32, u64>,
@@ -402,7 +403,7 @@ impl Daemon {
         let lens: BTreeMap<u32, u32> = self
             .table_lens
             .iter()
-            .filter_map(|(a, l)| {
+            .filter_map(|((a, _), l)| {
                 let gid = plan
                     .target
                     .routes
@@ -602,8 +603,8 @@ impl Daemon {
         for (anycast, source, members, table_len) in ev.whole {
             let n = members.len();
             let len_changed = match table_len.filter(|_| n > 0) {
-                Some(l) => self.table_lens.insert(anycast, l) != Some(l),
-                None => self.table_lens.remove(&anycast).is_some(),
+                Some(l) => self.table_lens.insert((anycast, source), l) != Some(l),
+                None => self.table_lens.remove(&(anycast, source)).is_some(),
             };
             if len_changed {
                 tracing::info!(%anycast, table_len = ?table_len, "Maglev table length set by the protocol");

@@ -360,9 +360,10 @@ impl Daemon {
                 if self.learned.forget(Source::PiaSm) {
                     self.dirty = true;
                 }
-                // Only PIA-SM sets table lengths (its shortcut copies).
-                if !self.table_lens.is_empty() {
-                    self.table_lens.clear();
+                // PIA-SM's table lengths (its shortcut copies) go with it.
+                let before = self.table_lens.len();
+                self.table_lens.retain(|(_, src), _| *src != Source::PiaSm);
+                if self.table_lens.len() != before {
                     self.dirty = true;
                 }
             }
