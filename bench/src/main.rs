@@ -72,12 +72,20 @@ struct Args {
     /// The Markdown report to write.
     #[arg(long, default_value = "bench/REPORT.md")]
     report: PathBuf,
+    /// Wait at most this many seconds for other test suites to finish,
+    /// before the run and again before the traffic scenario (default 900
+    /// and 1800; 60 and 10 with --quick). Figures timed while they still
+    /// ran say so in their notes.
+    #[arg(long, value_name = "SECS")]
+    max_wait: Option<u64>,
 }
 
 /// What every scenario is told.
 #[derive(Debug, Clone, Copy)]
 pub struct Opts {
     pub quick: bool,
+    /// `--max-wait`: the longest wait for a quiet machine, if not the default.
+    pub max_wait: Option<Duration>,
 }
 
 fn run_scenario(name: &str, opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
@@ -101,6 +109,7 @@ fn traffic(opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
     let t = traffic::TrafficOpts {
         quick: opts.quick,
         reps: if opts.quick { 3 } else { 5 },
+        max_wait: opts.max_wait,
         ..traffic::TrafficOpts::default()
     };
     traffic::run(&t, &|msg: &str| progress.step(msg))
@@ -143,12 +152,16 @@ fn real_main(args: Args) -> Result<ExitCode> {
         .copied()
         .filter(|s| args.only.is_empty() || args.only.iter().any(|o| o == s))
         .collect();
-    let opts = Opts { quick: args.quick };
+    let opts = Opts {
+        quick: args.quick,
+        max_wait: args.max_wait.map(Duration::from_secs),
+    };
     let progress = Progress::new(chosen.len() as u64);
     let start = Instant::now();
     let busy = machine::wait_quiet(
         &progress,
-        Duration::from_secs(if args.quick { 60 } else { 900 }),
+        opts.max_wait
+            .unwrap_or(Duration::from_secs(if args.quick { 60 } else { 900 })),
     )?;
 
     let mut figures: Vec<Figure> = Vec::new();

@@ -42,6 +42,9 @@ pub struct TrafficOpts {
     pub frame_size: u32,
     /// Repetitions per measured figure (at least 5 outside quick mode).
     pub reps: usize,
+    /// The longest wait for other test suites to finish (None: 1800 s,
+    /// 10 s in quick mode).
+    pub max_wait: Option<Duration>,
 }
 
 impl Default for TrafficOpts {
@@ -51,6 +54,7 @@ impl Default for TrafficOpts {
             flows: 4096,
             frame_size: 64,
             reps: 5,
+            max_wait: None,
         }
     }
 }
@@ -122,7 +126,8 @@ pub fn run(opts: &TrafficOpts, progress: &dyn Fn(&str)) -> Result<Vec<Figure>> {
         progress("traffic: one CPU only: generator and DUT will share it");
     }
     let busy = ns::wait_quiet(
-        Duration::from_secs(if plan.quick { 10 } else { 1800 }),
+        opts.max_wait
+            .unwrap_or(Duration::from_secs(if plan.quick { 10 } else { 1800 })),
         progress,
     )?;
     let mut figures = Vec::new();
