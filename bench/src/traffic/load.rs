@@ -201,7 +201,11 @@ pub fn measure_max(topo: &Topo, gen: &Generator, sinks: &[&Sink], s: &Search) ->
             for _ in 0..s.steps {
                 let (sent, g) = step(rate)?;
                 got = got.max(g);
-                if sent == 0.0 {
+                // Nothing sent, or nothing arrived yet (a step of 50 ms in
+                // quick mode can end before the path carries its first
+                // frame): no rate to go by, so keep this one (a rate of
+                // 0 would stop the search).
+                if sent == 0.0 || g == 0.0 {
                     continue;
                 }
                 rate = if 1.0 - g / sent < LOW_LOSS {
