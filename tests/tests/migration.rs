@@ -336,6 +336,29 @@ impl Net {
     }
 }
 
+/// `anycast6ctl resolve A` from C (AARP, at every stage): who answered.
+fn resolved(net: &Net) -> String {
+    let o = net
+        .c
+        .command(bin("anycast6ctl"))
+        .args(["--json", "resolve", &A.to_string()])
+        .output()
+        .expect("anycast6ctl resolve");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| {
+        panic!(
+            "resolve: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let member = v["member"].as_str().unwrap_or_default().to_string();
+    assert!(
+        M.contains(&member.as_str()),
+        "A resolved to {member}, not a member: {v}"
+    );
+    format!("{A} -> {member} (from {})", v["source"])
+}
+
 /// Whether a view's group names A (`2001:db8:1::a`, or with `/128`).
 fn is_a(g: &str) -> bool {
     g.strip_suffix("/128").unwrap_or(g) == A.to_string()
@@ -362,6 +385,35 @@ fn group_packets(d: &Daemon) -> u64 {
         .filter(|g| g["group"].as_str().is_some_and(is_a))
         .filter_map(|g| g["packets"].as_u64())
         .sum()
+}
+
+/// Packets of `d`'s fast path by member (source: address) for A.
+fn member_packets(d: &Daemon) -> BTreeMap<String, u64> {
+    let v = d.ctl_json(&["show", "counters"]).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for m in v["members"].as_array().into_iter().flatten() {
+        if !m["group"].as_str().is_some_and(is_a) {
+            continue;
+        }
+        let key = format!(
+            "{}#{}",
+            m["address"].as_str().unwrap_or("?"),
+            m["member_id"]
+        );
+        *out.entry(key).or_insert(0) += m["packets"].as_u64().unwrap_or(0);
+    }
+    out
+}
+
+/// Packets of `d`'s fast path by reason.
+fn reasons(d: &Daemon) -> BTreeMap<String, u64> {
+    let v = d.ctl_json(&["show", "counters"]).unwrap_or_default();
+    v["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r["reason"].as_str()?.to_string(), r["packets"].as_u64()?)))
+        .collect()
 }
 
 /// Tunnelled packets the fast path of `d` stripped and forwarded.
@@ -809,6 +861,7 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
         "  100 new UDP flows: {f:?}; H's fast path counted {} packets for A",
         h1 - h0
     );
+    println!("  AARP still answers: {}", resolved(&net));
 
     // ---- 2 -> 3: PIA-SM core.
     println!(
@@ -867,6 +920,7 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
         mga_bindings(&net.home),
         installed_sources(&net.home)
     );
+    println!("  AARP still answers: {}", resolved(&net));
     println!("{}", net.home.ctl(&["show", "piasm"]).unwrap_or_default());
 
     // ---- 3 -> 4: ARIP on every router.
@@ -904,6 +958,7 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
         r1 - r0,
         h1 - h0
     );
+    println!("  AARP still answers: {}", resolved(&net));
     assert!(
         streams.iter().all(|s| !s.ended()) && !late.ended(),
         "a stream ended before the last stage: make it longer"
@@ -914,6 +969,8 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
     let probe = Probe::start(&net.c, 33005);
     let from = Instant::now();
     let watch = FibWatch::start(&net.routers[0]);
+    let reasons0 = reasons(&net.routers[0]);
+    let members0 = member_packets(&net.routers[0]);
     let bad = with_typo(&net.routers[0].config_text(&router_cfg(0, 5)), "ard");
     refused(&net.routers[0], &bad, "an unknown [ard] key");
     for (i, r) in net.routers.iter().enumerate() {
@@ -934,6 +991,30 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
     .unwrap_or_else(|e| panic!("{e}\n{}", net.logs()));
     let f = net.flows(100);
     let change = Change::end("4 -> 5 (cleanup)", from, probe);
+    let passed: Vec<(String, u64)> = reasons(&net.routers[0])
+        .into_iter()
+        .filter(|(r, _)| r.starts_with("pass_no_") || r.starts_with("drop"))
+        .map(|(r, n)| (r.clone(), n - reasons0.get(&r).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    println!("  R1's fast path during the cleanup, packets not forwarded by reason: {passed:?}");
+    let to_members: Vec<(String, u64)> = member_packets(&net.routers[0])
+        .into_iter()
+        .map(|(m, n)| (m.clone(), n - members0.get(&m).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    println!("  R1's fast path during the cleanup, packets by member: {to_members:?}");
+    for (who, d) in [("R1", &net.routers[0]), ("R2", &net.routers[1])] {
+        let log = d.log();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("XDP") || l.contains("FIB updated") || l.contains("learned"))
+            .collect();
+        println!(
+            "  {who}'s log, fast path and FIB:\n    {}",
+            lines.join("\n    ")
+        );
+    }
     let (looks, missing) = watch.stop();
     changes.push(change);
     assert_eq!(f.get("m1"), Some(&100), "stage 5: {f:?}");
@@ -956,6 +1037,7 @@ fn four_stages_by_reloads_keep_tcp_and_the_stream_whole() {
         "  100 new UDP flows: {f:?}; R1's FIB held A in all {looks} looks during the reloads; \
          no PIA-SM or MGA left anywhere"
     );
+    println!("  AARP still answers: {}", resolved(&net));
     assert!(
         net_streams_running(&streams, &late),
         "a stream ended before the last stage: make it longer"
