@@ -135,3 +135,159 @@ fn check_reports_the_position() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The FIB's routes and each group's members (unicast, state), without
+/// what a republish changes (generations, member ids, table blocks).
+fn fib_members(d: &Daemon) -> Vec<String> {
+    let v = d.ctl_json(&["show", "fib"]).expect("show fib");
+    let mut out: Vec<String> = v["routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| format!("route {}", r["route"]))
+        .collect();
+    for g in v["groups"].as_array().into_iter().flatten() {
+        for m in g["members"].as_array().into_iter().flatten() {
+            out.push(format!("member {} {}", m["unicast"], m["state"]));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Polls the FIB until it holds `want` (true) or `limit` passes.
+fn wait_fib(d: &Daemon, want: &[String], limit: Duration) -> bool {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < limit {
+        if fib_members(d) == want {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// `reload --diff` shows a change and applies nothing; `reload --confirm 3`
+/// applies it and, unconfirmed, the FIB and the traffic go back to the
+/// config that ran before (member changes are refused meanwhile); a
+/// confirmed one stays past its time; a broken file's diff says the reload
+/// would be refused, with file:line.
+#[test]
+fn reload_confirm_rolls_back_unless_confirmed() {
+    if !require_root("reload_confirm_rolls_back_unless_confirmed") {
+        return;
+    }
+    let topo = Topology::build("relcf", Options::default()).expect("topology");
+    let d =
+        Daemon::start(&topo.router, &topo.tmp, "router", &topo.router_config()).expect("anycast6d");
+    topo.wait_anycast_ready(Duration::from_secs(15))
+        .expect("anycast ready");
+    let good = std::fs::read_to_string(&d.config).expect("config");
+    let fib0 = fib_members(&d);
+    let census = topo.udp_census(22000, 50).expect("flows");
+    assert!(
+        census.count("m2") > 0,
+        "m2 gets no flows to start with: {census}"
+    );
+
+    // The change: m2 leaves the group.
+    let m2 = format!("address = \"{}\"", anycast6_tests::topology::M2);
+    let start = good.find(&m2).expect("m2 in the config");
+    let block = good[..start].rfind("[[group.member]]").expect("m2's table");
+    let end = good[start..]
+        .find("[[group.member]]")
+        .map_or(good.len(), |e| start + e);
+    let without_m2 = format!("{}{}", &good[..block], &good[end..]);
+    std::fs::write(&d.config, &without_m2).expect("write config");
+
+    let diff = d.ctl(&["reload", "--diff"]).expect("reload --diff");
+    eprintln!("reload --diff:\n{diff}");
+    assert!(
+        diff.contains(&format!(
+            "member removed: {GROUP} {}%to-m2",
+            anycast6_tests::topology::M2
+        )),
+        "{diff}"
+    );
+    assert!(diff.contains("- group[address="), "{diff}");
+    assert!(diff.contains("a reload would apply this"), "{diff}");
+    let dj = d
+        .ctl_json(&["reload", "--diff"])
+        .expect("reload --diff --json");
+    assert_eq!(
+        dj["members_removed"].as_array().map(Vec::len),
+        Some(1),
+        "{dj}"
+    );
+    assert_eq!(dj["keys"][0]["op"], "remove", "{dj}");
+    assert_eq!(fib_members(&d), fib0, "--diff applied something");
+
+    // Unconfirmed: rolled back.
+    let out = d
+        .ctl(&["reload", "--confirm", "3"])
+        .expect("reload --confirm");
+    assert!(out.contains("rolls back in 3 s unless confirmed"), "{out}");
+    let fib1 = fib_members(&d);
+    assert_ne!(fib1, fib0, "reload --confirm applied nothing");
+    let census = topo.udp_census(23000, 50).expect("flows");
+    assert_eq!(
+        census.count("m2"),
+        0,
+        "m2 still gets flows after the reload: {census}"
+    );
+    let refused = d
+        .ctl_output(&[
+            "member",
+            "drain",
+            GROUP,
+            &anycast6_tests::topology::M1.to_string(),
+        ])
+        .expect("member drain");
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && msg.contains("awaits confirmation"),
+        "a member change while a reload awaits confirmation: {msg}"
+    );
+    assert!(
+        wait_fib(&d, &fib0, Duration::from_secs(15)),
+        "no rollback within 15 s of a 3 s confirmation time"
+    );
+    // New UDP flows count as old ones for the grace window (10 s,
+    // docs/flow-hash.md 3.3) of the entries that moved back to m2, and old
+    // ones keep m1: the census after it.
+    std::thread::sleep(Duration::from_secs(11));
+    let census = topo.udp_census(24000, 50).expect("flows");
+    assert!(
+        census.count("m2") > 0,
+        "m2 gets no flows after the rollback: {census}"
+    );
+    assert_eq!(census.unanswered, 0, "{census}");
+    let late = d.ctl_output(&["confirm"]).expect("confirm");
+    let msg = String::from_utf8_lossy(&late.stderr);
+    assert!(
+        !late.status.success() && msg.contains("was rolled back"),
+        "a confirm after the rollback: {msg}"
+    );
+    // The file still holds the change: the diff shows it again.
+    let diff = d.ctl(&["reload", "--diff"]).expect("reload --diff");
+    assert!(diff.contains("member removed"), "{diff}");
+
+    // Confirmed: it stays past its time.
+    d.ctl(&["reload", "--confirm", "2"])
+        .expect("reload --confirm");
+    let out = d.ctl(&["confirm"]).expect("confirm");
+    assert!(out.starts_with("confirmed "), "{out}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(fib_members(&d), fib1, "a confirmed reload was rolled back");
+    assert!(d
+        .ctl(&["reload", "--diff"])
+        .expect("diff")
+        .contains("no change"));
+
+    // A broken file: the diff says a reload would be refused, and where.
+    std::fs::write(&d.config, without_m2.replacen("pin_dir", "pin_dir = = ", 1)).expect("write");
+    let diff = d.ctl(&["reload", "--diff"]).expect("reload --diff");
+    assert!(diff.contains("a reload would be refused"), "{diff}");
+    assert!(diff.contains(&format!("{}:", d.config.display())), "{diff}");
+    assert_eq!(fib_members(&d), fib1);
+}

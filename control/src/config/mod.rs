@@ -6,6 +6,7 @@
 //! (interfaces exist).
 
 mod aospf;
+pub mod diff;
 mod error;
 mod kernel_import;
 mod member;
@@ -72,6 +73,9 @@ pub struct Config {
     /// `[kernel_import]`: members from the kernel's /128 routes (source
     /// `kernel`).
     pub kernel_import: Option<KernelImportConfig>,
+    /// The text it was parsed from (`reload --diff` compares it with the
+    /// file's text now).
+    pub text: String,
 }
 
 /// `[kernel_import]` (docs/config.md).

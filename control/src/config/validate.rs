@@ -29,7 +29,8 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
             return Err(errs.finish().unwrap_err());
         }
     };
-    let cfg = Validator { errs: &mut errs }.config(file, raw);
+    let mut cfg = Validator { errs: &mut errs }.config(file, raw);
+    cfg.text = text.to_string();
     errs.finish().map(|()| cfg)
 }
 
@@ -80,6 +81,7 @@ impl Validator<'_, '_> {
             mga,
             distances,
             kernel_import,
+            text: String::new(),
         }
     }
 

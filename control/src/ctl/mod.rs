@@ -51,7 +51,19 @@ pub enum Cmd {
         view: Option<String>,
     },
     /// Re-read the config file and apply it, all or nothing.
-    Reload,
+    Reload {
+        /// Roll the reload back unless `anycast6ctl confirm` arrives within
+        /// SECONDS (1..=86400). A plain reload confirms a waiting one.
+        #[arg(long, value_name = "SECONDS", conflicts_with = "diff",
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::daemon::confirm::MAX_CONFIRM_S)))]
+        confirm: Option<u32>,
+        /// Show what a reload would add, remove and change, and whether it
+        /// would be refused; apply nothing.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Keep the reload that awaits confirmation (`reload --confirm`).
+    Confirm,
     /// Change a group's members at run time (kept across reloads and restarts).
     Member {
         #[command(subcommand)]
@@ -217,7 +229,11 @@ pub fn request_of(cmd: &Cmd) -> Option<Request> {
         Cmd::Show { what, view } => Request::Show {
             what: ShowWhat::of(what, view.as_deref()),
         },
-        Cmd::Reload => Request::Reload,
+        Cmd::Reload { diff: true, .. } => Request::ReloadDiff,
+        Cmd::Reload { confirm, .. } => Request::Reload {
+            confirm_s: *confirm,
+        },
+        Cmd::Confirm => Request::Confirm,
         Cmd::Shutdown { graceful } => Request::Shutdown {
             graceful: *graceful,
         },
@@ -290,7 +306,9 @@ pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
                 None => serde_json::to_string_pretty(&data).unwrap_or_default() + "\n",
             },
         },
-        Cmd::Reload => render::reload(&typed(data)?),
+        Cmd::Reload { diff: true, .. } => render::reload_diff(&typed(data)?),
+        Cmd::Reload { .. } => render::reload(&typed(data)?),
+        Cmd::Confirm => render::confirm(&typed(data)?),
         Cmd::Shutdown { .. } => render::shutdown(&typed(data)?),
         Cmd::Member { .. } => render::member_change(&typed(data)?),
         Cmd::Destroy { .. } => render::destroy(&typed(data)?),

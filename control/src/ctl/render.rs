@@ -357,6 +357,60 @@ pub fn reload(v: &ReloadView) -> String {
     for w in &v.warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
+    if let Some(c) = &v.confirm {
+        out.push_str(&format!(
+            "rolls back in {} s unless confirmed: anycast6ctl confirm\n",
+            c.timeout_s
+        ));
+    }
+    if v.confirmed_pending {
+        out.push_str("the reload that awaited confirmation is confirmed\n");
+    }
+    out
+}
+
+pub fn confirm(v: &ConfirmView) -> String {
+    format!(
+        "confirmed {} ({} s were left before the rollback)\n",
+        v.config, v.seconds_left
+    )
+}
+
+pub fn reload_diff(v: &ReloadDiffView) -> String {
+    let mut out = format!("{} against the running config", v.config);
+    out.push_str(if v.unconfirmed {
+        " (a reload awaiting confirmation):\n"
+    } else {
+        ":\n"
+    });
+    if v.keys.is_empty() {
+        out.push_str("no change\n");
+    } else {
+        out.push_str(&crate::config::diff::render(&v.keys));
+    }
+    let lists = [
+        ("attach", &v.interfaces_attach),
+        ("detach", &v.interfaces_detach),
+        ("group added", &v.groups_added),
+        ("group removed", &v.groups_removed),
+        ("member added", &v.members_added),
+        ("member removed", &v.members_removed),
+        ("member changed", &v.members_changed),
+        ("runtime change dropped", &v.overlays_dropped),
+    ];
+    for (what, items) in lists {
+        for i in items.iter() {
+            out.push_str(&format!("{what}: {i}\n"));
+        }
+    }
+    for s in &v.sections {
+        out.push_str(&format!("{s}\n"));
+    }
+    match &v.refused {
+        Some(e) => out.push_str(&format!("a reload would be refused:\n{e}\n")),
+        None if v.keys.is_empty() => {}
+        None => out.push_str("a reload would apply this (nothing applied)\n"),
+    }
     out
 }
 

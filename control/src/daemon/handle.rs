@@ -25,10 +25,26 @@ impl Daemon {
                 Ok(v) => Response::ok(v),
                 Err(e) => Response::error(e.to_string()),
             },
-            Request::Reload => match self.reload().await {
+            Request::Reload { confirm_s } => match self.reload(confirm_s).await {
                 Ok(v) => Response::ok(v),
                 Err(e) => Response::error(e),
             },
+            Request::ReloadDiff => match self.reload_diff().await {
+                Ok(v) => Response::ok(v),
+                Err(e) => Response::error(e),
+            },
+            Request::Confirm => match self.confirm() {
+                Ok(v) => Response::ok(v),
+                Err(e) => Response::error(e),
+            },
+            Request::MemberAdd(_)
+            | Request::MemberRemove(_)
+            | Request::MemberDrain(_)
+            | Request::MemberUndrain(_)
+                if self.confirm.is_some() =>
+            {
+                Response::error(self.refuse_while_unconfirmed())
+            }
             Request::MemberAdd(a) => self.member_add(a).await,
             Request::MemberRemove(s) => self.member_change(s, Change::Remove).await,
             Request::MemberDrain(s) => {
@@ -52,22 +68,48 @@ impl Daemon {
 
     /// Re-reads the config file and applies it, all or nothing. A bad
     /// config, or one the FIB cannot take, leaves everything as it was.
-    pub(super) async fn reload(&mut self) -> Result<ReloadView, String> {
+    /// `confirm_s`: the reload is rolled back unless `confirm` arrives
+    /// within that many seconds (daemon/confirm.rs); a plain reload while
+    /// one awaits confirmation confirms it.
+    pub(super) async fn reload(&mut self, confirm_s: Option<u32>) -> Result<ReloadView, String> {
         let path = std::path::PathBuf::from(&self.cfg.file);
         let new = config::load(&path).map_err(|e| e.to_string())?;
+        self.check_reload(&new).await?;
+        let mut overlays = self.overlays.clone();
+        let dropped = overlays.retain_valid(&new);
+        let prior = (self.cfg.clone(), self.overlays.clone(), self.loaded_unix);
+        let mut view = self.apply_config(new, overlays, dropped).await?;
+        match confirm_s {
+            Some(s) => view.confirm = Some(self.await_confirm(s, prior)),
+            None => view.confirmed_pending = self.confirm_taken(),
+        }
+        Ok(view)
+    }
+
+    /// What a reload refuses before it touches anything: interfaces that
+    /// do not exist, settings only a restart changes.
+    pub(super) async fn check_reload(&self, new: &Config) -> Result<(), String> {
         let links = self.nl.links().await.map_err(|e| e.to_string())?;
-        config::check_environment(&new, |n| links.iter().any(|l| l.name == n))
+        config::check_environment(new, |n| links.iter().any(|l| l.name == n))
             .map_err(|e| e.to_string())?;
-        if let Some(why) = restart_needed(&self.cfg, &new) {
+        if let Some(why) = restart_needed(&self.cfg, new) {
             return Err(format!(
                 "{}: {why} changed: [daemon] and [capacities] take effect when anycast6d restarts; \
                  nothing was applied (put the old values back to reload the rest)",
                 new.file
             ));
         }
-        let mut overlays = self.overlays.clone();
-        let dropped = overlays.retain_valid(&new);
+        Ok(())
+    }
 
+    /// Applies a checked config with its overlays (a reload, or the
+    /// rollback of an unconfirmed one): all or nothing for the FIB.
+    pub(super) async fn apply_config(
+        &mut self,
+        new: Config,
+        overlays: Overlays,
+        dropped: Vec<String>,
+    ) -> Result<ReloadView, String> {
         let attached = self
             .attach_interfaces(&new)
             .map_err(|e| format!("reload: {e}; nothing was applied"))?;
@@ -114,9 +156,12 @@ impl Daemon {
             overlays_kept: overlays.added.len() + overlays.removed.len() + overlays.states.len(),
             overlays_dropped: dropped,
             warnings,
+            confirm: None,
+            confirmed_pending: false,
         };
         self.cfg = new;
         self.overlays = overlays;
+        self.loaded_unix = super::confirm::unix_now();
         self.save_state();
         tracing::info!(
             groups = view.groups,

@@ -25,6 +25,7 @@ mod afxdp;
 pub mod aospf;
 pub mod ard;
 pub mod arip;
+pub mod confirm;
 pub mod fib;
 mod handle;
 pub mod kernel_import;
@@ -172,6 +173,12 @@ pub struct Daemon {
     /// A graceful restart the previous process announced, until AOSPF
     /// has started with it (daemon/aospf.rs).
     gr_pending: Option<state_file::GracefulRestart>,
+    /// A `reload --confirm` waiting for `confirm` (daemon/confirm.rs).
+    confirm: Option<confirm::Pending>,
+    /// What became of the last reload that was not confirmed.
+    last_rollback: Option<String>,
+    /// Unix time the running config was loaded.
+    loaded_unix: u64,
     /// `[member.ard]`, with the config and addresses it announces.
     ard_member: Option<(
         ard::ArdTask,

@@ -247,6 +247,9 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         gr_pending,
         aarp: None,
         aarp_lo: Vec::new(),
+        confirm: None,
+        last_rollback: None,
+        loaded_unix: super::confirm::unix_now(),
     };
     for dropped in d.overlays.retain_valid(&cfg) {
         tracing::warn!(overlay = %dropped, "saved runtime change dropped");
@@ -312,6 +315,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
     let mut aarp_buf = vec![0u8; 2048];
     tick.reset();
     loop {
+        let confirm_at = d.confirm_deadline();
         tokio::select! {
             Some((req, reply)) = mgmt.recv() => {
                 tracing::debug!(request = ?req, "mgmt");
@@ -391,11 +395,17 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
             }
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading");
-                match d.reload().await {
+                match d.reload(None).await {
                     Ok(v) => tracing::info!(operations = v.operations, dropped_overlays = v.overlays_dropped.len(), "reload done"),
                     Err(e) => tracing::error!(error = %e, "reload rejected; the running config stays"),
                 }
             }
+            _ = async {
+                match confirm_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => d.rollback().await,
             _ = tick.tick() => d.resync().await,
             _ = shortcut.tick(), if d.piasm_polls() => d.piasm_poll_traffic(),
             _ = term.recv() => { tracing::info!("SIGTERM"); break; }
@@ -416,6 +426,12 @@ impl Daemon {
     /// process to take over; the other protocols stop as usual (ARD
     /// members send their leaves, ARIP removes its routes).
     async fn shutdown(&mut self, graceful: bool) -> ShutdownView {
+        if self.confirm.is_some() {
+            tracing::warn!(
+                "exiting with a reload that was never confirmed: it stays applied, and the next \
+                 start reads the file"
+            );
+        }
         let gr = if graceful {
             self.restart_aospf().await
         } else {

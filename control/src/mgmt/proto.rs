@@ -185,7 +185,16 @@ pub enum Request {
     Show {
         what: ShowWhat,
     },
-    Reload,
+    /// Re-read the config file and apply it; with `confirm_s`, roll it
+    /// back unless `confirm` arrives within that many seconds.
+    Reload {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirm_s: Option<u32>,
+    },
+    /// What `reload` would add, remove and change; nothing is applied.
+    ReloadDiff,
+    /// Keep the reload that awaits confirmation.
+    Confirm,
     MemberAdd(MemberAdd),
     MemberRemove(MemberSel),
     MemberDrain(MemberSel),
@@ -274,7 +283,15 @@ mod tests {
                     },
                 },
             ),
-            (r#"{"cmd":"reload"}"#, Request::Reload),
+            (r#"{"cmd":"reload"}"#, Request::Reload { confirm_s: None }),
+            (
+                r#"{"cmd":"reload","confirm_s":60}"#,
+                Request::Reload {
+                    confirm_s: Some(60),
+                },
+            ),
+            (r#"{"cmd":"reload_diff"}"#, Request::ReloadDiff),
+            (r#"{"cmd":"confirm"}"#, Request::Confirm),
             (
                 r#"{"cmd":"shutdown","graceful":true}"#,
                 Request::Shutdown { graceful: true },

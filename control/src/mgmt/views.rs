@@ -255,6 +255,57 @@ pub struct ReloadView {
     pub overlays_dropped: Vec<String>,
     /// Member-role steps that failed (the FIB part was applied).
     pub warnings: Vec<String>,
+    /// `reload --confirm`: rolled back unless `confirm` arrives in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<ConfirmPendingView>,
+    /// A plain reload while one awaited confirmation confirms that one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed_pending: bool,
+}
+
+/// A reload that rolls back unless confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmPendingView {
+    /// Seconds from this reload to the rollback.
+    pub timeout_s: u32,
+    /// Unix time of the rollback.
+    pub rollback_at_unix: u64,
+    /// The config that runs again on rollback: loaded at this time (the
+    /// last confirmed or plain reload, or the start).
+    pub rollback_to_loaded_unix: u64,
+}
+
+/// Reply to `confirm`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmView {
+    pub config: String,
+    /// Seconds that were left before the rollback.
+    pub seconds_left: u64,
+}
+
+/// Reply to `reload_diff`: what a reload would do now, applied nowhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadDiffView {
+    pub config: String,
+    /// Why a reload would be refused (file:line:col), if it would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// Key by key, the running config's text against the file's.
+    pub keys: Vec<crate::config::diff::KeyChange>,
+    pub interfaces_attach: Vec<String>,
+    pub interfaces_detach: Vec<String>,
+    pub groups_added: Vec<String>,
+    pub groups_removed: Vec<String>,
+    /// `group member%interface`, configured and runtime members together.
+    pub members_added: Vec<String>,
+    pub members_removed: Vec<String>,
+    pub members_changed: Vec<String>,
+    /// `[section]: start|stop|change`.
+    pub sections: Vec<String>,
+    pub overlays_dropped: Vec<String>,
+    /// A reload awaits confirmation (this diff is against it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unconfirmed: bool,
 }
 
 /// Reply to `member add|remove|drain|undrain`.
