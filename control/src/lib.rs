@@ -17,6 +17,7 @@ pub mod kernel_import;
 pub mod logging;
 pub mod mgmt;
 pub mod neigh;
+pub mod notify;
 pub mod rib;
 pub mod util;
 

@@ -247,9 +247,23 @@ impl DaemonCfg {
     }
 }
 
+/// How a [`Daemon`] is started, besides its config.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// More environment (NOTIFY_SOCKET, WATCHDOG_USEC, JOURNAL_STREAM ...).
+    pub env: Vec<(String, String)>,
+    /// A command anycast6d runs under, inside the namespace (`setpriv ...`).
+    pub prefix: Vec<String>,
+    /// Run as this uid = gid: the temp dir, the config and the pin
+    /// directory's parent are made theirs first (as a package's unit
+    /// prepares them for the anycast6 user).
+    pub owner: Option<u32>,
+}
+
 /// A running (or killed, restartable) anycast6d in a namespace.
 pub struct Daemon {
     label: String,
+    launch: Launch,
     ns_path: PathBuf,
     pub config: PathBuf,
     pub socket: PathBuf,
@@ -265,13 +279,36 @@ impl Daemon {
     /// and bpffs) and starts anycast6d in `ns`; returns once its socket
     /// answers `show groups`.
     pub fn start(ns: &Netns, tmp: &TempDir, label: &str, cfg: &DaemonCfg) -> Result<Daemon> {
+        Daemon::start_with(ns, tmp, label, cfg, Launch::default())
+    }
+
+    /// [`Daemon::start`] as `launch` says.
+    pub fn start_with(
+        ns: &Netns,
+        tmp: &TempDir,
+        label: &str,
+        cfg: &DaemonCfg,
+        launch: Launch,
+    ) -> Result<Daemon> {
         let pins = PinDir::new(label);
         let socket = tmp.join(format!("{label}.sock"));
         let config = tmp.join(format!("{label}.toml"));
         let state = tmp.join(format!("{label}.state.json"));
         std::fs::write(&config, cfg.to_toml(&socket, pins.path(), &state))?;
+        if let Some(id) = launch.owner {
+            let own = |p: &Path| {
+                std::os::unix::fs::chown(p, Some(id), Some(id))
+                    .with_context(|| format!("chown {}", p.display()))
+            };
+            own(tmp.path())?;
+            own(&config)?;
+            let parent = pins.path().parent().unwrap_or(pins.path());
+            std::fs::create_dir_all(parent)?;
+            own(parent)?;
+        }
         let mut d = Daemon {
             label: label.to_string(),
+            launch,
             ns_path: ns.path(),
             config,
             socket,
@@ -322,9 +359,11 @@ impl Daemon {
         let mut cmd = Command::new("nsenter");
         cmd.arg(format!("--net={}", self.ns_path.display()))
             .arg("--")
+            .args(&self.launch.prefix)
             .arg(bin("anycast6d"))
             .arg("--config")
             .arg(&self.config)
+            .envs(self.launch.env.iter().map(|(k, v)| (k, v)))
             .env(
                 "RUST_LOG",
                 std::env::var("A6T_LOG").unwrap_or_else(|_| "info".into()),

@@ -96,7 +96,7 @@ pub mod util {
     }
 }
 
-pub use daemon::{bin, Daemon, DaemonCfg, MemberCfg, MemberRoleCfg, PinDir};
+pub use daemon::{bin, Daemon, DaemonCfg, Launch, MemberCfg, MemberRoleCfg, PinDir};
 pub use netns::{veth, Netns};
 pub use process::{Proc, TempDir};
 pub use topology::Topology;

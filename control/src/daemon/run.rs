@@ -305,9 +305,15 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
         sig(SignalKind::terminate())?,
         sig(SignalKind::interrupt())?,
     );
+    let sd = crate::notify::Notifier::from_env();
     let mut d = start(args.config).await?;
     let mut mgmt = server::serve(&socket)?;
     tracing::info!(socket = %socket.display(), "listening");
+    sd.ready(&d.status_line());
+    // systemd's watchdog, when it asks for one (else a timer that never fires).
+    let mut watchdog =
+        tokio::time::interval(sd.watchdog_interval().unwrap_or(Duration::from_secs(3600)));
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tick = tokio::time::interval(RESYNC);
     let mut shortcut = tokio::time::interval(super::piasm::SHORTCUT_POLL);
     shortcut.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -323,6 +329,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
                 match after {
                     After::Nothing => { let _ = reply.send(resp); }
                     After::Destroy => {
+                        sd.send("STOPPING=1");
                         let resp = match d.destroy().await {
                             Ok(v) => Response::ok(v),
                             Err(e) => Response::error(e.to_string()),
@@ -335,6 +342,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
                     }
                     After::Shutdown { graceful } => {
                         tracing::info!(graceful, "shutdown requested");
+                        sd.send("STOPPING=1");
                         let v = d.shutdown(graceful).await;
                         // Nobody reaches this process any more: the next
                         // one may listen at once.
@@ -395,10 +403,15 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
             }
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading");
+                sd.send("RELOADING=1");
                 match d.reload(None).await {
                     Ok(v) => tracing::info!(operations = v.operations, dropped_overlays = v.overlays_dropped.len(), "reload done"),
-                    Err(e) => tracing::error!(error = %e, "reload rejected; the running config stays"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload rejected; the running config stays");
+                        sd.status(&format!("reload rejected: {e}"));
+                    }
                 }
+                sd.ready(&d.status_line());
             }
             _ = async {
                 match confirm_at {
@@ -406,18 +419,36 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
                     None => std::future::pending().await,
                 }
             } => d.rollback().await,
+            _ = watchdog.tick(), if sd.watchdog_interval().is_some() => sd.send("WATCHDOG=1"),
             _ = tick.tick() => d.resync().await,
             _ = shortcut.tick(), if d.piasm_polls() => d.piasm_poll_traffic(),
             _ = term.recv() => { tracing::info!("SIGTERM"); break; }
             _ = int.recv() => { tracing::info!("SIGINT"); break; }
         }
     }
+    sd.send("STOPPING=1");
     d.shutdown(false).await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
 }
 
 impl Daemon {
+    /// One line for systemd's STATUS=: what runs.
+    fn status_line(&self) -> String {
+        let members: usize = self
+            .overlays
+            .effective(&self.cfg)
+            .iter()
+            .map(|g| g.members.len())
+            .sum();
+        format!(
+            "FIB in sync: {} groups, {} configured members, {} interfaces",
+            self.cfg.groups.len(),
+            members,
+            self.cfg.interfaces.len()
+        )
+    }
+
     /// Clean exit: the pins and links stay (forwarding goes on with the
     /// last FIB); the managed neighbour entries go. Graceful: AOSPF
     /// announces a graceful restart and leaves its kernel routes, the
