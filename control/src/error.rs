@@ -12,6 +12,9 @@ pub enum ControlError {
     ShowUnknown { what: String, known: String },
     #[error("{0}")]
     ConfigInvalid(#[from] ConfigErrors),
+    /// Capabilities the config needs and the process lacks (caps.rs).
+    #[error("anycast6d: {0}")]
+    Privilege(String),
     #[error("{0}")]
     Dataplane(#[from] DataplaneError),
     #[error("netlink socket: {0}")]

@@ -9,6 +9,7 @@
 //! - [`daemon`]: anycast6d's state, apply (all or nothing) and event loop.
 //! - [`ctl`]: anycast6ctl's client and table formatting.
 
+pub mod caps;
 pub mod config;
 pub mod ctl;
 pub mod daemon;

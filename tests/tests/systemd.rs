@@ -65,10 +65,21 @@ fn notify_ready_after_the_fib_watchdog_reload_and_stopping() {
             }
         })
     };
+    // stderr goes to this file (appended): JOURNAL_STREAM names it, as
+    // systemd names the journal's socket, so the log comes out in the
+    // journal's form.
+    let log = topo.tmp.join("router.log");
+    std::fs::write(&log, "").expect("log file");
+    let meta = std::fs::metadata(&log).expect("stat");
+    let journal = {
+        use std::os::unix::fs::MetadataExt;
+        format!("{}:{}", meta.dev(), meta.ino())
+    };
     let launch = Launch {
         env: vec![
             ("NOTIFY_SOCKET".into(), path.display().to_string()),
             ("WATCHDOG_USEC".into(), "400000".into()),
+            ("JOURNAL_STREAM".into(), journal),
         ],
         ..Default::default()
     };
@@ -146,4 +157,25 @@ fn notify_ready_after_the_fib_watchdog_reload_and_stopping() {
     wait_for("STOPPING=1", from);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = reader.join();
+
+    // The log, journald's way: a priority prefix on every line, no
+    // timestamp (the journal stamps lines itself).
+    let text = d.log();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    assert!(lines.len() > 5, "{text}");
+    for l in &lines {
+        let p = l.strip_prefix('<').and_then(|r| r.split_once('>'));
+        assert!(
+            matches!(p, Some((n, _)) if ["3", "4", "6", "7"].contains(&n)),
+            "not a journald line: {l}"
+        );
+        assert!(
+            !l.contains("2026-") && !l.contains("Z  INFO"),
+            "a timestamp: {l}"
+        );
+    }
+    assert!(
+        text.contains("<6>anycast6_control::daemon::run: listening"),
+        "{text}"
+    );
 }

@@ -92,6 +92,7 @@ impl Daemon {
         let links = self.nl.links().await.map_err(|e| e.to_string())?;
         config::check_environment(new, |n| links.iter().any(|l| l.name == n))
             .map_err(|e| e.to_string())?;
+        crate::caps::check(new).map_err(|e| format!("{}: {e}; nothing was applied", new.file))?;
         if let Some(why) = restart_needed(&self.cfg, new) {
             return Err(format!(
                 "{}: {why} changed: [daemon] and [capacities] take effect when anycast6d restarts; \

@@ -32,11 +32,12 @@ pub async fn check(path: &Path) -> Result<String, ControlError> {
     let links = nl.links().await?;
     config::check_environment(&cfg, |n| links.iter().any(|l| l.name == n))?;
     let mut out = format!(
-        "{}: ok ({} groups, {} members)\nruns: {}",
+        "{}: ok ({} groups, {} members)\nruns: {}\ncapabilities: {}",
         cfg.file,
         cfg.groups.len(),
         cfg.member_count(),
-        mechanisms(&cfg)
+        mechanisms(&cfg),
+        crate::caps::names(&crate::caps::needed(&cfg))
     );
     if let Some(k) = &cfg.kernel_import {
         let i = &k.import;
@@ -306,6 +307,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
         sig(SignalKind::interrupt())?,
     );
     let sd = crate::notify::Notifier::from_env();
+    crate::caps::check(&args.config).map_err(ControlError::Privilege)?;
     let mut d = start(args.config).await?;
     let mut mgmt = server::serve(&socket)?;
     tracing::info!(socket = %socket.display(), "listening");
