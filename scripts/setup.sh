@@ -28,6 +28,9 @@ declare -A PKG_FILE=(
   [util-linux]=/usr/bin/nsenter
   [gcc]=/usr/bin/gcc
   [g++]=/usr/bin/g++   # libFuzzer (fuzz targets)
+  [binutils]=/usr/bin/objdump          # scripts/package.sh (Depends:)
+  [systemd]=/usr/bin/systemd-analyze   # the package test verifies the unit
+  [passwd]=/usr/sbin/useradd           # the package's service user
 )
 
 missing=()

@@ -10,6 +10,7 @@
 //! - [`ctl`]: anycast6ctl's client and table formatting.
 
 pub mod caps;
+pub mod cli;
 pub mod config;
 pub mod ctl;
 pub mod daemon;

@@ -4,6 +4,7 @@
 //! sources, and the pure client and server cores live here; `main.rs` is
 //! the I/O (sockets, timers, signals, the command line).
 
+pub mod cli;
 pub mod client;
 pub mod content;
 pub mod server;

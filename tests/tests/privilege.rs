@@ -8,8 +8,26 @@ use std::time::Duration;
 use anycast6_tests::topology::Options;
 use anycast6_tests::{require_root, Daemon, DaemonCfg, Launch, Topology};
 
-/// The unit's AmbientCapabilities= (docs/operations.md says why each).
+/// What the unit grants (docs/operations.md says why each).
 const CAPS: [&str; 5] = ["bpf", "perfmon", "net_admin", "net_raw", "net_bind_service"];
+
+/// The test uses exactly the unit's AmbientCapabilities= and bounding set.
+#[test]
+fn the_units_capabilities_are_the_tested_ones() {
+    let unit = include_str!("../../contrib/systemd/anycast6d.service");
+    let want: Vec<String> = CAPS
+        .iter()
+        .map(|c| format!("CAP_{}", c.to_uppercase()))
+        .collect();
+    for key in ["AmbientCapabilities=", "CapabilityBoundingSet="] {
+        let line = unit
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in the unit"));
+        let got: Vec<String> = line.split_whitespace().map(String::from).collect();
+        assert_eq!(got, want, "{key}");
+    }
+}
 /// nobody / nogroup.
 const UID: u32 = 65534;
 

@@ -3,34 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anycast6_control::config::{self, DEFAULT_CONFIG};
+use anycast6_control::cli::Args;
+use anycast6_control::config;
 use anycast6_control::ctl;
 use anycast6_control::daemon::{self, DaemonArgs};
-use anycast6_control::logging::{self, LogFormat};
+use anycast6_control::logging;
 use anycast6_control::mgmt::views::DestroyView;
 use clap::Parser;
-
-/// IPv6 anycast for Linux software routers: keeps the XDP fast path's FIB
-/// equal to the config, the runtime changes and the kernel's neighbours.
-#[derive(Parser, Debug)]
-#[command(name = "anycast6d", version)]
-struct Args {
-    /// The config file (docs/config.md).
-    #[arg(short, long, default_value = DEFAULT_CONFIG)]
-    config: PathBuf,
-    /// Validate FILE (syntax, values, interfaces exist) and exit: 0 if ok.
-    #[arg(long, value_name = "FILE", conflicts_with = "destroy")]
-    check: Option<PathBuf>,
-    /// Detach and unpin everything (pin_dir of the config, or --pin-dir),
-    /// remove anycast6's managed neighbours and lo addresses, and exit.
-    #[arg(long)]
-    destroy: bool,
-    /// With --destroy: the pin directory (default: the config's pin_dir).
-    #[arg(long, requires = "destroy")]
-    pin_dir: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t)]
-    log_format: LogFormat,
-}
 
 /// `--destroy`: through the running daemon if it answers for this pin
 /// directory, else directly, including the kernel objects anycast6 made in
