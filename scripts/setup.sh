@@ -31,6 +31,7 @@ declare -A PKG_FILE=(
   [binutils]=/usr/bin/objdump          # scripts/package.sh (Depends:)
   [systemd]=/usr/bin/systemd-analyze   # the package test verifies the unit
   [passwd]=/usr/sbin/useradd           # the package's service user
+  [prometheus]=/usr/bin/prometheus   # the metrics scrape test (tests/tests/metrics.rs)
 )
 
 missing=()
@@ -50,7 +51,17 @@ if ((${#missing[@]})); then
     # tshark asks whether non-root users may capture: answer no, quietly.
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
     apt-get update -qq
+    # Packages with a service (prometheus, frr) would start it where an init
+    # runs: the tests start their own instances, so none is started here.
+    # Containers (Docker's image) already have such a policy-rc.d.
+    own_policy=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+      chmod 755 /usr/sbin/policy-rc.d
+      own_policy=1
+    fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if ((own_policy)); then rm -f /usr/sbin/policy-rc.d; fi
   else
     echo "setup: missing packages: ${missing[*]}" >&2
     echo "setup: install them with:  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2

@@ -48,6 +48,9 @@ pub enum ControlError {
     PiasmSetup(String),
     #[error("MGA: {0}")]
     MgaSetup(String),
+    /// `[metrics] listen` cannot be bound (file:line:col: address: why).
+    #[error("{0}")]
+    MetricsListen(String),
     #[error("state file {path}: {reason}")]
     StateFile { path: PathBuf, reason: String },
 }

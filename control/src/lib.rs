@@ -8,6 +8,7 @@
 //! - [`mgmt`]: the management protocol (JSON lines over a Unix socket).
 //! - [`daemon`]: anycast6d's state, apply (all or nothing) and event loop.
 //! - [`ctl`]: anycast6ctl's client and table formatting.
+//! - [`metrics`]: the Prometheus exposition and its HTTP listener.
 
 pub mod caps;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod daemon;
 pub mod error;
 pub mod kernel_import;
 pub mod logging;
+pub mod metrics;
 pub mod mgmt;
 pub mod neigh;
 pub mod notify;

@@ -10,6 +10,7 @@ pub mod diff;
 mod error;
 mod kernel_import;
 mod member;
+mod metrics;
 mod mga;
 mod originate;
 mod piasm;
@@ -76,6 +77,17 @@ pub struct Config {
     /// The text it was parsed from (`reload --diff` compares it with the
     /// file's text now).
     pub text: String,
+    /// `[metrics]`: the Prometheus listener (docs/metrics.md).
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// `[metrics]` (docs/metrics.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is answered.
+    pub listen: std::net::SocketAddr,
+    /// Where `listen` is written (a bind failure names it).
+    pub pos: Pos,
 }
 
 /// `[kernel_import]` (docs/config.md).

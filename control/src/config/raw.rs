@@ -32,6 +32,14 @@ pub struct RawConfig {
     // which has no span; the values inside keep theirs.
     pub rib: Option<RawRib>,
     pub kernel_import: Option<S<RawKernelImport>>,
+    pub metrics: Option<S<RawMetrics>>,
+}
+
+/// `[metrics]`: the Prometheus listener (docs/metrics.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: S<String>,
 }
 
 /// `[kernel_import]`: anycast members from the kernel's routes.

@@ -677,3 +677,40 @@ fn aospf_unknown_fields_point_at_the_key() {
         );
     }
 }
+
+#[test]
+fn metrics_listener_is_parsed_with_its_position() {
+    let cfg = parse("a6.toml", "[metrics]\nlisten = \"[::1]:9464\"\n").unwrap();
+    let m = cfg.metrics.expect("[metrics]");
+    assert_eq!(m.listen, "[::1]:9464".parse().unwrap());
+    assert_eq!(m.pos.to_string(), "2:10");
+    assert_eq!(parse("a6.toml", "").unwrap().metrics, None);
+}
+
+#[test]
+fn metrics_errors_name_the_place() {
+    assert_eq!(
+        errors("[metrics]\nlisten = \"::1:9464\"\n"),
+        vec!["a6.toml:2:10: metrics.listen: \"::1:9464\" is not an address and port (like \"[::1]:9464\" or \"127.0.0.1:9464\")"]
+    );
+    assert_eq!(
+        errors("[metrics]\nlisten = \"127.0.0.1:0\"\n"),
+        vec!["a6.toml:2:10: metrics.listen \"127.0.0.1:0\": port 0 is not a port Prometheus can scrape"]
+    );
+    assert_eq!(
+        errors("[metrics]\nlisten = \"[ff02::1]:9464\"\n"),
+        vec!["a6.toml:2:10: metrics.listen \"[ff02::1]:9464\": a multicast address cannot be listened on"]
+    );
+    let unknown = errors("[metrics]\nlisten = \"[::1]:9464\"\nport = 1\n");
+    assert_eq!(unknown.len(), 1);
+    assert!(
+        unknown[0].starts_with("a6.toml:3:1: unknown field `port`, expected `listen`"),
+        "{unknown:?}"
+    );
+    let missing = errors("[metrics]\n");
+    assert_eq!(missing.len(), 1);
+    assert!(
+        missing[0].starts_with("a6.toml:1:1: missing field `listen`"),
+        "{missing:?}"
+    );
+}

@@ -64,6 +64,7 @@ impl Validator<'_, '_> {
             .map(|d| self.distances(d))
             .unwrap_or_default();
         let kernel_import = raw.kernel_import.map(|k| self.kernel_import(k));
+        let metrics = raw.metrics.and_then(|m| self.metrics(m.into_inner()));
         let groups = self.groups(raw.group, &interfaces, daemon.router_address);
         self.totals(&groups, &capacities);
         Config {
@@ -82,6 +83,7 @@ impl Validator<'_, '_> {
             distances,
             kernel_import,
             text: String::new(),
+            metrics,
         }
     }
 

@@ -25,7 +25,7 @@ impl Daemon {
                 Ok(v) => Response::ok(v),
                 Err(e) => Response::error(e.to_string()),
             },
-            Request::Reload { confirm_s } => match self.reload(confirm_s).await {
+            Request::Reload { confirm_s } => match self.reload_counted(confirm_s).await {
                 Ok(v) => Response::ok(v),
                 Err(e) => Response::error(e),
             },
@@ -111,6 +111,8 @@ impl Daemon {
         overlays: Overlays,
         dropped: Vec<String>,
     ) -> Result<ReloadView, String> {
+        // Bound first: a listener that cannot bind refuses the reload.
+        let listener = self.metrics.prepare(&new)?;
         let attached = self
             .attach_interfaces(&new)
             .map_err(|e| format!("reload: {e}; nothing was applied"))?;
@@ -160,6 +162,7 @@ impl Daemon {
             confirm: None,
             confirmed_pending: false,
         };
+        self.metrics.commit(listener, &new);
         self.cfg = new;
         self.overlays = overlays;
         self.loaded_unix = super::confirm::unix_now();

@@ -32,6 +32,7 @@ pub mod kernel_import;
 pub mod kernel_routes;
 pub mod link;
 mod links;
+mod metrics;
 pub mod mga;
 mod origin;
 pub mod piasm;
@@ -185,6 +186,8 @@ pub struct Daemon {
         crate::config::ArdMemberConfig,
         Vec<std::net::Ipv6Addr>,
     )>,
+    /// `[metrics]`: the listener, the exposition, failovers and reloads.
+    metrics: metrics::MetricsSide,
 }
 
 impl Daemon {
@@ -502,6 +505,7 @@ impl Daemon {
                 tracing::debug!(op = %op, "applied");
             }
         }
+        self.metrics_plan(&resolved, &plan.groups);
         self.resolved = resolved;
         self.planned = plan.groups;
         if !plan.ops.is_empty() {

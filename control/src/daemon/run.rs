@@ -163,6 +163,9 @@ fn mechanisms(cfg: &Config) -> String {
             .into(),
         );
     }
+    if let Some(m) = &cfg.metrics {
+        on.push(format!("Prometheus metrics on {}", m.listen));
+    }
     if on.is_empty() {
         "nothing yet (an empty config: reload one that adds a mechanism)".into()
     } else {
@@ -188,6 +191,8 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
     let nl = Netlink::connect()?;
     let links = nl.links().await?;
     config::check_environment(&cfg, |n| links.iter().any(|l| l.name == n))?;
+    // Before anything is touched: a listener that cannot bind fails the start.
+    let metrics = super::metrics::MetricsSide::start(&cfg).map_err(ControlError::MetricsListen)?;
     // Subscribe before the first dump so no change falls in between.
     let kernel_rx = neigh::netlink::monitor()?;
     let dp = Dataplane::open(&cfg.dataplane_options())?;
@@ -251,6 +256,7 @@ async fn start(cfg: Config) -> Result<Daemon, ControlError> {
         confirm: None,
         last_rollback: None,
         loaded_unix: super::confirm::unix_now(),
+        metrics,
     };
     for dropped in d.overlays.retain_valid(&cfg) {
         tracing::warn!(overlay = %dropped, "saved runtime change dropped");
@@ -406,7 +412,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading");
                 sd.send("RELOADING=1");
-                match d.reload(None).await {
+                match d.reload_counted(None).await {
                     Ok(v) => tracing::info!(operations = v.operations, dropped_overlays = v.overlays_dropped.len(), "reload done"),
                     Err(e) => {
                         tracing::error!(error = %e, "reload rejected; the running config stays");
@@ -422,6 +428,10 @@ pub async fn run(args: DaemonArgs) -> Result<(), ControlError> {
                 }
             } => d.rollback().await,
             _ = watchdog.tick(), if sd.watchdog_interval().is_some() => sd.send("WATCHDOG=1"),
+            Some(reply) = d.metrics.scrape_rx.recv() => {
+                let text = d.scrape();
+                let _ = reply.send(text);
+            }
             _ = tick.tick() => d.resync().await,
             _ = shortcut.tick(), if d.piasm_polls() => d.piasm_poll_traffic(),
             _ = term.recv() => { tracing::info!("SIGTERM"); break; }
@@ -583,5 +593,9 @@ unicast = "2001:db8:2::2"
 unicast = "2001:db8:2::2"
 "#;
         assert_eq!(of(member), "member of 1 addresses (ARD), AARP");
+        assert_eq!(
+            of("[metrics]\nlisten = \"[::1]:9464\"\n"),
+            "Prometheus metrics on [::1]:9464"
+        );
     }
 }

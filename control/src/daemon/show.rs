@@ -14,6 +14,14 @@ use crate::rib::{Placement, PlannedGroup};
 use crate::util::mac_str;
 use crate::ControlError;
 
+/// The fast path's counters: (by reason, group and member; the tunnel
+/// end point's by reason; the AF_XDP path's own, while it runs).
+pub(super) type FastPathCounters = (
+    anycast6_dataplane::Counters,
+    Vec<(&'static str, u64, u64)>,
+    Option<AfxdpCountersView>,
+);
+
 fn route_kind(r: &Route) -> &'static str {
     match r {
         Route::Host(_) => "address",
@@ -29,7 +37,7 @@ pub fn mode_name(m: AttachMode) -> &'static str {
     }
 }
 
-fn verdict_name(v: Verdict) -> &'static str {
+pub(super) fn verdict_name(v: Verdict) -> &'static str {
     match v {
         Verdict::Redirect => "redirect",
         Verdict::Tx => "tx",
@@ -231,8 +239,45 @@ impl Daemon {
         out
     }
 
+    /// The fast path's counters: the maps summed over CPUs, plus the
+    /// AF_XDP engine's while it runs (by reason, group, member; and the
+    /// tunnel end point's by reason). `show counters` and the metrics
+    /// read the same numbers.
+    pub(super) fn fast_path_counters(&mut self) -> Result<FastPathCounters, ControlError> {
+        let mut c = self.dp.fib().counters()?;
+        let mut tunnel = self.dp.fib().tunnel_counters()?;
+        let afxdp = self.afxdp_counters().map(|(engine, view)| {
+            for (t, u) in tunnel.iter_mut().zip(engine.tunnel.iter()) {
+                t.1 = t.1.wrapping_add(u.packets);
+                t.2 = t.2.wrapping_add(u.bytes);
+            }
+            for (r, p, b) in c.reasons.iter_mut() {
+                let u = engine.reasons[*r as usize];
+                *p = p.wrapping_add(u.packets);
+                *b = b.wrapping_add(u.bytes);
+            }
+            for (list, from) in [
+                (&mut c.groups, &engine.groups),
+                (&mut c.members, &engine.members),
+            ] {
+                for (id, u) in from {
+                    match list.iter_mut().find(|x| x.0 == *id) {
+                        Some(x) => {
+                            x.1 = x.1.wrapping_add(u.packets);
+                            x.2 = x.2.wrapping_add(u.bytes);
+                        }
+                        None => list.push((*id, u.packets, u.bytes)),
+                    }
+                }
+                list.sort_by_key(|x| x.0);
+            }
+            view
+        });
+        Ok((c, tunnel, afxdp))
+    }
+
     fn show_counters(&mut self) -> Result<CountersView, ControlError> {
-        let c = self.dp.fib().counters()?;
+        let (c, tunnel, afxdp) = self.fast_path_counters()?;
         let group_names: HashMap<u32, String> = self
             .planned
             .iter()
@@ -259,10 +304,7 @@ impl Daemon {
                 });
             }
         }
-        let mut tunnel: Vec<DecapCount> = self
-            .dp
-            .fib()
-            .tunnel_counters()?
+        let mut tunnel: Vec<DecapCount> = tunnel
             .into_iter()
             .map(|(reason, packets, bytes)| DecapCount {
                 reason: reason.to_string(),
@@ -270,34 +312,6 @@ impl Daemon {
                 bytes,
             })
             .collect();
-        let mut c = c;
-        let afxdp = self.afxdp_counters().map(|(engine, view)| {
-            for (t, u) in tunnel.iter_mut().zip(engine.tunnel.iter()) {
-                t.packets = t.packets.wrapping_add(u.packets);
-                t.bytes = t.bytes.wrapping_add(u.bytes);
-            }
-            for (r, p, b) in c.reasons.iter_mut() {
-                let u = engine.reasons[*r as usize];
-                *p = p.wrapping_add(u.packets);
-                *b = b.wrapping_add(u.bytes);
-            }
-            for (list, from) in [
-                (&mut c.groups, &engine.groups),
-                (&mut c.members, &engine.members),
-            ] {
-                for (id, u) in from {
-                    match list.iter_mut().find(|x| x.0 == *id) {
-                        Some(x) => {
-                            x.1 = x.1.wrapping_add(u.packets);
-                            x.2 = x.2.wrapping_add(u.bytes);
-                        }
-                        None => list.push((*id, u.packets, u.bytes)),
-                    }
-                }
-                list.sort_by_key(|x| x.0);
-            }
-            view
-        });
         if tunnel.iter().all(|t| t.packets == 0) {
             tunnel.clear();
         }
