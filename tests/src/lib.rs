@@ -25,6 +25,7 @@ pub mod daemon;
 pub mod frr;
 pub mod home_line;
 pub mod ospf;
+pub mod prometheus;
 pub mod proto;
 pub mod stream;
 pub mod topology;

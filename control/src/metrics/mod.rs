@@ -31,34 +31,35 @@ use prometheus_client::registry::Registry;
 /// The `Content-Type` of what [`Metrics::render`] writes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Every series name (without the `_total` the encoder adds to counters),
-/// for the docs and the dashboard tests.
-pub const SERIES: &[(&str, MetricType)] = &[
-    ("anycast6_fastpath_packets", MetricType::Counter),
-    ("anycast6_fastpath_bytes", MetricType::Counter),
-    ("anycast6_tunnel_packets", MetricType::Counter),
-    ("anycast6_tunnel_bytes", MetricType::Counter),
-    ("anycast6_decap_packets", MetricType::Counter),
-    ("anycast6_decap_bytes", MetricType::Counter),
-    ("anycast6_group_packets", MetricType::Counter),
-    ("anycast6_group_bytes", MetricType::Counter),
-    ("anycast6_member_packets", MetricType::Counter),
-    ("anycast6_member_bytes", MetricType::Counter),
-    ("anycast6_group_members", MetricType::Gauge),
-    ("anycast6_failovers", MetricType::Counter),
-    ("anycast6_reloads", MetricType::Counter),
-    ("anycast6_protocol_running", MetricType::Gauge),
-    ("anycast6_ard_members", MetricType::Gauge),
-    ("anycast6_ard_addresses", MetricType::Gauge),
-    ("anycast6_arip_neighbors", MetricType::Gauge),
-    ("anycast6_arip_routes", MetricType::Gauge),
-    ("anycast6_aospf_neighbors", MetricType::Gauge),
-    ("anycast6_aospf_routes", MetricType::Gauge),
-    ("anycast6_piasm_neighbors", MetricType::Gauge),
-    ("anycast6_piasm_branches", MetricType::Gauge),
-    ("anycast6_mga_bindings", MetricType::Gauge),
-    ("anycast6_mga_registrations", MetricType::Gauge),
-    ("anycast6_mga_flow_bindings", MetricType::Gauge),
+/// Every family rendered, in order: its name (without the `_total` the
+/// encoder adds to a counter's samples) and type, for the docs and the
+/// dashboard tests.
+pub const SERIES: &[(&str, &str)] = &[
+    ("anycast6_fastpath_packets", "counter"),
+    ("anycast6_fastpath_bytes", "counter"),
+    ("anycast6_tunnel_packets", "counter"),
+    ("anycast6_tunnel_bytes", "counter"),
+    ("anycast6_decap_packets", "counter"),
+    ("anycast6_decap_bytes", "counter"),
+    ("anycast6_group_packets", "counter"),
+    ("anycast6_group_bytes", "counter"),
+    ("anycast6_member_packets", "counter"),
+    ("anycast6_member_bytes", "counter"),
+    ("anycast6_group_members", "gauge"),
+    ("anycast6_failovers", "counter"),
+    ("anycast6_reloads", "counter"),
+    ("anycast6_protocol_running", "gauge"),
+    ("anycast6_ard_members", "gauge"),
+    ("anycast6_ard_addresses", "gauge"),
+    ("anycast6_arip_neighbors", "gauge"),
+    ("anycast6_arip_routes", "gauge"),
+    ("anycast6_aospf_neighbors", "gauge"),
+    ("anycast6_aospf_routes", "gauge"),
+    ("anycast6_piasm_neighbors", "gauge"),
+    ("anycast6_piasm_branches", "gauge"),
+    ("anycast6_mga_bindings", "gauge"),
+    ("anycast6_mga_registrations", "gauge"),
+    ("anycast6_mga_flow_bindings", "gauge"),
 ];
 
 /// The OSPF neighbour states (RFC 2328 §10.1 as AOSPF names them): each
@@ -69,6 +70,15 @@ pub const AOSPF_STATES: &[&str] = &[
 
 /// Member states of the FIB (`show groups` counts the same).
 pub const MEMBER_STATES: [&str; 3] = ["active", "draining", "down"];
+
+/// The name of a family's samples: a counter's get `_total`.
+pub fn sample_name(family: &str, kind: &str) -> String {
+    if kind == "counter" {
+        format!("{family}_total")
+    } else {
+        family.to_string()
+    }
+}
 
 /// One counter by reason: (reason, verdict or "", packets, bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
