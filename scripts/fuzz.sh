@@ -9,7 +9,7 @@ secs="${1:-30}"; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(config_parse xdp_frame userspace_frame ard_decode arip_decode aarp_decode aospf_decode
-        aospf_instance piasm_decode mga_decode mga_instance stream_decode)
+        aospf_instance piasm_decode mga_decode mga_instance stream_decode metrics_http)
 fi
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
@@ -24,9 +24,11 @@ bin="$CARGO_TARGET_DIR/$host/release"
 seeds="$PWD/fuzz/target/seeds"
 mkdir -p "$seeds/config_parse" "$seeds/xdp_frame" "$seeds/userspace_frame" "$seeds/ard_decode" \
     "$seeds/arip_decode" "$seeds/aarp_decode" "$seeds/aospf_decode" "$seeds/aospf_instance" \
-    "$seeds/piasm_decode" "$seeds/mga_decode" "$seeds/mga_instance" "$seeds/stream_decode"
+    "$seeds/piasm_decode" "$seeds/mga_decode" "$seeds/mga_instance" "$seeds/stream_decode" \
+    "$seeds/metrics_http"
 cp docs/examples/*.toml "$seeds/config_parse/" 2>/dev/null || true
 cp fuzz/seeds/config_parse/* "$seeds/config_parse/" 2>/dev/null || true
+cp fuzz/seeds/metrics_http/* "$seeds/metrics_http/" 2>/dev/null || true
 python3 - "$seeds/xdp_frame" "$seeds/userspace_frame" <<'PY'
 import json, sys, os
 d = json.load(open("tests/fixtures/dataplane.json"))

@@ -396,3 +396,95 @@ fn grafana_dashboard_queries_exposed_series_only() {
         assert!(queried.contains(must), "the dashboard does not show {must}");
     }
 }
+
+/// The cost of a scrape with 10k groups (docs/metrics.md gives the
+/// figures): 10,000 anycast addresses, each its own group of two on-link
+/// members, one UDP datagram sent to each so every group and one member of
+/// each carry counts; then 20 scrapes over HTTP, timed from the request to
+/// the last byte. A measurement, not a check of speed: run it by hand,
+/// `cargo test -p anycast6-tests --test metrics scrape_cost -- --ignored --nocapture`
+/// (with `A6T_BIN_DIR=target/release` for the release daemon). It checks
+/// that every group's counters are in the scrape.
+#[test]
+#[ignore = "a measurement (docs/metrics.md), run by hand"]
+fn scrape_cost_at_10k_groups() {
+    if !require_root("scrape_cost_at_10k_groups") {
+        return;
+    }
+    const GROUPS: usize = 10_000;
+    let topo = Topology::build("prmk", Options::default()).expect("topology");
+    let mut cfg = anycast6_tests::DaemonCfg {
+        router_address: Some(anycast6_tests::topology::ROUTER_C.to_string()),
+        ..Default::default()
+    }
+    .interface("to-c", "native")
+    .interface("to-m1", "native")
+    .interface("to-m2", "native");
+    let addr = |i: usize| format!("2001:db8:ad::{:x}", i + 1);
+    for i in 0..GROUPS {
+        cfg = cfg.group(
+            &addr(i),
+            vec![
+                MemberCfg::on_link(&M1.to_string(), "to-m1"),
+                MemberCfg::on_link(&anycast6_tests::topology::M2.to_string(), "to-m2"),
+            ],
+        );
+    }
+    let blocks = anycast6_dataplane::blocks::blocks_for(anycast6_dataplane::maglev::table_len(2));
+    cfg.extra = format!(
+        "[capacities]\ngroups = {}\nmember_ids = {}\nmaglev_blocks = {}\n{}",
+        GROUPS + 64,
+        2 * GROUPS + 64,
+        2 * blocks as usize * GROUPS + 64,
+        format_args!("\n[metrics]\nlisten = \"{LISTEN}\"\n"),
+    );
+    let d = Daemon::start(&topo.router, &topo.tmp, "router", &cfg).expect("anycast6d");
+    let ns = &topo.router;
+    let listen: SocketAddr = LISTEN.parse().expect("address");
+    let (status, first) = scrape(ns, listen).expect("scrape");
+    assert_eq!(status, 200);
+    eprintln!("idle scrape: {} bytes", first.len());
+    // One datagram to each address (the members drop them: nothing
+    // listens there; the router counts them).
+    let dsts: Vec<Ipv6Addr> = (0..GROUPS).map(|i| addr(i).parse().unwrap()).collect();
+    topo.client
+        .run_in(move || {
+            let s = std::net::UdpSocket::bind("[::]:0")?;
+            for a in dsts {
+                s.send_to(b"count me", (a, UDP_PORT))?;
+            }
+            Ok(())
+        })
+        .expect("send");
+    wait_for("every group counted", Duration::from_secs(30), || {
+        counters(&d).groups.len() >= GROUPS
+    })
+    .expect("counted");
+    let mut times = Vec::new();
+    let mut body = String::new();
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        let (status, text) = scrape(ns, listen).expect("scrape");
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(status, 200);
+        body = text;
+    }
+    times.sort_by(f64::total_cmp);
+    let samples = body.lines().filter(|l| !l.starts_with('#')).count();
+    let groups = body
+        .lines()
+        .filter(|l| l.starts_with("anycast6_group_packets_total{"))
+        .count();
+    assert!(groups >= GROUPS, "{groups} groups in the scrape");
+    let t = std::time::Instant::now();
+    let _ = counters(&d);
+    let show = t.elapsed().as_secs_f64() * 1e3;
+    eprintln!(
+        "scrape at {GROUPS} groups: {samples} samples, {} bytes; median {:.1} ms, min {:.1}, max {:.1} (20 scrapes); `anycast6ctl --json show counters` {:.1} ms",
+        body.len(),
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1],
+        show
+    );
+}
