@@ -136,7 +136,7 @@ fn prometheus_scrapes_what_the_fast_path_and_the_control_plane_count() {
     let topo = Topology::build("prom", Options::default()).expect("topology");
     let mut cfg = topo.router_config();
     let metrics = |listen: &str| format!("\n[metrics]\nlisten = \"{listen}\"\n");
-    let ard = "[ard]\ninterfaces = [\"to-m1\"]\n".to_string();
+    let ard = anycast6_tests::proto::ard_router(&["to-m1"], None);
     cfg.extra = format!("{ard}{}", metrics(LISTEN));
     let d = Daemon::start(&topo.router, &topo.tmp, "router", &cfg).expect("anycast6d");
     topo.wait_anycast_ready(Duration::from_secs(15))
@@ -266,6 +266,28 @@ fn prometheus_scrapes_what_the_fast_path_and_the_control_plane_count() {
         0.0,
     );
     value_is(&prom, ns, "anycast6_ard_members", 0.0);
+    // m1 registers by ARD (its own anycast6d, member role): the router
+    // knows one member with one address.
+    let m1 = Daemon::start(
+        &topo.m1,
+        &topo.tmp,
+        "m1",
+        &anycast6_tests::proto::member_role(
+            ANYCAST,
+            anycast6_tests::proto::ard_member(&anycast6_tests::proto::ArdMember {
+                iface: "to-r1",
+                unicast: &M1.to_string(),
+                metric: 1,
+                hold_ms: 3000,
+                report_ms: 500,
+                key: None,
+            }),
+        ),
+    )
+    .expect("m1 anycast6d");
+    value_is(&prom, ns, "anycast6_ard_members", 1.0);
+    value_is(&prom, ns, "anycast6_ard_addresses", 1.0);
+    drop(m1);
     value_is(&prom, ns, "anycast6_reloads_total{result=\"ok\"}", 0.0);
 
     // A reload whose listener cannot bind is refused, naming the place;
