@@ -125,8 +125,8 @@ async fn serve(mut stream: TcpStream, scrapes: mpsc::Sender<Scrape>) {
             Ok(Err(None)) => (431, "request head too large\n".to_string(), false),
             Ok(Err(Some(()))) => return,
             Ok(Ok(len)) => match http::route(&buf[..len]) {
-                Route::Metrics | Route::MetricsHead => {
-                    let head_only = http::route(&buf[..len]) == Route::MetricsHead;
+                r @ (Route::Metrics | Route::MetricsHead) => {
+                    let head_only = r == Route::MetricsHead;
                     match scrape(&scrapes).await {
                         Some(text) => (200, text, head_only),
                         None => (503, "anycast6d did not answer in time\n".into(), head_only),
