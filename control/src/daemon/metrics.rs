@@ -518,4 +518,31 @@ mod tests {
         assert_eq!(n.members[&1].member, "2001:db8::3");
         assert_eq!(n.members[&1].group, a);
     }
+
+    #[tokio::test]
+    async fn a_listener_that_cannot_bind_fails_the_start_and_refuses_a_reload() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let cfg = |port: u16| {
+            crate::config::parse(
+                "a6.toml",
+                &format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+            )
+            .unwrap()
+        };
+        let e = MetricsSide::start(&cfg(port)).err().expect("a taken port");
+        assert!(
+            e.starts_with(&format!(
+                "a6.toml:3:10: metrics.listen 127.0.0.1:{port}: cannot listen: "
+            )),
+            "{e}"
+        );
+        let none = crate::config::parse("a6.toml", "").unwrap();
+        let side = MetricsSide::start(&none).unwrap();
+        assert!(side.listener.is_none());
+        assert!(matches!(side.prepare(&none), Ok(ListenerChange::Keep)));
+        let e = side.prepare(&cfg(port)).err().expect("a taken port");
+        assert!(e.contains("cannot listen"), "{e}");
+        drop(held);
+    }
 }
