@@ -73,6 +73,11 @@ pub fn needed(cfg: &Config) -> Vec<Need> {
             cap: CAP_NET_BIND_SERVICE,
             why: "[arip] (UDP port 521)",
         });
+    } else if cfg.metrics.as_ref().is_some_and(|m| m.listen.port() < 1024) {
+        v.push(Need {
+            cap: CAP_NET_BIND_SERVICE,
+            why: "[metrics] listen (a port below 1024)",
+        });
     }
     v
 }
@@ -134,6 +139,15 @@ mod tests {
         .unwrap();
         assert_eq!(
             names(&needed(&arip)),
+            "CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_NET_BIND_SERVICE"
+        );
+        let metrics = |port: u16| {
+            let text = format!("[metrics]\nlisten = \"[::1]:{port}\"\n");
+            names(&needed(&crate::config::parse("t.toml", &text).unwrap()))
+        };
+        assert_eq!(metrics(9464), "CAP_BPF CAP_PERFMON CAP_NET_ADMIN");
+        assert_eq!(
+            metrics(80),
             "CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_NET_BIND_SERVICE"
         );
     }
