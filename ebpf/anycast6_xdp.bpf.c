@@ -24,6 +24,7 @@
 #include "classify.h"
 #include "encap.h"
 #include "flowhash.h"
+#include "capture.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -57,10 +58,14 @@ static __always_inline void a6_count_in(void *map, __u32 idx, __u64 bytes)
 	}
 }
 
-static __always_inline int a6_finish(__u32 reason, __u64 bytes)
+static __always_inline int a6_finish(struct xdp_md *ctx, __u32 reason, __u64 bytes,
+				     const struct a6_cap_note *note)
 {
+	int verdict = a6_verdict_of(reason);
+
 	a6_count(reason, bytes);
-	return a6_verdict_of(reason);
+	a6_capture(ctx, reason, (__u32)verdict, (__u32)bytes, note);
+	return verdict;
 }
 
 static __always_inline int a6_usable(const struct a6_member *m)
@@ -291,7 +296,7 @@ static __always_inline int a6_tun_decap(struct xdp_md *ctx)
 	return -1;
 }
 
-static __always_inline __u32 a6_process(struct xdp_md *ctx)
+static __always_inline __u32 a6_process(struct xdp_md *ctx, struct a6_cap_note *note)
 {
 	struct a6_pkt pkt = {};
 	int r;
@@ -317,6 +322,7 @@ static __always_inline __u32 a6_process(struct xdp_md *ctx)
 
 	if (!m)
 		return A6_R_PASS_NO_MEMBER;
+	a6_cap_note_member(note, m->member_id, m->ifindex);
 
 	__u64 bytes = data_end - data;
 
@@ -364,7 +370,8 @@ SEC("xdp")
 int anycast6_xdp(struct xdp_md *ctx)
 {
 	__u64 len = (__u64)(ctx->data_end - ctx->data);
-	__u32 reason = a6_process(ctx);
+	struct a6_cap_note note = { .member_id = A6_CAP_NO_MEMBER };
+	__u32 reason = a6_process(ctx, &note);
 
-	return a6_finish(reason, len);
+	return a6_finish(ctx, reason, len, &note);
 }

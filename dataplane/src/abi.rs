@@ -4,7 +4,7 @@
 
 use std::mem::{offset_of, size_of};
 
-pub const ABI_VERSION: u32 = 6;
+pub const ABI_VERSION: u32 = 7;
 
 /// UDP destination port of AARP queries (docs/aarp.md).
 pub const AARP_PORT: u16 = 5360;
@@ -48,12 +48,18 @@ pub mod map {
     pub const MGA_CN_FLOWS: &str = "a6_mga_cn_flows";
     /// MGA correspondent counters (`super::mga_cn_reason`).
     pub const MGA_C_STATS: &str = "a6_mga_c_stats";
+    /// Capture settings, element 0 = `CapCfg` (ABI 7; docs/capture.md).
+    pub const CAP_CFG: &str = "a6_cap_cfg";
+    /// Capture counters of the session, element 0 = `CapStats`.
+    pub const CAP_STATS: &str = "a6_cap_stats";
+    /// Ring buffer of `CapRec` records.
+    pub const CAP_RING: &str = "a6_cap_ring";
     /// Maps of the MGA member program, in pin order.
     pub const MGA_MEMBER_ALL: [&str; 4] = [MGA_HOMES, MGA_RO, MGA_FLOWS, MGA_M_STATS];
     /// Maps of the MGA correspondent programs, in pin order.
     pub const MGA_CN_ALL: [&str; 2] = [MGA_CN_FLOWS, MGA_C_STATS];
     /// Maps of the forwarding program, in pin order.
-    pub const XDP_ALL: [&str; 14] = [
+    pub const XDP_ALL: [&str; 17] = [
         FIB,
         FIB_PREFIX,
         GROUPS,
@@ -68,6 +74,9 @@ pub mod map {
         IFACES,
         TUN_LOCAL,
         TUN_STATS,
+        CAP_CFG,
+        CAP_STATS,
+        CAP_RING,
     ];
 }
 
@@ -374,6 +383,73 @@ pub mod tun_reason {
     pub const NAMES: [&str; MAX as usize] = ["decap", "drop_trunc_inner"];
 }
 
+/// Capture (docs/capture.md, ABI 7): `A6_CAP_*`.
+pub mod cap {
+    /// Frame bytes a record holds (`CapRec::data`).
+    pub const SNAP_MAX: usize = 2048;
+    /// Snaplen when `CapCfg::snaplen` is 0.
+    pub const SNAP_DEF: u32 = 256;
+    /// Size of `a6_cap_ring`, bytes.
+    pub const RING_BYTES: u32 = 2097152;
+    /// `CapRec::member_id` when no member was chosen.
+    pub const NO_MEMBER: u32 = 0xffff_ffff;
+    /// Bytes of a record before `data`.
+    pub const REC_HEADER: usize = 48;
+}
+
+/// `a6_cap_cfg`: what to capture; written by userspace only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct CapCfg {
+    /// Bit r: capture packets counted under reason r; 0 = disarmed.
+    pub reason_mask: u64,
+    /// CLOCK_MONOTONIC end of the lease (bpf_ktime_get_ns).
+    pub expires_ns: u64,
+    /// 1 in N matching packets (0 or 1: every one).
+    pub sample_every: u32,
+    /// Frame bytes per record (0: `cap::SNAP_DEF`; capped at `cap::SNAP_MAX`).
+    pub snaplen: u32,
+    /// Records to emit this session, 0 = unlimited.
+    pub budget: u32,
+    /// Copied into every record.
+    pub session: u32,
+    /// The process holding the capture (informational).
+    pub owner_pid: u32,
+    /// Reserved, 0.
+    pub flags: u32,
+}
+
+/// `a6_cap_stats`: counters of the session; written by the program only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct CapStats {
+    /// Packets whose reason was in the mask, before sampling.
+    pub matched: u64,
+    /// Sampled packets that asked for a budget slot.
+    pub taken: u64,
+    /// Records not emitted because the ring was full.
+    pub lost: u64,
+}
+
+/// The fixed header of an `a6_cap_rec` (the frame bytes follow it); the
+/// decoder is `crate::capture::decode_record`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct CapRecHeader {
+    pub ts_ns: u64,
+    pub session: u32,
+    pub ifindex: u32,
+    pub wire_len: u32,
+    pub pkt_len: u32,
+    pub cap_len: u32,
+    pub member_id: u32,
+    pub egress_ifindex: u32,
+    pub rx_queue: u32,
+    pub reason: u16,
+    pub verdict: u16,
+    pub _pad: u32,
+}
+
 /// `a6_iface`: an interface the program runs on, with its own MAC.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[repr(C)]
@@ -671,6 +747,27 @@ const _: () = {
     assert!(size_of::<Counter>() == 16);
     assert!(size_of::<RateLimit>() == 16);
     assert!(size_of::<Config>() == 32);
+    assert!(size_of::<CapCfg>() == 40);
+    assert!(offset_of!(CapCfg, expires_ns) == 8);
+    assert!(offset_of!(CapCfg, sample_every) == 16);
+    assert!(offset_of!(CapCfg, snaplen) == 20);
+    assert!(offset_of!(CapCfg, budget) == 24);
+    assert!(offset_of!(CapCfg, session) == 28);
+    assert!(offset_of!(CapCfg, owner_pid) == 32);
+    assert!(size_of::<CapStats>() == 24);
+    assert!(offset_of!(CapStats, taken) == 8);
+    assert!(offset_of!(CapStats, lost) == 16);
+    assert!(size_of::<CapRecHeader>() == cap::REC_HEADER);
+    assert!(offset_of!(CapRecHeader, session) == 8);
+    assert!(offset_of!(CapRecHeader, ifindex) == 12);
+    assert!(offset_of!(CapRecHeader, wire_len) == 16);
+    assert!(offset_of!(CapRecHeader, pkt_len) == 20);
+    assert!(offset_of!(CapRecHeader, cap_len) == 24);
+    assert!(offset_of!(CapRecHeader, member_id) == 28);
+    assert!(offset_of!(CapRecHeader, egress_ifindex) == 32);
+    assert!(offset_of!(CapRecHeader, rx_queue) == 36);
+    assert!(offset_of!(CapRecHeader, reason) == 40);
+    assert!(offset_of!(CapRecHeader, verdict) == 42);
     assert!(offset_of!(Config, router_addr) == 8);
     assert!(offset_of!(Config, ptb_per_sec) == 24);
 };
@@ -698,6 +795,8 @@ pod!(
     Counter,
     RateLimit,
     Config,
+    CapCfg,
+    CapStats,
     MgaFlowKey,
     MgaHome,
     MgaRo,
@@ -894,6 +993,23 @@ mod tests {
         ] {
             assert_eq!(defines(c), [(String::new(), v)], "{c}");
         }
+    }
+
+    #[test]
+    fn capture_constants_match_the_c_header() {
+        for (c, v) in [
+            ("A6_CAP_SNAP_MAX", cap::SNAP_MAX.to_string()),
+            ("A6_CAP_SNAP_DEF", cap::SNAP_DEF.to_string()),
+            ("A6_CAP_RING_BYTES", cap::RING_BYTES.to_string()),
+            ("A6_CAP_NO_MEMBER", format!("{:#x}", cap::NO_MEMBER)),
+            ("A6_MAP_CAP_CFG", map::CAP_CFG.to_string()),
+            ("A6_MAP_CAP_STATS", map::CAP_STATS.to_string()),
+            ("A6_MAP_CAP_RING", map::CAP_RING.to_string()),
+        ] {
+            assert_eq!(defines(c), [(String::new(), v)], "{c}");
+        }
+        let h = include_str!("../../ebpf/include/anycast6_abi.h");
+        assert!(h.contains("}; /* 48 + A6_CAP_SNAP_MAX */"));
     }
 
     #[test]

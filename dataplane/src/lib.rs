@@ -12,9 +12,11 @@
 //! - [`userspace`]: the AF_XDP path's forwarding engine (pure, same rules).
 //! - [`xsk`]: the AF_XDP steering program on an `afxdp` interface (XSKMAP).
 //! - [`mga`]: the MGA member and correspondent programs (tc egress, XDP ingress).
+//! - [`capture`]: the capture maps (settings, counters, ring buffer) and the record decoder.
 
 pub mod abi;
 pub mod blocks;
+pub mod capture;
 pub mod changes;
 pub mod error;
 pub mod fib;

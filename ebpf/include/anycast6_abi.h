@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define A6_ABI_VERSION 6
+#define A6_ABI_VERSION 7
 
 /* ---- names (maps are pinned by these names) ---------------------------- */
 /* Map names are at most 15 characters (BPF_OBJ_NAME_LEN - 1). */
@@ -45,6 +45,10 @@
 #define A6_MAP_MGA_M_STATS  a6_mga_m_stats  /* PERCPU_ARRAY A6_MM_* -> a6_counter (member egress) */
 #define A6_MAP_MGA_CN_FLOWS a6_mga_cn_flows /* HASH a6_mga_flow -> a6_mga_cn_flow (correspondent's flow bindings) */
 #define A6_MAP_MGA_C_STATS  a6_mga_c_stats  /* PERCPU_ARRAY A6_MC_* -> a6_counter (correspondent) */
+/* Capture (docs/capture.md), ABI 7: `anycast6ctl capture` arms it */
+#define A6_MAP_CAP_CFG      a6_cap_cfg      /* ARRAY 0 -> a6_cap_cfg (written by userspace only) */
+#define A6_MAP_CAP_STATS    a6_cap_stats    /* ARRAY 0 -> a6_cap_stats (written by the program only, atomics) */
+#define A6_MAP_CAP_RING     a6_cap_ring     /* RINGBUF of a6_cap_rec */
 
 #define A6_PROG_XDP         anycast6_xdp
 #define A6_PROG_DECAP       anycast6_decap
@@ -160,6 +164,12 @@
 	 A6_R_BIT(A6_R_PASS_UNKNOWN_IFACE) | A6_R_BIT(A6_R_PASS_LINK_LOCAL_SRC) | \
 	 A6_R_BIT(A6_R_PASS_HBH_OPTIONS))
 _Static_assert(A6_R_MAX <= 64, "verdict masks hold 64 reasons");
+
+/* ---- capture (docs/capture.md, ABI 7) ------------------------------------ */
+#define A6_CAP_SNAP_MAX     2048       /* frame bytes a record holds (a6_cap_rec.data); a power of two */
+#define A6_CAP_SNAP_DEF     256        /* snaplen when a6_cap_cfg.snaplen is 0 */
+#define A6_CAP_RING_BYTES   2097152    /* a6_cap_ring size (power of two pages): ~990 records */
+#define A6_CAP_NO_MEMBER    0xffffffff /* a6_cap_rec.member_id: no member was chosen */
 
 /* ---- AARP (docs/aarp.md) -------------------------------------------------- */
 #define A6_AARP_PORT 5360 /* UDP destination port of AARP queries */
@@ -395,5 +405,50 @@ struct a6_mga_cn_flow {
 	__u32 flags;            /* reserved, 0 */
 	__u32 _pad;
 }; /* 24 */
+
+/*
+ * Capture (docs/capture.md, ABI 7). Armed when reason_mask != 0 and
+ * bpf_ktime_get_ns() < expires_ns: the holder renews the lease, so a
+ * capture whose holder died stops by itself. Written only by userspace
+ * (one map update; a torn read is harmless: every field is checked).
+ */
+struct a6_cap_cfg {
+	__u64 reason_mask;   /* A6_R_BIT(r): capture packets counted under r; 0 = disarmed */
+	__u64 expires_ns;    /* CLOCK_MONOTONIC (bpf_ktime_get_ns) end of the lease */
+	__u32 sample_every;  /* 1 in N matching packets (0 or 1: every one) */
+	__u32 snaplen;       /* frame bytes per record (0: A6_CAP_SNAP_DEF; capped at A6_CAP_SNAP_MAX) */
+	__u32 budget;        /* records to emit this session, 0 = unlimited */
+	__u32 session;       /* copied into every record: tells this capture's records from older ones */
+	__u32 owner_pid;     /* the process holding the capture (informational) */
+	__u32 flags;         /* reserved, 0 */
+}; /* 40 */
+
+/* Counters of the current session; written by the program only (atomic
+ * adds on one shared element, paid only for matching packets), zeroed by
+ * userspace before it arms. */
+struct a6_cap_stats {
+	__u64 matched;       /* packets whose reason was in the mask (before sampling) */
+	__u64 taken;         /* sampled packets that asked for a budget slot */
+	__u64 lost;          /* records not emitted: the ring was full */
+}; /* 24 */
+
+/* One record of a6_cap_ring: a header, then the first cap_len bytes of the
+ * frame as it was when its verdict was reached (after the rewrite or encap
+ * of a forwarded packet). Only the first 48 + cap_len bytes are meaningful. */
+struct a6_cap_rec {
+	__u64 ts_ns;          /* bpf_ktime_get_ns at the verdict */
+	__u32 session;        /* a6_cap_cfg.session */
+	__u32 ifindex;        /* ingress interface */
+	__u32 wire_len;       /* frame length as it arrived */
+	__u32 pkt_len;        /* frame length at the verdict (what data[] is the start of) */
+	__u32 cap_len;        /* bytes of data[] that hold the frame: min(pkt_len, snaplen) */
+	__u32 member_id;      /* member chosen, or A6_CAP_NO_MEMBER */
+	__u32 egress_ifindex; /* the chosen member's interface, 0 if none */
+	__u32 rx_queue;       /* ingress rx queue */
+	__u16 reason;         /* A6_R_* */
+	__u16 verdict;        /* XDP action: 1 drop, 2 pass, 3 tx, 4 redirect */
+	__u32 _pad;
+	__u8 data[A6_CAP_SNAP_MAX];
+}; /* 48 + A6_CAP_SNAP_MAX */
 
 #endif /* ANYCAST6_ABI_H */
