@@ -164,6 +164,11 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
     (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// The name of interface `ifindex` in the calling thread's network namespace.
+pub fn ifname(ifindex: u32) -> Option<String> {
+    crate::sys::if_indextoname(ifindex)
+}
+
 /// The capture maps of a pin directory, opened from their pins.
 pub struct CaptureMaps {
     cfg: Array<MapData, CapCfg>,

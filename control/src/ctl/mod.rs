@@ -2,6 +2,7 @@
 //! are shown (tables for people, `--json` for programs).
 
 pub mod aospf;
+pub mod capture;
 pub mod kernel_import;
 pub mod mga;
 pub mod piasm;
@@ -95,6 +96,10 @@ pub enum Cmd {
     /// Detach every program and remove every pin. Asks the daemon if one
     /// runs on --socket (it also removes its neighbour entries and lo
     /// addresses, then exits); otherwise does it directly.
+    /// Capture packets counted under some reasons, sampled from the fast
+    /// path: a line (or JSON object) per packet, or pcapng with -w
+    /// (docs/capture.md). Opens the pinned maps itself: needs CAP_BPF.
+    Capture(capture::CaptureArgs),
     Destroy {
         /// The pin directory (default: the daemon's, or /sys/fs/bpf/anycast6/v<ABI>).
         #[arg(long)]
@@ -264,7 +269,7 @@ pub fn request_of(cmd: &Cmd) -> Option<Request> {
             MemberCmd::Drain { m } => Request::MemberDrain(sel(m)),
             MemberCmd::Undrain { m } => Request::MemberUndrain(sel(m)),
         },
-        Cmd::Destroy { .. } => return None,
+        Cmd::Destroy { .. } | Cmd::Capture(_) => return None,
     })
 }
 
@@ -313,6 +318,7 @@ pub fn render(cmd: &Cmd, data: Value) -> Result<String, CtlError> {
         Cmd::Member { .. } => render::member_change(&typed(data)?),
         Cmd::Destroy { .. } => render::destroy(&typed(data)?),
         Cmd::Resolve { .. } => render::resolve(&data),
+        Cmd::Capture(_) => String::new(),
     })
 }
 
@@ -324,6 +330,14 @@ pub fn run(cli: &Cli) -> Result<String, CtlError> {
             .map_err(CtlError::Usage)?;
     }
     let data = match &cli.cmd {
+        Cmd::Capture(a) => {
+            let s = capture::run(&cli.socket, cli.json, a)?;
+            eprintln!(
+                "anycast6ctl: {} packets captured ({} matched before sampling, {} lost to a full ring)",
+                s.packets, s.matched, s.lost
+            );
+            return Ok(String::new());
+        }
         Cmd::Destroy { pin_dir, kernel } => destroy(&cli.socket, pin_dir.as_deref(), *kernel)?,
         Cmd::Resolve {
             anycast,
