@@ -93,13 +93,13 @@ pub enum Cmd {
         #[arg(long)]
         graceful: bool,
     },
-    /// Detach every program and remove every pin. Asks the daemon if one
-    /// runs on --socket (it also removes its neighbour entries and lo
-    /// addresses, then exits); otherwise does it directly.
     /// Capture packets counted under some reasons, sampled from the fast
     /// path: a line (or JSON object) per packet, or pcapng with -w
     /// (docs/capture.md). Opens the pinned maps itself: needs CAP_BPF.
     Capture(capture::CaptureArgs),
+    /// Detach every program and remove every pin. Asks the daemon if one
+    /// runs on --socket (it also removes its neighbour entries and lo
+    /// addresses, then exits); otherwise does it directly.
     Destroy {
         /// The pin directory (default: the daemon's, or /sys/fs/bpf/anycast6/v<ABI>).
         #[arg(long)]
