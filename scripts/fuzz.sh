@@ -9,7 +9,7 @@ secs="${1:-30}"; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(config_parse xdp_frame userspace_frame ard_decode arip_decode aarp_decode aospf_decode
-        aospf_instance piasm_decode mga_decode mga_instance stream_decode metrics_http)
+        aospf_instance piasm_decode mga_decode mga_instance stream_decode metrics_http capture_record)
 fi
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
@@ -25,7 +25,7 @@ seeds="$PWD/fuzz/target/seeds"
 mkdir -p "$seeds/config_parse" "$seeds/xdp_frame" "$seeds/userspace_frame" "$seeds/ard_decode" \
     "$seeds/arip_decode" "$seeds/aarp_decode" "$seeds/aospf_decode" "$seeds/aospf_instance" \
     "$seeds/piasm_decode" "$seeds/mga_decode" "$seeds/mga_instance" "$seeds/stream_decode" \
-    "$seeds/metrics_http"
+    "$seeds/metrics_http" "$seeds/capture_record"
 cp docs/examples/*.toml "$seeds/config_parse/" 2>/dev/null || true
 cp fuzz/seeds/config_parse/* "$seeds/config_parse/" 2>/dev/null || true
 cp fuzz/seeds/metrics_http/* "$seeds/metrics_http/" 2>/dev/null || true
@@ -35,6 +35,23 @@ d = json.load(open("tests/fixtures/dataplane.json"))
 for out in sys.argv[1:]:
     for i, c in enumerate(d["cases"]):
         open(os.path.join(out, f"{i:03d}-{c['name']}"), "wb").write(bytes.fromhex(c["input"]))
+PY
+# Capture records (docs/capture.md section 3, host order): every fixture
+# frame under its reason (the header's name where it is the printed one,
+# else reason 0), as the program would write it.
+python3 - "$seeds/capture_record" <<'PY'
+import json, sys, os, struct
+d = json.load(open("tests/fixtures/dataplane.json"))
+reasons = [l.split()[1][5:] for l in open("ebpf/include/anycast6_abi.h") if l.startswith("#define A6_R_") and len(l.split()) > 2 and l.split()[2].isdigit()]
+verdicts = {"drop": 1, "pass": 2, "tx": 3, "redirect": 4}
+for i, c in enumerate(d["cases"]):
+    f = bytes.fromhex(c["input"])[:256]
+    try:
+        r = [x.lower() for x in reasons].index(c["reason"])
+    except ValueError:
+        r = 0
+    h = struct.pack("=QIIIIIIIIHHI", 10**9 + i, 7, 1, len(f), len(f), len(f), 0xffffffff, 0, 0, r, verdicts[c["verdict"]], 0)
+    open(os.path.join(sys.argv[1], f"{i:03d}-{c['name']}"), "wb").write(h + f)
 PY
 
 # Protocol decoders: the annotated byte vectors (`#` comments, hex digits).
