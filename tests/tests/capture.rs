@@ -321,6 +321,28 @@ fn capture_lease_ends_a_killed_capture_and_bad_reasons_are_listed() {
     );
     assert_eq!(r.config().reason_mask, 0);
 
+    // Without privilege: the error says what is missing.
+    let out = r
+        .topo
+        .router
+        .command("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(bin("anycast6ctl"))
+        .args(["capture", "--reason", "drop_trunc_l4", "--pin-dir"])
+        .arg(r.d.pin_dir())
+        .output()
+        .expect("setpriv anycast6ctl");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("needs CAP_BPF"),
+        "{err}"
+    );
+
     let mut p = r.capture("cap-kill", &["--reason", "drop_trunc_l4"]);
     // A second capture is refused while the first holds its lease.
     let out = r

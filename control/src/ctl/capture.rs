@@ -311,23 +311,35 @@ pub fn json_of(
     })
 }
 
+/// The errno under a dataplane error, if a system call failed.
+fn os_error(e: &DataplaneError) -> Option<i32> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return io.raw_os_error();
+        }
+        cur = err.source();
+    }
+    None
+}
+
 fn capture_err(pin_dir: &Path, e: DataplaneError) -> CtlError {
-    let text = e.to_string();
-    let denied = text.contains("Operation not permitted") || text.contains("Permission denied");
-    let missing = text.contains("No such file");
-    CtlError::Usage(if denied {
-        format!(
+    let errno = os_error(&e);
+    let text = match errno {
+        Some(n) => format!("{e}: {}", std::io::Error::from_raw_os_error(n)),
+        None => e.to_string(),
+    };
+    CtlError::Usage(match errno {
+        Some(libc::EPERM | libc::EACCES) => format!(
             "opening the pinned capture maps under {} needs CAP_BPF (or root): {text}",
             pin_dir.display()
-        )
-    } else if missing {
-        format!(
+        ),
+        Some(libc::ENOENT) => format!(
             "no capture maps under {} (is anycast6d running with XDP, ABI {}? --pin-dir): {text}",
             pin_dir.display(),
             anycast6_dataplane::abi::ABI_VERSION
-        )
-    } else {
-        format!("{}: {text}", pin_dir.display())
+        ),
+        _ => format!("{}: {text}", pin_dir.display()),
     })
 }
 
