@@ -395,4 +395,11 @@ fn capture_lease_ends_a_killed_capture_and_bad_reasons_are_listed() {
         "{log}"
     );
     assert_eq!(r.config().reason_mask, 0);
+
+    // SIGTERM (and SIGINT, the same handler): ctl exits 0, disarmed.
+    let mut p = r.capture("cap-term", &["--reason", "drop_trunc_l4"]);
+    p.signal(libc::SIGTERM).expect("SIGTERM");
+    let (ok, log) = finished(&mut p);
+    assert!(ok && log.contains("0 packets captured"), "{log}");
+    assert_eq!(r.config().reason_mask, 0, "SIGTERM left the capture armed");
 }
