@@ -42,7 +42,7 @@ cargo build --workspace --bins --lib
 # Every decoder's fuzz target, briefly (longer by hand: scripts/fuzz.sh 600).
 # Protocol decoders (ARD, ARIP, AARP, AOSPF, PIA-SM, MGA) and the AOSPF instance get a minute each.
 step "fuzz targets (scripts/fuzz.sh ${A6_FUZZ_SECS:-30}; protocol decoders ${A6_PROTO_FUZZ_SECS:-60})"
-scripts/fuzz.sh "${A6_FUZZ_SECS:-30}" config_parse xdp_frame userspace_frame capture_record
+scripts/fuzz.sh "${A6_FUZZ_SECS:-30}" config_parse xdp_frame userspace_frame capture_record metrics_http
 scripts/fuzz.sh "${A6_PROTO_FUZZ_SECS:-60}" ard_decode arip_decode aarp_decode aospf_decode aospf_instance piasm_decode mga_decode mga_instance stream_decode
 step "cargo test --workspace"
 
