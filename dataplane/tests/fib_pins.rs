@@ -407,3 +407,73 @@ fn tunnel_endpoints_are_set_exactly_and_survive_a_reopen() {
         .iter()
         .any(|(n, _)| n == abi::map::TUN_LOCAL));
 }
+
+/// ABI 7: a publish writes a fresh a6_groups slot and then moves the
+/// group's routes to it. A writer stopped between the two leaves two live
+/// slots of one group with the routes on the older one; the next open keeps
+/// the newer, points the routes at it and retires the other.
+#[test]
+fn a_publish_cut_short_is_settled_on_reopen() {
+    if !root_or_skip("a_publish_cut_short_is_settled_on_reopen: loads XDP programs and pins maps") {
+        return;
+    }
+    use aya::maps::{Array, HashMap, Map, MapData};
+    let pins = PinDir::new("slots");
+    let host: Ipv6Addr = "2001:db8:ac::1".parse().unwrap();
+    let key = abi::FibKey {
+        addr: host.octets(),
+    };
+    let dir = pins.opts().pin_dir;
+    let open = |name: &str| Map::from_map_data(MapData::from_pin(dir.join(name)).unwrap()).unwrap();
+    let (old_slot, new_slot, gen) = {
+        let mut dp = Dataplane::open(&pins.opts()).expect("open");
+        dp.fib()
+            .publish_group(1, &[member(10, 1, MemberState::Active, 1)])
+            .unwrap();
+        dp.fib().set_route(Route::Host(host), 1).unwrap();
+        let s1 = dp.fib().group_slot(1).unwrap();
+        dp.fib()
+            .publish_group(1, &[member(11, 2, MemberState::Active, 1)])
+            .unwrap();
+        let s2 = dp.fib().group_slot(1).unwrap();
+        assert_ne!(s1, s2, "a publish takes a fresh slot");
+        let fib: HashMap<_, abi::FibKey, abi::FibVal> = open(abi::map::FIB).try_into().unwrap();
+        assert_eq!(fib.get(&key, 0).unwrap().slot, s2, "the route moved");
+        let mut groups: Array<_, abi::Group> = open(abi::map::GROUPS).try_into().unwrap();
+        let g1 = groups.get(&s1, 0).unwrap();
+        let g2 = groups.get(&s2, 0).unwrap();
+        assert_eq!(
+            g1.flags & abi::GROUP_F_LIVE,
+            0,
+            "the replaced slot is retired"
+        );
+        assert_eq!(g2.flags & abi::GROUP_F_LIVE, abi::GROUP_F_LIVE);
+        assert_eq!((g2.group_id, g2.gen), (1, g1.gen + 1));
+
+        // Cut short: a newer publication in a third slot, the route still
+        // on s2 (both live).
+        let s3 = groups.len() - 1;
+        assert!(s3 != s1 && s3 != s2);
+        let mut g3 = g2;
+        g3.gen = g2.gen + 1;
+        groups.set(s3, g3, 0).unwrap();
+        (s2, s3, g3.gen)
+    };
+    let mut dp = Dataplane::open(&pins.opts()).expect("reopen");
+    let fib: HashMap<_, abi::FibKey, abi::FibVal> = open(abi::map::FIB).try_into().unwrap();
+    assert_eq!(
+        fib.get(&key, 0).unwrap().slot,
+        new_slot,
+        "route on the newer slot"
+    );
+    let groups: Array<_, abi::Group> = open(abi::map::GROUPS).try_into().unwrap();
+    assert_eq!(
+        groups.get(&old_slot, 0).unwrap().flags & abi::GROUP_F_LIVE,
+        0,
+        "the older live slot is retired"
+    );
+    let installed = dp.fib().installed().unwrap();
+    assert_eq!(installed.groups.len(), 1);
+    assert_eq!(installed.groups[0].gen, gen);
+    assert_eq!(dp.fib().group_slot(1), Some(new_slot));
+}

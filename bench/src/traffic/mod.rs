@@ -119,6 +119,13 @@ impl Plan {
     }
 }
 
+/// Whether `name` (pps, testrun, update) runs: `A6B_TRAFFIC_PARTS=testrun`
+/// (comma-separated; default all) times only some parts, for a quick look
+/// between report runs.
+fn part(name: &str) -> bool {
+    std::env::var("A6B_TRAFFIC_PARTS").map_or(true, |v| v.split(',').any(|p| p.trim() == name))
+}
+
 /// Runs every traffic scenario and returns its figures.
 pub fn run(opts: &TrafficOpts, progress: &dyn Fn(&str)) -> Result<Vec<Figure>> {
     let plan = Plan::new(opts)?;
@@ -131,15 +138,21 @@ pub fn run(opts: &TrafficOpts, progress: &dyn Fn(&str)) -> Result<Vec<Figure>> {
         progress,
     )?;
     let mut figures = Vec::new();
-    let measured = pps::measure(&plan, progress)?;
-    figures.extend(pps::figures(&plan, &measured));
-    figures.extend(testrun::measure(&plan, progress)?);
+    if part("pps") {
+        let measured = pps::measure(&plan, progress)?;
+        figures.extend(pps::figures(&plan, &measured));
+    }
+    if part("testrun") {
+        figures.extend(testrun::measure(&plan, progress)?);
+    }
     let established = figures
         .iter()
         .find(|f| f.id == pps::ESTABLISHED)
         .map(|f| f.median)
         .filter(|v| v.is_finite() && *v > 0.0);
-    figures.extend(update::measure(&plan, update::rate(established), progress)?);
+    if part("update") {
+        figures.extend(update::measure(&plan, update::rate(established), progress)?);
+    }
     if let Some(what) = busy {
         for f in &mut figures {
             f.note

@@ -404,10 +404,11 @@ fn process_inner(
     }
 
     // FIB: exact /128 first, then the anycast prefixes.
-    let Some(group_id) = snap.lookup(&dst) else {
+    // The route carries its group (ABI 7: the FIB value names the slot).
+    let Some((group_id, g)) = snap.lookup_group(&dst) else {
         return (Reason::PassNotAnycast, 0);
     };
-    let Some(g) = snap.group(group_id) else {
+    let Some(g) = g else {
         return (Reason::PassNoGroup, 0);
     };
     if let Err(r) = check_dmac(frame.data(), ingress_ifindex, snap) {
