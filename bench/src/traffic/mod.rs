@@ -108,7 +108,10 @@ impl Plan {
                 step: Duration::from_millis(if q { 50 } else { 100 }),
                 window: Duration::from_millis(if q { 300 } else { 3000 }),
                 start_pps: 2e6,
-                max_wait: Duration::from_secs(if q { 10 } else { 120 }),
+                // Each window's wait for an idle CPU, bounded by --max-wait
+                // too (a machine shared by builds is never idle).
+                max_wait: Duration::from_secs(if q { 10 } else { 120 })
+                    .min(o.max_wait.unwrap_or(Duration::MAX)),
                 idle_probe: Duration::from_millis(if q { 200 } else { 500 }),
             },
             flow_series,
