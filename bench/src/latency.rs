@@ -48,7 +48,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// Reads the group as the forwarding program does (ABI 7): the route's FIB
+/// Reads the group as the forwarding program does (ABI 8): the route's FIB
 /// value names the slot of the group's current publication.
 struct Probe {
     fib: HashMap<MapData, abi::FibKey, abi::FibVal>,

@@ -185,7 +185,7 @@ pub fn load(mut spec: FibSpec, progress: &Progress) -> Result<Loaded> {
             .with_context(|| format!("publishing group {g}"))?;
     }
     let groups_s = t.elapsed().as_secs_f64();
-    // ABI 7: each FIB value names its group's slot; the writer is told of
+    // ABI 8: each FIB value names its group's slot; the writer is told of
     // the batched routes so a republish moves them to the new slot.
     for v in &mut spec.vals {
         v.slot = dp.fib().group_slot(v.group_id).unwrap_or(abi::SLOT_NONE);

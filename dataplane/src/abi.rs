@@ -109,7 +109,7 @@ pub const DEF_GROUPS: u32 = 16384;
 /// `a6_groups` slots for `DEF_GROUPS` groups ([`group_slots`]).
 pub const DEF_GROUP_SLOTS: u32 = group_slots(DEF_GROUPS);
 
-/// `a6_groups` slots for `groups` group ids (ABI 7): one per group, and an
+/// `a6_groups` slots for `groups` group ids (ABI 8): one per group, and an
 /// eighth more (at least 16) for publishes whose replaced slot still waits
 /// out its grace period.
 pub const fn group_slots(groups: u32) -> u32 {
@@ -139,9 +139,9 @@ pub const STATE_DRAINING: u8 = 2;
 pub const STATE_DOWN: u8 = 3;
 
 pub const FIB_F_PREFIX: u32 = 1;
-/// `FibVal::slot` of a route whose group is not published (ABI 7).
+/// `FibVal::slot` of a route whose group is not published (ABI 8).
 pub const SLOT_NONE: u32 = u32::MAX;
-/// `Group::flags`: the slot holds its group's current publication (ABI 7;
+/// `Group::flags`: the slot holds its group's current publication (ABI 8;
 /// userspace readers only).
 pub const GROUP_F_LIVE: u16 = 1;
 
@@ -492,7 +492,7 @@ pub struct LpmKey {
 pub struct FibVal {
     pub group_id: u32,
     pub flags: u32,
-    /// `a6_groups` slot of the group's current publication (ABI 7).
+    /// `a6_groups` slot of the group's current publication (ABI 8).
     pub slot: u32,
     pub _pad: u32,
 }
@@ -528,7 +528,7 @@ pub struct Group {
     /// The period table (old members when the length changed), or 0/0.
     pub prev_block: u32,
     pub prev_len: u32,
-    /// The group this slot holds (ABI 7).
+    /// The group this slot holds (ABI 8).
     pub group_id: u32,
     /// CLOCK_MONOTONIC ns: non-TCP misses in `MG_GRACE` entries are old flows.
     pub grace_until_ns: u64,

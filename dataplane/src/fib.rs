@@ -1,7 +1,7 @@
 //! The FIB writer: routes, groups (members + Maglev table), tx ports and
 //! the ingress interfaces' MACs in the pinned maps.
 //!
-//! A group is published into a fresh slot of `a6_groups` (ABI 7, an array
+//! A group is published into a fresh slot of `a6_groups` (ABI 8, an array
 //! the FIB value names): its Maglev table is first written to fresh
 //! `a6_maglev` blocks, then the group value (members, table location,
 //! generation) to a slot no FIB value names, then each route of the group
@@ -73,7 +73,7 @@ pub struct MapCapacities {
     pub groups: u32,
     pub member_ids: u32,
     pub maglev_blocks: u32,
-    /// `a6_groups` slots (ABI 7).
+    /// `a6_groups` slots (ABI 8).
     pub group_slots: u32,
 }
 
@@ -477,7 +477,7 @@ impl FibWriter {
         }
     }
 
-    /// The `a6_groups` slot that holds group `group_id` now (ABI 7).
+    /// The `a6_groups` slot that holds group `group_id` now (ABI 8).
     pub fn group_slot(&self, group_id: u32) -> Option<u32> {
         self.slot_of.get(&group_id).copied()
     }

@@ -408,7 +408,7 @@ fn tunnel_endpoints_are_set_exactly_and_survive_a_reopen() {
         .any(|(n, _)| n == abi::map::TUN_LOCAL));
 }
 
-/// ABI 7: a publish writes a fresh a6_groups slot and then moves the
+/// ABI 8: a publish writes a fresh a6_groups slot and then moves the
 /// group's routes to it. A writer stopped between the two leaves two live
 /// slots of one group with the routes on the older one; the next open keeps
 /// the newer, points the routes at it and retires the other.

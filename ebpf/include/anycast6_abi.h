@@ -23,7 +23,7 @@
 /* Map names are at most 15 characters (BPF_OBJ_NAME_LEN - 1). */
 #define A6_MAP_FIB          a6_fib          /* HASH  a6_fib_key  -> a6_fib_val  */
 #define A6_MAP_FIB_PREFIX   a6_fib_prefix   /* LPM   a6_lpm_key  -> a6_fib_val  */
-#define A6_MAP_GROUPS       a6_groups       /* ARRAY __u32 slot  -> a6_group (ABI 7: slots, the FIB value names one) */
+#define A6_MAP_GROUPS       a6_groups       /* ARRAY __u32 slot  -> a6_group (ABI 8: slots, the FIB value names one) */
 #define A6_MAP_MAGLEV       a6_maglev       /* ARRAY __u32 block -> a6_maglev_block */
 #define A6_MAP_AFFINITY     a6_affinity     /* LRU   a6_flow_key -> a6_affinity (changed entries only, ABI 4) */
 #define A6_MAP_TX_PORTS     a6_tx_ports     /* DEVMAP_HASH ifindex -> ifindex   */
@@ -110,7 +110,7 @@
  * a6_groups range, so the lookup fails (pass_no_group). */
 #define A6_SLOT_NONE 0xffffffffu
 
-/* ---- a6_group.flags (ABI 7) ---------------------------------------------- */
+/* ---- a6_group.flags (ABI 8) ---------------------------------------------- */
 /* The slot holds its group's current publication. Cleared (the only byte
  * that changes) when a newer one replaces it or the group goes; for
  * userspace readers only, the forwarding program never reads it. */
@@ -258,7 +258,7 @@ struct a6_lpm_key {
 }; /* 20 */
 
 /*
- * ABI 7: the value carries the a6_groups slot of the group's current
+ * ABI 8: the value carries the a6_groups slot of the group's current
  * publication, so the group costs the forwarding program an array lookup
  * (inlined by the verifier) instead of a hash lookup. A publish writes a
  * fresh slot and then rewrites the FIB values of the group's routes
@@ -291,7 +291,7 @@ struct a6_member {
 
 /*
  * A group: the members of one anycast address at the best distance and the
- * location of its Maglev table. ABI 7: written whole into a fresh a6_groups
+ * location of its Maglev table. ABI 8: written whole into a fresh a6_groups
  * slot that no FIB value names yet, then published by rewriting the FIB
  * values of its routes (each one update, so a reader sees the old or the new
  * slot, never a mix); the old slot is reused only after a grace period. The
@@ -313,7 +313,7 @@ struct a6_group {
 	__u32 mark_gen;      /* generation that began the change period       */
 	__u32 prev_block;    /* first a6_maglev element of the period table   */
 	__u32 prev_len;      /* its length, 0 = none (entries carry the index) */
-	__u32 group_id;      /* the group this slot holds (ABI 7)             */
+	__u32 group_id;      /* the group this slot holds (ABI 8)             */
 	__u64 grace_until_ns; /* non-TCP misses in A6_MG_GRACE entries are old */
 	__u64 hold_until_ns;  /* marks count until then; 0 = no period         */
 	struct a6_member members[A6_MAX_MEMBERS];

@@ -29,7 +29,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } a6_fib_prefix SEC(".maps");
 
-/* ABI 7: slots, named by the FIB value. An array lookup is inlined by the
+/* ABI 8: slots, named by the FIB value. An array lookup is inlined by the
  * verifier (a hash lookup is a call and a hash); a slot is written only
  * while no FIB value names it and no reader can still hold it (userspace
  * quarantines a replaced slot for a grace period). */

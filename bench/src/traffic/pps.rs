@@ -440,7 +440,7 @@ fn explain(m: &Measured, t: &RatioTarget) -> String {
 fn closing(m: &Measured, t: &RatioTarget, bn: f64, bd: f64) -> String {
     let cut = bn - bd / t.target;
     let lookups =
-        "the XDP program's per-packet work on an unchanged group (ABI 7, docs/flow-hash.md \
+        "the XDP program's per-packet work on an unchanged group (ABI 8, docs/flow-hash.md \
                    3.6): three hash lookups (a6_fib on the destination, a6_ifaces, a6_fib on the \
                    source), one LPM trie lookup (the source), the Murmur3 flow hash, the Maglev \
                    block, three per-CPU counters and the devmap redirect; the fixtures' \
@@ -463,7 +463,7 @@ fn closing(m: &Measured, t: &RatioTarget, bn: f64, bd: f64) -> String {
             .to_string(),
         AFXDP => format!(
             "the worker's own work per frame (parse, the snapshot's FIB lookup, which carries the \
-             group since ABI 7, Maglev entry, rewrite, counters) beside the copy-mode costs that \
+             group since ABI 8, Maglev entry, rewrite, counters) beside the copy-mode costs that \
              baseline C pays too: DUT CPU per frame {:+.0} ns over the denominator",
             m.cpu_ns_median(t.num) - m.cpu_ns_median(t.den)
         ),

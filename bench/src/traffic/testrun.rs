@@ -250,7 +250,7 @@ fn explain(timed: &[Timed], ratio: &Figure) -> String {
         ("unknown_destination", "/128 FIB miss + prefix trie miss"),
         (
             "no_group",
-            "FIB hit; the slot its value names holds no group (ABI 7: an inlined array lookup)",
+            "FIB hit; the slot its value names holds no group (ABI 8: an inlined array lookup)",
         ),
         (
             "nd_advert_to_anycast",

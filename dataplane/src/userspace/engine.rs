@@ -404,7 +404,7 @@ fn process_inner(
     }
 
     // FIB: exact /128 first, then the anycast prefixes.
-    // The route carries its group (ABI 7: the FIB value names the slot).
+    // The route carries its group (ABI 8: the FIB value names the slot).
     let Some((group_id, g)) = snap.lookup_group(&dst) else {
         return (Reason::PassNotAnycast, 0);
     };

@@ -133,7 +133,7 @@ impl SnapGroup {
 }
 
 /// A route's value: its group id and the group itself (as the XDP
-/// program's FIB value names the group's slot, ABI 7: no second lookup).
+/// program's FIB value names the group's slot, ABI 8: no second lookup).
 #[derive(Debug, Clone)]
 struct RouteVal {
     group_id: u32,
