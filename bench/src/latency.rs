@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anycast6_dataplane::abi::{self, Group};
 use anyhow::{bail, Context, Result};
-use aya::maps::{Array, HashMap, MapData};
+use aya::maps::{HashMap, MapData};
 
 use crate::daemon::{self, pool_addr, Daemon, Paths, Topology, ROUTER_IF};
 use crate::figure::Figure;
@@ -48,36 +48,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// Reads the group as the forwarding program does (ABI 8): the route's FIB
-/// value names the slot of the group's current publication.
 struct Probe {
-    fib: HashMap<MapData, abi::FibKey, abi::FibVal>,
-    groups: Array<MapData, Group>,
-    key: abi::FibKey,
+    groups: HashMap<MapData, u32, Group>,
     gid: u32,
 }
 
 impl Probe {
-    fn group(&self) -> Result<Group> {
-        let v = self.fib.get(&self.key, 0).context("reading the route")?;
-        let g = self
-            .groups
-            .get(&v.slot, 0)
-            .context("reading the group slot")?;
-        if v.group_id != self.gid || g.group_id != self.gid {
-            bail!(
-                "route of {GROUP}: group {} slot {} holds group {}, want {}",
-                v.group_id,
-                v.slot,
-                g.group_id,
-                self.gid
-            );
-        }
-        Ok(g)
-    }
-
     fn read(&self) -> Result<(u32, u16)> {
-        let g = self.group()?;
+        let g = self.groups.get(&self.gid, 0).context("reading the group")?;
         Ok((g.gen, g.n_members))
     }
 }
@@ -189,24 +167,16 @@ pub fn run(opts: Opts, progress: &Progress) -> Result<Vec<Figure>> {
         .find(|g| g["group"] == GROUP)
         .and_then(|g| g["group_id"].as_u64())
         .context("group id of the group under test")? as u32;
-    let open = |name: &str| -> Result<aya::maps::Map> {
-        Ok(aya::maps::Map::from_map_data(MapData::from_pin(
-            d.pin_dir().join(name),
-        )?)?)
-    };
+    let md = MapData::from_pin(d.pin_dir().join(abi::map::GROUPS))?;
     let probe = Probe {
-        fib: HashMap::try_from(open(abi::map::FIB)?)?,
-        groups: Array::try_from(open(abi::map::GROUPS)?)?,
-        key: abi::FibKey {
-            addr: GROUP.parse::<std::net::Ipv6Addr>()?.octets(),
-        },
+        groups: HashMap::try_from(aya::maps::Map::from_map_data(md)?)?,
         gid,
     };
     // Members resolve through ND right after start: wait until all active.
     let t = Instant::now();
     loop {
         progress.check()?;
-        let g = probe.group()?;
+        let g = probe.groups.get(&gid, 0)?;
         if g.members().iter().all(|m| m.state == abi::STATE_ACTIVE) && g.n_members == 4 {
             break;
         }

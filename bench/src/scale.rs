@@ -111,9 +111,6 @@ pub fn spec(n: usize) -> FibSpec {
         .map(|i| FibVal {
             group_id: (i % g_count) as u32,
             flags: 0,
-            // Filled in by `load` once the groups have their slots.
-            slot: abi::SLOT_NONE,
-            _pad: 0,
         })
         .collect();
     let blocks: u32 = groups
@@ -154,7 +151,7 @@ pub struct Loaded {
     pub _pins: PinDir,
 }
 
-pub fn load(mut spec: FibSpec, progress: &Progress) -> Result<Loaded> {
+pub fn load(spec: FibSpec, progress: &Progress) -> Result<Loaded> {
     let pins = PinDir::new("fib");
     let opts = DataplaneOptions {
         pin_dir: pins.path().to_path_buf(),
@@ -185,17 +182,6 @@ pub fn load(mut spec: FibSpec, progress: &Progress) -> Result<Loaded> {
             .with_context(|| format!("publishing group {g}"))?;
     }
     let groups_s = t.elapsed().as_secs_f64();
-    // ABI 8: each FIB value names its group's slot; the writer is told of
-    // the batched routes so a republish moves them to the new slot.
-    for v in &mut spec.vals {
-        v.slot = dp.fib().group_slot(v.group_id).unwrap_or(abi::SLOT_NONE);
-    }
-    dp.fib().adopt_routes((0..spec.n).map(|i| {
-        (
-            anycast6_dataplane::Route::Host(address(i)),
-            spec.vals[i].group_id,
-        )
-    }));
     progress.step(format!("{}: loading routes (batched)", label(spec.n)));
     let batch = FibBatch::open(&opts.pin_dir)?;
     let t = Instant::now();
@@ -230,7 +216,7 @@ fn load_hot(opts: &DataplaneOptions) -> Result<aya::Ebpf> {
         .default_map_pin_directory(&opts.pin_dir)
         .map_max_entries(abi::map::FIB, c.fib_entries)
         .map_max_entries(abi::map::FIB_PREFIX, c.prefix_entries)
-        .map_max_entries(abi::map::GROUPS, abi::group_slots(c.groups))
+        .map_max_entries(abi::map::GROUPS, c.groups)
         .map_max_entries(abi::map::MAGLEV, c.maglev_blocks)
         .map_max_entries(abi::map::AFFINITY, c.affinity_entries)
         .map_max_entries(abi::map::TX_PORTS, c.tx_ports)

@@ -4,7 +4,7 @@
 
 use std::mem::{offset_of, size_of};
 
-pub const ABI_VERSION: u32 = 8;
+pub const ABI_VERSION: u32 = 7;
 
 /// UDP destination port of AARP queries (docs/aarp.md).
 pub const AARP_PORT: u16 = 5360;
@@ -106,16 +106,6 @@ pub const MAX_HBH_OPTS: usize = 8;
 pub const DEF_FIB_ENTRIES: u32 = 65536;
 pub const DEF_PREFIX_ENTRIES: u32 = 4096;
 pub const DEF_GROUPS: u32 = 16384;
-/// `a6_groups` slots for `DEF_GROUPS` groups ([`group_slots`]).
-pub const DEF_GROUP_SLOTS: u32 = group_slots(DEF_GROUPS);
-
-/// `a6_groups` slots for `groups` group ids (ABI 8): one per group, and an
-/// eighth more (at least 16) for publishes whose replaced slot still waits
-/// out its grace period.
-pub const fn group_slots(groups: u32) -> u32 {
-    let spare = groups / 8;
-    groups.saturating_add(if spare < 16 { 16 } else { spare })
-}
 pub const DEF_MAGLEV_BLOCKS: u32 = 65536;
 pub const DEF_AFFINITY_ENTRIES: u32 = 262144;
 pub const DEF_TX_PORTS: u32 = 256;
@@ -139,11 +129,6 @@ pub const STATE_DRAINING: u8 = 2;
 pub const STATE_DOWN: u8 = 3;
 
 pub const FIB_F_PREFIX: u32 = 1;
-/// `FibVal::slot` of a route whose group is not published (ABI 8).
-pub const SLOT_NONE: u32 = u32::MAX;
-/// `Group::flags`: the slot holds its group's current publication (ABI 8;
-/// userspace readers only).
-pub const GROUP_F_LIVE: u16 = 1;
 
 /// Reasons: index into the `a6_stats` per-CPU array. Names are what
 /// `anycast6ctl show counters` prints.
@@ -492,9 +477,6 @@ pub struct LpmKey {
 pub struct FibVal {
     pub group_id: u32,
     pub flags: u32,
-    /// `a6_groups` slot of the group's current publication (ABI 8).
-    pub slot: u32,
-    pub _pad: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -528,8 +510,7 @@ pub struct Group {
     /// The period table (old members when the length changed), or 0/0.
     pub prev_block: u32,
     pub prev_len: u32,
-    /// The group this slot holds (ABI 8).
-    pub group_id: u32,
+    pub _pad: u32,
     /// CLOCK_MONOTONIC ns: non-TCP misses in `MG_GRACE` entries are old flows.
     pub grace_until_ns: u64,
     /// CLOCK_MONOTONIC ns: marks count until then (0 = no period).
@@ -548,7 +529,7 @@ impl Default for Group {
             mark_gen: 0,
             prev_block: 0,
             prev_len: 0,
-            group_id: 0,
+            _pad: 0,
             grace_until_ns: 0,
             hold_until_ns: 0,
             members: [Member::default(); MAX_MEMBERS],
@@ -730,9 +711,7 @@ const _: () = {
     assert!(size_of::<FibKey>() == 16);
     assert!(size_of::<LpmKey>() == 20);
     assert!(offset_of!(LpmKey, addr) == 4);
-    assert!(size_of::<FibVal>() == 16);
-    assert!(offset_of!(FibVal, flags) == 4);
-    assert!(offset_of!(FibVal, slot) == 8);
+    assert!(size_of::<FibVal>() == 8);
     assert!(size_of::<Member>() == 64);
     assert!(offset_of!(Member, unicast) == 0);
     assert!(offset_of!(Member, encap_src) == 16);
@@ -753,8 +732,6 @@ const _: () = {
     assert!(offset_of!(Group, mark_gen) == 16);
     assert!(offset_of!(Group, prev_block) == 20);
     assert!(offset_of!(Group, prev_len) == 24);
-    assert!(offset_of!(Group, flags) == 14);
-    assert!(offset_of!(Group, group_id) == 28);
     assert!(offset_of!(Group, grace_until_ns) == 32);
     assert!(offset_of!(Group, hold_until_ns) == 40);
     assert!(offset_of!(Group, members) == 48);
@@ -1033,17 +1010,6 @@ mod tests {
         }
         let h = include_str!("../../ebpf/include/anycast6_abi.h");
         assert!(h.contains("}; /* 48 + A6_CAP_SNAP_MAX */"));
-    }
-
-    #[test]
-    fn group_slot_constants_match_the_c_header() {
-        for (c, v) in [
-            ("A6_DEF_GROUP_SLOTS", DEF_GROUP_SLOTS.to_string()),
-            ("A6_SLOT_NONE", format!("{SLOT_NONE:#x}u")),
-            ("A6_GROUP_F_LIVE", GROUP_F_LIVE.to_string()),
-        ] {
-            assert_eq!(defines(c), [(String::new(), v)], "{c}");
-        }
     }
 
     #[test]

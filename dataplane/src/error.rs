@@ -38,8 +38,6 @@ pub enum DataplaneError {
     MemberIdOutOfRange(u32),
     #[error("group id {0} out of range (groups capacity)")]
     GroupIdOutOfRange(u32),
-    #[error("a6_groups has no free slot ({free} of {slots} free even after their grace period)")]
-    GroupSlotsExhausted { slots: u32, free: u32 },
     #[error("test run: {0}")]
     TestRun(aya::programs::ProgramError),
     #[error("eBPF object has no program {0}")]

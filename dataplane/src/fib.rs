@@ -1,14 +1,12 @@
 //! The FIB writer: routes, groups (members + Maglev table), tx ports and
 //! the ingress interfaces' MACs in the pinned maps.
 //!
-//! A group is published into a fresh slot of `a6_groups` (ABI 8, an array
-//! the FIB value names): its Maglev table is first written to fresh
-//! `a6_maglev` blocks, then the group value (members, table location,
-//! generation) to a slot no FIB value names, then each route of the group
-//! gets the new slot by one update of its FIB value. The old slot and blocks
-//! are quarantined for a grace period before reuse (see [`crate::blocks`]).
-//! The XDP program therefore sees the old group with the old table or the
-//! new group with the new table, never a mix.
+//! A group is published with ONE update of `a6_groups`: its Maglev table is
+//! first written to fresh `a6_maglev` blocks, then the group value (members,
+//! table location, generation) replaces the old one, and the old blocks are
+//! quarantined for a grace period before reuse (see [`crate::blocks`]). The
+//! XDP program therefore sees the old group with the old table or the new
+//! group with the new table, never a mix.
 
 use std::collections::BTreeMap;
 use std::{
@@ -73,14 +71,12 @@ pub struct MapCapacities {
     pub groups: u32,
     pub member_ids: u32,
     pub maglev_blocks: u32,
-    /// `a6_groups` slots (ABI 8).
-    pub group_slots: u32,
 }
 
 pub struct FibWriter {
     fib: HashMap<MapData, abi::FibKey, abi::FibVal>,
     prefix: LpmTrie<MapData, [u8; 16], abi::FibVal>,
-    groups: Array<MapData, abi::Group>,
+    groups: HashMap<MapData, u32, abi::Group>,
     maglev: Array<MapData, abi::MaglevBlock>,
     tx_ports: DevMapHash<MapData>,
     stats: PerCpuArray<MapData, abi::Counter>,
@@ -92,14 +88,6 @@ pub struct FibWriter {
     tun_stats: PerCpuArray<MapData, abi::Counter>,
     caps: MapCapacities,
     blocks: BlockAllocator,
-    /// `a6_groups` slots (ranges of length 1), quarantined like blocks.
-    slots: BlockAllocator,
-    /// Each published group's slot.
-    slot_of: StdHashMap<u32, u32>,
-    /// Each group's routes (their FIB values get the new slot on publish),
-    /// and each route's group.
-    routes_of: StdHashMap<u32, std::collections::BTreeSet<Route>>,
-    route_gid: StdHashMap<Route, u32>,
     /// Last generation published per group, also for deleted groups, so a
     /// re-created group never reuses a generation live affinity entries hold.
     last_gen: StdHashMap<u32, u32>,
@@ -123,16 +111,10 @@ macro_rules! typed {
 }
 
 impl FibWriter {
-    /// `repair`: the writer of record (the loader) also settles what a
-    /// publish cut short left (two live slots of one group, routes naming
-    /// an old one); a reader of pins only reads.
-    pub(crate) fn from_source(
-        src: &mut dyn MapSource,
-        repair: bool,
-    ) -> Result<FibWriter, DataplaneError> {
+    pub(crate) fn from_source(src: &mut dyn MapSource) -> Result<FibWriter, DataplaneError> {
         let fib: HashMap<MapData, abi::FibKey, abi::FibVal> = typed!(src, map::FIB);
         let prefix: LpmTrie<MapData, [u8; 16], abi::FibVal> = typed!(src, map::FIB_PREFIX);
-        let groups: Array<MapData, abi::Group> = typed!(src, map::GROUPS);
+        let groups: HashMap<MapData, u32, abi::Group> = typed!(src, map::GROUPS);
         let maglev: Array<MapData, abi::MaglevBlock> = typed!(src, map::MAGLEV);
         let tx_ports: DevMapHash<MapData> = typed!(src, map::TX_PORTS);
         let stats: PerCpuArray<MapData, abi::Counter> = typed!(src, map::STATS);
@@ -146,7 +128,6 @@ impl FibWriter {
             groups: group_stats.len(),
             member_ids: member_stats.len(),
             maglev_blocks: maglev.len(),
-            group_slots: groups.len(),
         };
         let mut w = FibWriter {
             fib,
@@ -163,17 +144,13 @@ impl FibWriter {
             tun_stats,
             caps,
             blocks: BlockAllocator::new(caps.maglev_blocks, []),
-            slots: BlockAllocator::new(caps.group_slots, []),
-            slot_of: StdHashMap::new(),
-            routes_of: StdHashMap::new(),
-            route_gid: StdHashMap::new(),
             last_gen: StdHashMap::new(),
             states: StdHashMap::new(),
             windows: changes::Windows::default(),
             table_lens: BTreeMap::new(),
             quiet: Default::default(),
         };
-        w.resync(repair)?;
+        w.resync()?;
         Ok(w)
     }
 
@@ -182,98 +159,15 @@ impl FibWriter {
     /// counters). Its block allocator is its own: do not publish groups
     /// through it while another writer (anycast6d) is publishing.
     pub fn from_pins(pin_dir: &Path) -> Result<FibWriter, DataplaneError> {
-        Self::from_source(&mut PinSource(pin_dir), false)
+        Self::from_source(&mut PinSource(pin_dir))
     }
 
-    /// Every route in the maps with its FIB value.
-    fn read_routes(&self) -> Result<Vec<(Route, abi::FibVal)>, DataplaneError> {
-        let mut routes = Vec::new();
-        for item in self.fib.iter() {
-            let (k, v) = item.map_err(|e| map_err(map::FIB, e))?;
-            routes.push((Route::Host(Ipv6Addr::from(k.addr)), v));
-        }
-        for item in self.prefix.iter() {
-            let (k, v) = item.map_err(|e| map_err(map::FIB_PREFIX, e))?;
-            let net =
-                Ipv6Network::new(Ipv6Addr::from(k.data()), k.prefix_len() as u8).map_err(|e| {
-                    DataplaneError::MapEntryInvalid {
-                        map: map::FIB_PREFIX,
-                        detail: e.to_string(),
-                    }
-                })?;
-            routes.push((Route::Prefix(net), v));
-        }
-        Ok(routes)
-    }
-
-    /// The slots that hold a group's current publication: live slots, by
-    /// group id; of two (a publish cut short) the newer generation.
-    fn scan_slots(&self) -> Result<StdHashMap<u32, (u32, abi::Group)>, DataplaneError> {
-        let mut out: StdHashMap<u32, (u32, abi::Group)> = StdHashMap::new();
-        for slot in 0..self.caps.group_slots {
-            let g = self
-                .groups
-                .get(&slot, 0)
-                .map_err(|e| map_err(map::GROUPS, e))?;
-            if g.flags & abi::GROUP_F_LIVE == 0 || g.gen == 0 {
-                continue;
-            }
-            match out.get(&g.group_id) {
-                Some((_, o)) if (g.gen.wrapping_sub(o.gen) as i32) <= 0 => {}
-                _ => {
-                    out.insert(g.group_id, (slot, g));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Rebuilds the slot and Maglev block allocators, the route index and
-    /// the generations from the installed groups, so nothing live is
-    /// overwritten after a restart.
-    fn resync(&mut self, repair: bool) -> Result<(), DataplaneError> {
-        let live = self.scan_slots()?;
-        let routes = self.read_routes()?;
-        let mut used_slots: Vec<(u32, u32)> = live.values().map(|(s, _)| (*s, 1)).collect();
-        self.slot_of = live.iter().map(|(gid, (s, _))| (*gid, *s)).collect();
-        self.routes_of.clear();
-        self.route_gid.clear();
-        let mut stale = Vec::new();
-        for (r, v) in &routes {
-            self.routes_of.entry(v.group_id).or_default().insert(*r);
-            self.route_gid.insert(*r, v.group_id);
-            let want = self
-                .slot_of
-                .get(&v.group_id)
-                .copied()
-                .unwrap_or(abi::SLOT_NONE);
-            if v.slot != want {
-                stale.push((*r, v.group_id));
-                if v.slot < self.caps.group_slots {
-                    used_slots.push((v.slot, 1));
-                }
-            }
-        }
-        // Live slots a newer one replaced (a publish cut short).
-        let mut superseded = Vec::new();
-        if repair {
-            for slot in 0..self.caps.group_slots {
-                let g = self
-                    .groups
-                    .get(&slot, 0)
-                    .map_err(|e| map_err(map::GROUPS, e))?;
-                if g.flags & abi::GROUP_F_LIVE != 0 && self.slot_of.get(&g.group_id) != Some(&slot)
-                {
-                    superseded.push((slot, g));
-                    used_slots.push((slot, 1));
-                }
-            }
-        }
-        self.slots = BlockAllocator::new(self.caps.group_slots, used_slots);
-
+    /// Rebuilds the Maglev block allocator and the generations from the
+    /// installed groups, so nothing live is overwritten after a restart.
+    fn resync(&mut self) -> Result<(), DataplaneError> {
         let mut used = Vec::new();
-        for (id, (_, g)) in &live {
-            let (id, g) = (*id, *g);
+        for item in self.groups.iter() {
+            let (id, g) = item.map_err(|e| map_err(map::GROUPS, e))?;
             if g.maglev_len > 0 {
                 used.push((g.maglev_block, blocks_for(g.maglev_len)));
             }
@@ -281,14 +175,6 @@ impl FibWriter {
                 used.push((g.prev_block, blocks_for(g.prev_len)));
             }
             self.last_gen.insert(id, g.gen);
-        }
-        for (_, g) in &superseded {
-            if g.maglev_len > 0 {
-                used.push((g.maglev_block, blocks_for(g.maglev_len)));
-            }
-            if g.prev_len > 0 {
-                used.push((g.prev_block, blocks_for(g.prev_len)));
-            }
         }
         used.sort_unstable();
         for w in used.windows(2) {
@@ -301,104 +187,7 @@ impl FibWriter {
             }
         }
         self.blocks = BlockAllocator::new(self.caps.maglev_blocks, used);
-        if repair {
-            for (r, gid) in stale {
-                tracing::warn!(route = %r, group_id = gid, "route named an old group slot; set to the current one");
-                self.write_route(r, gid)?;
-            }
-            for (slot, g) in superseded {
-                tracing::warn!(
-                    slot,
-                    group_id = g.group_id,
-                    gen = g.gen,
-                    "superseded group slot retired"
-                );
-                self.retire_slot(slot, &g)?;
-                self.release_tables(&g);
-            }
-        }
         Ok(())
-    }
-
-    /// The group's current publication, read from its slot; a reader of
-    /// pins whose index went stale (the daemon published since) scans.
-    fn read_group(&self, group_id: u32) -> Result<Option<abi::Group>, DataplaneError> {
-        if let Some(&slot) = self.slot_of.get(&group_id) {
-            let g = self
-                .groups
-                .get(&slot, 0)
-                .map_err(|e| map_err(map::GROUPS, e))?;
-            if g.group_id == group_id && g.flags & abi::GROUP_F_LIVE != 0 && g.gen != 0 {
-                return Ok(Some(g));
-            }
-        }
-        Ok(self.scan_slots()?.remove(&group_id).map(|(_, g)| g))
-    }
-
-    /// Writes the FIB value of `route`: its group and that group's slot.
-    fn write_route(&mut self, route: Route, group_id: u32) -> Result<(), DataplaneError> {
-        let slot = self
-            .slot_of
-            .get(&group_id)
-            .copied()
-            .unwrap_or(abi::SLOT_NONE);
-        match route {
-            Route::Host(a) => self
-                .fib
-                .insert(
-                    abi::FibKey { addr: a.octets() },
-                    abi::FibVal {
-                        group_id,
-                        flags: 0,
-                        slot,
-                        _pad: 0,
-                    },
-                    0,
-                )
-                .map_err(|e| map_err(map::FIB, e)),
-            Route::Prefix(n) => self
-                .prefix
-                .insert(
-                    &LpmKey::new(u32::from(n.prefix()), n.network().octets()),
-                    abi::FibVal {
-                        group_id,
-                        flags: abi::FIB_F_PREFIX,
-                        slot,
-                        _pad: 0,
-                    },
-                    0,
-                )
-                .map_err(|e| map_err(map::FIB_PREFIX, e)),
-        }
-    }
-
-    /// A slot no FIB value names any more: marked not live (the only bytes
-    /// that change: a reader still in it sees the same group) and
-    /// quarantined for the grace period.
-    fn retire_slot(&mut self, slot: u32, g: &abi::Group) -> Result<(), DataplaneError> {
-        let mut dead = *g;
-        dead.flags &= !abi::GROUP_F_LIVE;
-        self.groups
-            .set(slot, dead, 0)
-            .map_err(|e| map_err(map::GROUPS, e))?;
-        self.slots.release(slot, 1, Instant::now());
-        Ok(())
-    }
-
-    /// Takes a free slot, waiting for quarantined ones to age if needed.
-    fn alloc_slot(&mut self) -> Result<u32, DataplaneError> {
-        loop {
-            match self.slots.alloc(1, Instant::now()) {
-                Ok(s) => return Ok(s),
-                Err(Shortage::Wait(d)) => std::thread::sleep(d),
-                Err(Shortage::Exhausted { free, .. }) => {
-                    return Err(DataplaneError::GroupSlotsExhausted {
-                        slots: self.caps.group_slots,
-                        free,
-                    })
-                }
-            }
-        }
     }
 
     /// Capacities of the maps in the kernel.
@@ -413,15 +202,27 @@ impl FibWriter {
 
     /// Reads routes, groups and tx ports back from the maps.
     pub fn installed(&self) -> Result<InstalledFib, DataplaneError> {
-        let mut routes: Vec<(Route, u32)> = self
-            .read_routes()?
-            .into_iter()
-            .map(|(r, v)| (r, v.group_id))
-            .collect();
+        let mut routes = Vec::new();
+        for item in self.fib.iter() {
+            let (k, v) = item.map_err(|e| map_err(map::FIB, e))?;
+            routes.push((Route::Host(Ipv6Addr::from(k.addr)), v.group_id));
+        }
+        for item in self.prefix.iter() {
+            let (k, v) = item.map_err(|e| map_err(map::FIB_PREFIX, e))?;
+            let net =
+                Ipv6Network::new(Ipv6Addr::from(k.data()), k.prefix_len() as u8).map_err(|e| {
+                    DataplaneError::MapEntryInvalid {
+                        map: map::FIB_PREFIX,
+                        detail: e.to_string(),
+                    }
+                })?;
+            routes.push((Route::Prefix(net), v.group_id));
+        }
         routes.sort();
 
         let mut groups = Vec::new();
-        for (group_id, (_, g)) in self.scan_slots()? {
+        for item in self.groups.iter() {
+            let (group_id, g) = item.map_err(|e| map_err(map::GROUPS, e))?;
             groups.push(installed_group(group_id, &g)?);
         }
         groups.sort_by_key(|g| g.group_id);
@@ -471,15 +272,11 @@ impl FibWriter {
 
     /// One installed group, or `None`.
     pub fn group(&self, group_id: u32) -> Result<Option<InstalledGroup>, DataplaneError> {
-        match self.read_group(group_id)? {
-            Some(g) => Ok(Some(installed_group(group_id, &g)?)),
-            None => Ok(None),
+        match self.groups.get(&group_id, 0) {
+            Ok(g) => Ok(Some(installed_group(group_id, &g)?)),
+            Err(e) if is_enoent(&e) => Ok(None),
+            Err(e) => Err(map_err(map::GROUPS, e)),
         }
-    }
-
-    /// The `a6_groups` slot that holds group `group_id` now (ABI 8).
-    pub fn group_slot(&self, group_id: u32) -> Option<u32> {
-        self.slot_of.get(&group_id).copied()
     }
 
     /// The group the FIB gives `dst`: the /128 first, then the longest
@@ -526,17 +323,18 @@ impl FibWriter {
     /// The Maglev table of an installed group, read back from its blocks
     /// (entries are indices into the group's members).
     pub fn maglev_table(&self, group_id: u32) -> Result<Option<Vec<u8>>, DataplaneError> {
-        let Some(g) = self.read_group(group_id)? else {
-            return Ok(None);
+        let g = match self.groups.get(&group_id, 0) {
+            Ok(g) => g,
+            Err(e) if is_enoent(&e) => return Ok(None),
+            Err(e) => return Err(map_err(map::GROUPS, e)),
         };
         let e = self.read_entries(g.maglev_block, g.maglev_len)?;
         Ok(Some(e.iter().map(|x| x.idx).collect()))
     }
 
-    /// Publishes `members` as group `group_id`: builds the Maglev table over
-    /// the active members, writes it to fresh blocks, bumps the generation,
-    /// writes the group to a fresh slot, gives each route of the group the
-    /// slot (one FIB value update each), then releases the old slot and
+    /// Publishes `members` as group `group_id` with ONE update of a6_groups:
+    /// builds the Maglev table over the active members, writes it to fresh
+    /// blocks, bumps the generation, publishes, then releases the old
     /// blocks after a grace period. At most `abi::MAX_MEMBERS` members.
     ///
     /// Only members that are `Active` with a non-zero weight get table
@@ -562,14 +360,10 @@ impl FibWriter {
             return Err(DataplaneError::MemberIdOutOfRange(m.member_id));
         }
 
-        let old_slot = self.slot_of.get(&group_id).copied();
-        let old = match old_slot {
-            Some(s) => Some(
-                self.groups
-                    .get(&s, 0)
-                    .map_err(|e| map_err(map::GROUPS, e))?,
-            ),
-            None => None,
+        let old = match self.groups.get(&group_id, 0) {
+            Ok(g) => Some(g),
+            Err(e) if is_enoent(&e) => None,
+            Err(e) => return Err(map_err(map::GROUPS, e)),
         };
         // The previous state: remembered, or read back from the maps (a
         // restarted writer: it has no open period to carry on).
@@ -642,46 +436,20 @@ impl FibWriter {
             prev_len: plen,
             grace_until_ns: st.grace_until_ns,
             hold_until_ns: st.hold_until_ns,
-            group_id,
-            flags: abi::GROUP_F_LIVE,
             ..abi::Group::default()
         };
         for (slot, m) in g.members.iter_mut().zip(&st.members) {
             *slot = *m;
         }
-        let free_tables = |w: &mut FibWriter| {
-            w.blocks.free_now(start, nblocks);
+        if let Err(e) = self.groups.insert(group_id, g, 0) {
+            self.blocks.free_now(start, nblocks);
             if plen > 0 {
-                w.blocks.free_now(pstart, pblocks);
+                self.blocks.free_now(pstart, pblocks);
             }
-        };
-        let slot = match self.alloc_slot() {
-            Ok(s) => s,
-            Err(e) => {
-                free_tables(self);
-                return Err(e);
-            }
-        };
-        if let Err(e) = self.groups.set(slot, g, 0) {
-            self.slots.free_now(slot, 1);
-            free_tables(self);
             return Err(map_err(map::GROUPS, e));
         }
-        // From here the new slot is the group's: a route update that fails
-        // leaves that route on the old slot, which stays reserved until a
-        // restart's resync (or the next publish) settles it.
-        self.slot_of.insert(group_id, slot);
         self.last_gen.insert(group_id, gen);
-        let routes: Vec<Route> = self
-            .routes_of
-            .get(&group_id)
-            .map(|r| r.iter().copied().collect())
-            .unwrap_or_default();
-        for r in routes {
-            self.write_route(r, group_id)?;
-        }
-        if let (Some(s), Some(o)) = (old_slot, old) {
-            self.retire_slot(s, &o)?;
+        if let Some(o) = old {
             self.release_tables(&o);
         }
         tracing::debug!(
@@ -691,7 +459,6 @@ impl FibWriter {
             active,
             maglev_len = len,
             maglev_block = start,
-            slot,
             marked = st.marks.iter().filter(|m| **m != 0).count(),
             prev_len = plen,
             "group published"
@@ -806,23 +573,16 @@ impl FibWriter {
     /// Removes a group (its routes must be removed first). Removing a group
     /// that is not installed is not an error.
     pub fn delete_group(&mut self, group_id: u32) -> Result<(), DataplaneError> {
-        let Some(slot) = self.slot_of.remove(&group_id) else {
-            return Ok(());
+        let old = match self.groups.get(&group_id, 0) {
+            Ok(g) => g,
+            Err(e) if is_enoent(&e) => return Ok(()),
+            Err(e) => return Err(map_err(map::GROUPS, e)),
         };
-        let old = self
-            .groups
-            .get(&slot, 0)
-            .map_err(|e| map_err(map::GROUPS, e))?;
-        // Routes left on the group name no slot any more (pass_no_group).
-        let routes: Vec<Route> = self
-            .routes_of
-            .get(&group_id)
-            .map(|r| r.iter().copied().collect())
-            .unwrap_or_default();
-        for r in routes {
-            self.write_route(r, group_id)?;
+        match self.groups.remove(&group_id) {
+            Ok(()) => {}
+            Err(e) if is_enoent(&e) => {}
+            Err(e) => return Err(map_err(map::GROUPS, e)),
         }
-        self.retire_slot(slot, &old)?;
         self.states.remove(&group_id);
         self.release_tables(&old);
         Ok(())
@@ -832,31 +592,26 @@ impl FibWriter {
         if group_id >= self.caps.groups {
             return Err(DataplaneError::GroupIdOutOfRange(group_id));
         }
-        self.write_route(route, group_id)?;
-        if let Some(old) = self.route_gid.insert(route, group_id) {
-            if old != group_id {
-                if let Some(set) = self.routes_of.get_mut(&old) {
-                    set.remove(&route);
-                }
-            }
-        }
-        self.routes_of.entry(group_id).or_default().insert(route);
-        Ok(())
-    }
-
-    /// Routes a batch writer put into the maps itself (with the groups'
-    /// current slots): recorded so the next publish of their group gives
-    /// them its new slot.
-    pub fn adopt_routes(&mut self, routes: impl IntoIterator<Item = (Route, u32)>) {
-        for (route, group_id) in routes {
-            if let Some(old) = self.route_gid.insert(route, group_id) {
-                if old != group_id {
-                    if let Some(set) = self.routes_of.get_mut(&old) {
-                        set.remove(&route);
-                    }
-                }
-            }
-            self.routes_of.entry(group_id).or_default().insert(route);
+        match route {
+            Route::Host(a) => self
+                .fib
+                .insert(
+                    abi::FibKey { addr: a.octets() },
+                    abi::FibVal { group_id, flags: 0 },
+                    0,
+                )
+                .map_err(|e| map_err(map::FIB, e)),
+            Route::Prefix(n) => self
+                .prefix
+                .insert(
+                    &LpmKey::new(u32::from(n.prefix()), n.network().octets()),
+                    abi::FibVal {
+                        group_id,
+                        flags: abi::FIB_F_PREFIX,
+                    },
+                    0,
+                )
+                .map_err(|e| map_err(map::FIB_PREFIX, e)),
         }
     }
 
@@ -871,16 +626,10 @@ impl FibWriter {
             ),
         };
         match r {
-            Ok(()) => {}
-            Err(e) if is_enoent(&e) => {}
-            Err(e) => return Err(map_err(name, e)),
+            Ok(()) => Ok(()),
+            Err(e) if is_enoent(&e) => Ok(()),
+            Err(e) => Err(map_err(name, e)),
         }
-        if let Some(gid) = self.route_gid.remove(&route) {
-            if let Some(set) = self.routes_of.get_mut(&gid) {
-                set.remove(&route);
-            }
-        }
-        Ok(())
     }
 
     pub fn set_tx_port(&mut self, ifindex: u32) -> Result<(), DataplaneError> {

@@ -132,7 +132,7 @@ impl Dataplane {
             .default_map_pin_directory(&opts.pin_dir)
             .map_max_entries(map::FIB, caps.fib_entries)
             .map_max_entries(map::FIB_PREFIX, caps.prefix_entries)
-            .map_max_entries(map::GROUPS, abi::group_slots(caps.groups))
+            .map_max_entries(map::GROUPS, caps.groups)
             .map_max_entries(map::MAGLEV, caps.maglev_blocks)
             .map_max_entries(map::AFFINITY, caps.affinity_entries)
             .map_max_entries(map::TX_PORTS, caps.tx_ports)
@@ -146,7 +146,7 @@ impl Dataplane {
                 name: prog::XDP,
                 source,
             })?;
-        let fib = FibWriter::from_source(&mut ebpf, true)?;
+        let fib = FibWriter::from_source(&mut ebpf)?;
         let have = fib.capacities();
         if have.groups != caps.groups
             || have.member_ids != caps.member_ids

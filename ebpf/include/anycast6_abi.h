@@ -17,13 +17,13 @@
 
 #include <linux/types.h>
 
-#define A6_ABI_VERSION 8
+#define A6_ABI_VERSION 7
 
 /* ---- names (maps are pinned by these names) ---------------------------- */
 /* Map names are at most 15 characters (BPF_OBJ_NAME_LEN - 1). */
 #define A6_MAP_FIB          a6_fib          /* HASH  a6_fib_key  -> a6_fib_val  */
 #define A6_MAP_FIB_PREFIX   a6_fib_prefix   /* LPM   a6_lpm_key  -> a6_fib_val  */
-#define A6_MAP_GROUPS       a6_groups       /* ARRAY __u32 slot  -> a6_group (ABI 8: slots, the FIB value names one) */
+#define A6_MAP_GROUPS       a6_groups       /* HASH  __u32 group -> a6_group    */
 #define A6_MAP_MAGLEV       a6_maglev       /* ARRAY __u32 block -> a6_maglev_block */
 #define A6_MAP_AFFINITY     a6_affinity     /* LRU   a6_flow_key -> a6_affinity (changed entries only, ABI 4) */
 #define A6_MAP_TX_PORTS     a6_tx_ports     /* DEVMAP_HASH ifindex -> ifindex   */
@@ -70,7 +70,6 @@
 #define A6_DEF_FIB_ENTRIES      65536
 #define A6_DEF_PREFIX_ENTRIES   4096
 #define A6_DEF_GROUPS           16384
-#define A6_DEF_GROUP_SLOTS      18432   /* a6_groups: groups + groups/8 (publishes waiting out their grace period) */
 #define A6_DEF_MAGLEV_BLOCKS    65536   /* 4 Mi entries */
 #define A6_DEF_AFFINITY_ENTRIES 262144
 #define A6_DEF_TX_PORTS         256
@@ -106,15 +105,6 @@
 
 /* ---- a6_fib_val.flags ---------------------------------------------------- */
 #define A6_FIB_F_PREFIX 1 /* entry came from the prefix trie (informational) */
-/* a6_fib_val.slot of a route whose group is not published: out of every
- * a6_groups range, so the lookup fails (pass_no_group). */
-#define A6_SLOT_NONE 0xffffffffu
-
-/* ---- a6_group.flags (ABI 8) ---------------------------------------------- */
-/* The slot holds its group's current publication. Cleared (the only byte
- * that changes) when a newer one replaces it or the group goes; for
- * userspace readers only, the forwarding program never reads it. */
-#define A6_GROUP_F_LIVE 1
 
 /* ---- reasons: index into the a6_stats map -------------------------------- */
 /* Every reason's verdict is listed explicitly in A6_R_REDIRECT_MASK and
@@ -257,19 +247,10 @@ struct a6_lpm_key {
 	__u8 addr[16];
 }; /* 20 */
 
-/*
- * ABI 8: the value carries the a6_groups slot of the group's current
- * publication, so the group costs the forwarding program an array lookup
- * (inlined by the verifier) instead of a hash lookup. A publish writes a
- * fresh slot and then rewrites the FIB values of the group's routes
- * (docs/abi.md "Group slots").
- */
 struct a6_fib_val {
-	__u32 group_id; /* a6_group_stats index, affinity, a6_group.group_id */
-	__u32 flags;    /* A6_FIB_F_* */
-	__u32 slot;     /* a6_groups index, A6_SLOT_NONE = not published  */
-	__u32 _pad;
-}; /* 16 */
+	__u32 group_id;
+	__u32 flags; /* A6_FIB_F_* */
+}; /* 8 */
 
 /* One member (or next hop toward members) of a group. */
 struct a6_member {
@@ -291,11 +272,9 @@ struct a6_member {
 
 /*
  * A group: the members of one anycast address at the best distance and the
- * location of its Maglev table. ABI 8: written whole into a fresh a6_groups
- * slot that no FIB value names yet, then published by rewriting the FIB
- * values of its routes (each one update, so a reader sees the old or the new
- * slot, never a mix); the old slot is reused only after a grace period. The
- * Maglev table is written to fresh blocks before the slot.
+ * location of its Maglev table. Published by one update of a6_groups (a
+ * BPF_F_NO_PREALLOC hash, so a reader sees the old or the new value, never a
+ * mix); the Maglev table is written to fresh blocks before the publish.
  *
  * ABI 4, the change period (docs/flow-hash.md section 3): entries changed
  * since generation mark_gen are marked; until hold_until_ns
@@ -309,11 +288,11 @@ struct a6_group {
 	__u32 maglev_block;  /* first a6_maglev element of the table          */
 	__u32 maglev_len;    /* table length M (prime), 0 = no active member  */
 	__u16 n_members;     /* valid entries in members[]                    */
-	__u16 flags;         /* A6_GROUP_F_* (userspace only)                 */
+	__u16 flags;
 	__u32 mark_gen;      /* generation that began the change period       */
 	__u32 prev_block;    /* first a6_maglev element of the period table   */
 	__u32 prev_len;      /* its length, 0 = none (entries carry the index) */
-	__u32 group_id;      /* the group this slot holds (ABI 8)             */
+	__u32 _pad;
 	__u64 grace_until_ns; /* non-TCP misses in A6_MG_GRACE entries are old */
 	__u64 hold_until_ns;  /* marks count until then; 0 = no period         */
 	struct a6_member members[A6_MAX_MEMBERS];

@@ -176,11 +176,9 @@ static __always_inline int a6_classify(void *data, void *data_end, __u32 ingress
 			return A6_R_PASS_NOT_ANYCAST;
 	}
 	__u32 gid = fv->group_id;
-	__u32 slot = fv->slot;
-	struct a6_group *g = bpf_map_lookup_elem(&a6_groups, &slot);
+	struct a6_group *g = bpf_map_lookup_elem(&a6_groups, &gid);
 
-	/* A slot names its group: a never-written or foreign one is no group. */
-	if (!g || g->group_id != gid || g->gen == 0)
+	if (!g)
 		return A6_R_PASS_NO_GROUP;
 
 	r = a6_check_dmac(data, data_end, ingress_ifindex);

@@ -29,15 +29,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } a6_fib_prefix SEC(".maps");
 
-/* ABI 8: slots, named by the FIB value. An array lookup is inlined by the
- * verifier (a hash lookup is a call and a hash); a slot is written only
- * while no FIB value names it and no reader can still hold it (userspace
- * quarantines a replaced slot for a grace period). */
+/* NO_PREALLOC: an update allocates a new element and frees the old one
+ * after an RCU grace period, so a reader never sees a half-written group. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
 	__type(value, struct a6_group);
-	__uint(max_entries, A6_DEF_GROUP_SLOTS);
+	__uint(max_entries, A6_DEF_GROUPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } a6_groups SEC(".maps");
 

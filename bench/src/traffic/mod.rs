@@ -108,10 +108,7 @@ impl Plan {
                 step: Duration::from_millis(if q { 50 } else { 100 }),
                 window: Duration::from_millis(if q { 300 } else { 3000 }),
                 start_pps: 2e6,
-                // Each window's wait for an idle CPU, bounded by --max-wait
-                // too (a machine shared by builds is never idle).
-                max_wait: Duration::from_secs(if q { 10 } else { 120 })
-                    .min(o.max_wait.unwrap_or(Duration::MAX)),
+                max_wait: Duration::from_secs(if q { 10 } else { 120 }),
                 idle_probe: Duration::from_millis(if q { 200 } else { 500 }),
             },
             flow_series,
@@ -120,13 +117,6 @@ impl Plan {
             update_secs: if q { 1.0 } else { 4.0 },
         })
     }
-}
-
-/// Whether `name` (pps, testrun, update) runs: `A6B_TRAFFIC_PARTS=testrun`
-/// (comma-separated; default all) times only some parts, for a quick look
-/// between report runs.
-fn part(name: &str) -> bool {
-    std::env::var("A6B_TRAFFIC_PARTS").map_or(true, |v| v.split(',').any(|p| p.trim() == name))
 }
 
 /// Runs every traffic scenario and returns its figures.
@@ -141,21 +131,15 @@ pub fn run(opts: &TrafficOpts, progress: &dyn Fn(&str)) -> Result<Vec<Figure>> {
         progress,
     )?;
     let mut figures = Vec::new();
-    if part("pps") {
-        let measured = pps::measure(&plan, progress)?;
-        figures.extend(pps::figures(&plan, &measured));
-    }
-    if part("testrun") {
-        figures.extend(testrun::measure(&plan, progress)?);
-    }
+    let measured = pps::measure(&plan, progress)?;
+    figures.extend(pps::figures(&plan, &measured));
+    figures.extend(testrun::measure(&plan, progress)?);
     let established = figures
         .iter()
         .find(|f| f.id == pps::ESTABLISHED)
         .map(|f| f.median)
         .filter(|v| v.is_finite() && *v > 0.0);
-    if part("update") {
-        figures.extend(update::measure(&plan, update::rate(established), progress)?);
-    }
+    figures.extend(update::measure(&plan, update::rate(established), progress)?);
     if let Some(what) = busy {
         for f in &mut figures {
             f.note

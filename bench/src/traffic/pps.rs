@@ -425,7 +425,6 @@ fn explain(m: &Measured, t: &RatioTarget) -> String {
             z.anycast6.0, z.anycast6.1, z.minimal.0, z.minimal.1
         ));
     }
-    s.push_str(&format!("; {}", closing(m, t, bn, bd)));
     if m.costs.is_empty() && m.profile_error.is_none() {
         s.push_str("; the DUT is profiled in full runs only (not --quick)");
     }
@@ -433,46 +432,6 @@ fn explain(m: &Measured, t: &RatioTarget) -> String {
         s.push_str(&format!("; profiling failed: {e}"));
     }
     s
-}
-
-/// What would close a missed ratio: the ns the numerator must lose, and
-/// where in its path they can come from.
-fn closing(m: &Measured, t: &RatioTarget, bn: f64, bd: f64) -> String {
-    let cut = bn - bd / t.target;
-    let lookups =
-        "the XDP program's per-packet work on an unchanged group (ABI 8, docs/flow-hash.md \
-                   3.6): three hash lookups (a6_fib on the destination, a6_ifaces, a6_fib on the \
-                   source), one LPM trie lookup (the source), the Murmur3 flow hash, the Maglev \
-                   block, three per-CPU counters and the devmap redirect; the fixtures' \
-                   PROG_TEST_RUN stages (ratio.testrun_full_vs_minimal) price each; a filter in \
-                   front of the source rules and a cheaper flow hash are the largest candidates";
-    let what = match t.num {
-        ESTABLISHED | "pps.flows.65536" if t.den != KERNEL => lookups.to_string(),
-        NEW_FLOWS => {
-            let be = 1e9 / m.median(ESTABLISHED);
-            format!(
-                "a new flow in an unchanged group writes no per-flow state (docs/flow-hash.md 3): \
-                 it runs the established path, {:+.0} ns per packet here, paid for a new tuple \
-                 every packet; beyond that, {lookups}",
-                bn - be
-            )
-        }
-        ENCAP => "bpf_xdp_adjust_head and the 54 header bytes written (outer IPv6 + Ethernet); \
-                  the outer flow label reuses the flow hash; what is left is the head adjustment \
-                  and the larger frame through veth and the sink"
-            .to_string(),
-        AFXDP => format!(
-            "the worker's own work per frame (parse, the snapshot's FIB lookup, which carries the \
-             group since ABI 8, Maglev entry, rewrite, counters) beside the copy-mode costs that \
-             baseline C pays too: DUT CPU per frame {:+.0} ns over the denominator",
-            m.cpu_ns_median(t.num) - m.cpu_ns_median(t.den)
-        ),
-        _ => "see the profile above".to_string(),
-    };
-    format!(
-        "what would close it: {cut:.0} ns less per packet for {}; {what}",
-        t.num
-    )
 }
 
 /// How the windows were measured, for every note.

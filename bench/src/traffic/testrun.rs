@@ -248,10 +248,7 @@ fn explain(timed: &[Timed], ratio: &Figure) -> String {
     // Stages, each fixture stopping after one more of them.
     let stages = [
         ("unknown_destination", "/128 FIB miss + prefix trie miss"),
-        (
-            "no_group",
-            "FIB hit; the slot its value names holds no group (ABI 8: an inlined array lookup)",
-        ),
+        ("no_group", "FIB hit, group lookup misses"),
         (
             "nd_advert_to_anycast",
             "+ group hit, destination MAC (a6_ifaces), extension-header walk",
@@ -273,38 +270,10 @@ fn explain(timed: &[Timed], ratio: &Figure) -> String {
     s.push_str(&format!("; along the path: {}", steps.join(", ")));
     if let (Some(enc), Some(rw)) = (med("encap_udp", false), med(FULL_PATH, false)) {
         s.push_str(&format!(
-            "; encap_udp {enc:.0} ns ({:+.0} ns over rewrite: bpf_xdp_adjust_head, the 40-byte \
-             outer header and the new Ethernet header written; the outer flow label reuses the \
-             flow hash)",
+            "; encap_udp {enc:.0} ns ({:+.0} ns over rewrite: a second Murmur3 flow hash for \
+             the outer flow label, the head adjustment and 54 header bytes)",
             enc - rw
         ));
     }
-    // What would close it: the stages that are map operations anycast6
-    // could still drop, priced by the fixtures that stop around them.
-    let d = |a: &str, b: &str| match (med(a, false), med(b, false)) {
-        (Some(x), Some(y)) => Some(x - y),
-        _ => None,
-    };
-    let need = full - 2.0 * min;
-    let mut close = vec![format!(
-        "what would close it: {need:.0} ns less on the full path"
-    )];
-    if let Some(x) = d("local_member", "nd_advert_to_anycast") {
-        close.push(format!(
-            "the source rules (a hash lookup of the source in a6_fib and an LPM trie lookup,              helper calls both), the Murmur3 flow hash over the 37-byte key, the Maglev entry and              two per-CPU counters together cost {x:.0} ns: a filter in front of the source rules              (most sources are no anycast address; a trie with no prefix need not be walked) and              a flow hash that reads fewer bytes are the largest candidates"
-        ));
-    }
-    if let Some(x) = d("nd_advert_to_anycast", "no_group") {
-        close.push(format!(
-            "the group hit, the own-MAC check (a hash lookup in a6_ifaces) and the              extension-header walk {x:.0} ns: a6_ifaces as an array would be inlined, but              ifindex values are not bounded"
-        ));
-    }
-    if let (Some(fl), Some(floor)) = (med("unknown_destination", false), med("arp", false)) {
-        close.push(format!(
-            "the /128 FIB hash lookup itself (with the trie miss) {:.0} ns over the floor:              unavoidable for a router that owns only some destinations",
-            fl - floor
-        ));
-    }
-    s.push_str(&format!("; {}", close.join("; ")));
     s
 }

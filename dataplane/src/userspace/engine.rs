@@ -404,11 +404,10 @@ fn process_inner(
     }
 
     // FIB: exact /128 first, then the anycast prefixes.
-    // The route carries its group (ABI 8: the FIB value names the slot).
-    let Some((group_id, g)) = snap.lookup_group(&dst) else {
+    let Some(group_id) = snap.lookup(&dst) else {
         return (Reason::PassNotAnycast, 0);
     };
-    let Some(g) = g else {
+    let Some(g) = snap.group(group_id) else {
         return (Reason::PassNoGroup, 0);
     };
     if let Err(r) = check_dmac(frame.data(), ingress_ifindex, snap) {

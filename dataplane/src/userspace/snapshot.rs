@@ -132,20 +132,12 @@ impl SnapGroup {
     }
 }
 
-/// A route's value: its group id and the group itself (as the XDP
-/// program's FIB value names the group's slot, ABI 8: no second lookup).
-#[derive(Debug, Clone)]
-struct RouteVal {
-    group_id: u32,
-    group: Option<Arc<SnapGroup>>,
-}
-
 /// An immutable view of the whole FIB.
 #[derive(Debug, Clone, Default)]
 pub struct FibSnapshot {
-    hosts: FastMap<[u8; 16], RouteVal>,
+    hosts: FastMap<[u8; 16], u32>,
     /// Prefix routes by length, longest first; keys are masked networks.
-    prefixes: Vec<(u8, FastMap<[u8; 16], RouteVal>)>,
+    prefixes: Vec<(u8, FastMap<[u8; 16], u32>)>,
     groups: FastMap<u32, Arc<SnapGroup>>,
     tx_ports: FastSet<u32>,
     /// This router answers AARP queries itself (`a6_aarp`).
@@ -170,22 +162,12 @@ impl FibSnapshot {
     /// The group of `dst`: the /128 exact match first, then the longest
     /// matching prefix (the XDP program's hash, then LPM trie).
     pub fn lookup(&self, dst: &[u8; 16]) -> Option<u32> {
-        self.route(dst).map(|r| r.group_id)
-    }
-
-    fn route(&self, dst: &[u8; 16]) -> Option<&RouteVal> {
-        if let Some(r) = self.hosts.get(dst) {
-            return Some(r);
+        if let Some(g) = self.hosts.get(dst) {
+            return Some(*g);
         }
         self.prefixes
             .iter()
-            .find_map(|(len, routes)| routes.get(&mask(dst, *len)))
-    }
-
-    /// The group id of `dst` and the group the route carries (None: the
-    /// group is not published), in one FIB lookup.
-    pub fn lookup_group(&self, dst: &[u8; 16]) -> Option<(u32, Option<&SnapGroup>)> {
-        self.route(dst).map(|r| (r.group_id, r.group.as_deref()))
+            .find_map(|(len, routes)| routes.get(&mask(dst, *len)).copied())
     }
 
     pub fn group(&self, group_id: u32) -> Option<&SnapGroup> {
@@ -238,9 +220,6 @@ pub struct SnapshotBuilder {
     /// As the FIB writer's (`FibWriter::set_table_lens`, `set_quiet_groups`).
     table_lens: std::collections::BTreeMap<u32, u32>,
     quiet: std::collections::BTreeSet<u32>,
-    /// Each group's routes: a publish gives them the new group.
-    routes_of: HashMap<u32, std::collections::BTreeSet<Route>>,
-    route_gid: HashMap<Route, u32>,
 }
 
 impl SnapshotBuilder {
@@ -296,7 +275,6 @@ impl SnapshotBuilder {
             FibOp::DeleteGroup(g) => {
                 self.next.groups.remove(g);
                 self.states.remove(g);
-                self.refresh_routes(*g);
                 Ok(())
             }
             FibOp::SetWindows(w) => {
@@ -378,50 +356,13 @@ impl SnapshotBuilder {
             .insert(group_id, Arc::new(SnapGroup::from_state(&st)));
         self.states.insert(group_id, st);
         self.last_gen.insert(group_id, gen);
-        self.refresh_routes(group_id);
         Ok(())
     }
 
-    /// Gives every route of `group_id` the group as it now stands.
-    fn refresh_routes(&mut self, group_id: u32) {
-        let Some(routes) = self.routes_of.get(&group_id) else {
-            return;
-        };
-        let group = self.next.groups.get(&group_id).cloned();
-        for r in routes {
-            let v = match r {
-                Route::Host(a) => self.next.hosts.get_mut(&a.octets()),
-                Route::Prefix(n) => {
-                    let (len, key) = prefix_key(n);
-                    self.next
-                        .prefixes
-                        .iter_mut()
-                        .find(|(l, _)| *l == len)
-                        .and_then(|(_, m)| m.get_mut(&key))
-                }
-            };
-            if let Some(v) = v {
-                v.group = group.clone();
-            }
-        }
-    }
-
     fn set_route(&mut self, route: Route, group_id: u32) {
-        if let Some(old) = self.route_gid.insert(route, group_id) {
-            if old != group_id {
-                if let Some(set) = self.routes_of.get_mut(&old) {
-                    set.remove(&route);
-                }
-            }
-        }
-        self.routes_of.entry(group_id).or_default().insert(route);
-        let v = RouteVal {
-            group_id,
-            group: self.next.groups.get(&group_id).cloned(),
-        };
         match route {
             Route::Host(a) => {
-                self.next.hosts.insert(a.octets(), v);
+                self.next.hosts.insert(a.octets(), group_id);
             }
             Route::Prefix(n) => {
                 let (len, key) = prefix_key(&n);
@@ -437,17 +378,12 @@ impl SnapshotBuilder {
                         p.len() - 1
                     }
                 };
-                p[i].1.insert(key, v);
+                p[i].1.insert(key, group_id);
             }
         }
     }
 
     fn delete_route(&mut self, route: Route) {
-        if let Some(gid) = self.route_gid.remove(&route) {
-            if let Some(set) = self.routes_of.get_mut(&gid) {
-                set.remove(&route);
-            }
-        }
         match route {
             Route::Host(a) => {
                 self.next.hosts.remove(&a.octets());
